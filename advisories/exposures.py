@@ -1,0 +1,71 @@
+"""Exposure rules: how an exposure id is decided from probe facts (data under data/exposures/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from advisories.errors import CatalogError
+from advisories.loader import load_toml_model
+from advisories.predicates import PredicateRegistry
+from wire import Exposure, Severity
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Condition(_Strict):
+    predicate: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Detect(_Strict):
+    match: Literal["all", "any"] = "all"
+    when: tuple[Condition, ...] = Field(min_length=1)
+
+
+class ExposureRule(_Strict):
+    id: Exposure
+    title: str
+    severity: Severity
+    summary: str
+    remediation: str
+    detect: Detect
+
+
+class BoundCondition:
+    """A condition whose predicate exists and whose params validated at load."""
+
+    def __init__(self, reg: PredicateRegistry, cond: Condition) -> None:
+        self.spec = reg.get(cond.predicate)
+        self.params = self.spec.params.model_validate(cond.params)
+
+
+def bind(rule: ExposureRule, reg: PredicateRegistry, path: Path) -> tuple[BoundCondition, ...]:
+    out = []
+    for i, cond in enumerate(rule.detect.when):
+        field = f"detect.when[{i}]"
+        if cond.predicate not in reg:
+            raise CatalogError(path, f"unknown predicate {cond.predicate!r}", field=f"{field}.predicate")
+        try:
+            out.append(BoundCondition(reg, cond))
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            loc = ".".join(str(p) for p in e["loc"])
+            raise CatalogError(path, f"bad params: {e['msg']}", field=f"{field}.params.{loc}") from exc
+    return tuple(out)
+
+
+def load_exposure_rules(
+    directory: Path, reg: PredicateRegistry
+) -> list[tuple[ExposureRule, tuple[BoundCondition, ...]]]:
+    rules = []
+    for path in sorted(directory.glob("*.toml")):
+        rule = load_toml_model(path, ExposureRule)
+        if path.stem != rule.id.value:
+            raise CatalogError(path, f"file name must be the exposure id {rule.id.value!r}", field="id")
+        rules.append((rule, bind(rule, reg, path)))
+    return rules

@@ -1,0 +1,202 @@
+"""Bounded sockets for probes: every read has a byte cap and a deadline.
+
+A hostile host on the LAN may stay silent, trickle one byte a second, or send 100 MB. Every helper
+here ends such a conversation with our own error, never a hang or an unbounded buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from types import TracebackType
+
+from probes.errors import ProbeTimeout, ProtocolError, Unreachable
+
+DEFAULT_MAX_READ = 256 * 1024
+#: Longest line a line-based protocol may send before we call it garbage.
+LINE_LIMIT = 16 * 1024
+
+
+class Stream:
+    """A TCP connection with bounded, deadline-checked reads."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        read_timeout: float,
+        max_total: int = DEFAULT_MAX_READ,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.read_timeout = read_timeout
+        self.max_total = max_total
+        self.received = 0
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        max_total: int = DEFAULT_MAX_READ,
+        tls: ssl.SSLContext | None = None,
+    ) -> Stream:
+        try:
+            async with asyncio.timeout(connect_timeout):
+                reader, writer = await asyncio.open_connection(
+                    host, port, ssl=tls, server_hostname="" if tls else None, limit=LINE_LIMIT
+                )
+        except TimeoutError as exc:
+            raise ProbeTimeout(f"connect to {host}:{port} timed out after {connect_timeout}s") from exc
+        except ssl.SSLError as exc:
+            raise ProtocolError(f"TLS handshake failed: {exc.reason or exc}") from exc
+        except OSError as exc:
+            raise Unreachable(f"connect to {host}:{port}: {exc.strerror or exc}") from exc
+        return cls(reader, writer, read_timeout, max_total)
+
+    async def __aenter__(self) -> Stream:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _account(self, n: int) -> None:
+        self.received += n
+        if self.received > self.max_total:
+            raise ProtocolError(f"peer sent more than {self.max_total} bytes")
+
+    async def _guard(self, coro: object, what: str) -> bytes:
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                data: bytes = await coro  # type: ignore[misc]
+        except TimeoutError as exc:
+            raise ProbeTimeout(f"no {what} within {self.read_timeout}s") from exc
+        except asyncio.IncompleteReadError as exc:
+            raise ProtocolError(
+                f"connection closed after {len(exc.partial)} of {exc.expected} bytes ({what})"
+            ) from exc
+        except asyncio.LimitOverrunError as exc:
+            raise ProtocolError(f"{what}: line longer than {LINE_LIMIT} bytes") from exc
+        except ssl.SSLError as exc:
+            raise ProtocolError(f"TLS error during {what}: {exc.reason or exc}") from exc
+        except ConnectionResetError as exc:
+            raise ProtocolError(f"connection reset during {what}") from exc
+        except OSError as exc:
+            raise ProtocolError(f"socket error during {what}: {exc.strerror or exc}") from exc
+        self._account(len(data))
+        return data
+
+    async def read_exactly(self, n: int, what: str = "data") -> bytes:
+        if n < 0 or n > self.max_total - self.received:
+            raise ProtocolError(f"{what}: peer announced {n} bytes, over the cap")
+        return await self._guard(self._reader.readexactly(n), what)
+
+    async def read_some(self, n: int = 4096, what: str = "data") -> bytes:
+        """Up to ``n`` bytes; b"" means the peer closed."""
+        return await self._guard(self._reader.read(min(n, max(self.max_total - self.received, 1))), what)
+
+    async def read_until(self, sep: bytes, what: str = "line") -> bytes:
+        """Read up to and including ``sep``; longer than the line cap is a protocol error."""
+        return await self._guard(self._reader.readuntil(sep), what)
+
+    async def write(self, data: bytes) -> None:
+        try:
+            self._writer.write(data)
+            async with asyncio.timeout(self.read_timeout):
+                await self._writer.drain()
+        except TimeoutError as exc:
+            raise ProbeTimeout("peer stopped reading") from exc
+        except OSError as exc:
+            raise Unreachable(f"write failed: {exc.strerror or exc}") from exc
+
+    async def start_tls(self, ctx: ssl.SSLContext, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ctx, server_hostname=None)
+        except TimeoutError as exc:
+            raise ProbeTimeout(f"TLS handshake timed out after {timeout}s") from exc
+        except ssl.SSLError as exc:
+            raise ProtocolError(f"TLS handshake failed: {exc.reason or exc}") from exc
+        except OSError as exc:
+            raise ProtocolError(f"TLS handshake broken: {exc.strerror or exc}") from exc
+
+    def peer_certificate(self) -> bytes | None:
+        obj = self._writer.get_extra_info("ssl_object")
+        if obj is None:
+            return None
+        der: bytes | None = obj.getpeercert(binary_form=True)
+        return der
+
+    def tls_version(self) -> str | None:
+        obj = self._writer.get_extra_info("ssl_object")
+        return None if obj is None else obj.version()
+
+    async def close(self) -> None:
+        """Close politely; a peer that has gone already is fine."""
+        if self._writer.is_closing():
+            return
+        self._writer.close()
+        try:
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
+        except (TimeoutError, OSError, ssl.SSLError):
+            pass
+
+
+def insecure_tls_context(
+    minimum: ssl.TLSVersion | None = None, maximum: ssl.TLSVersion | None = None
+) -> ssl.SSLContext:
+    """A context that accepts anything: we audit certificates, we do not trust them.
+
+    LAN services (Exchange, RDP, printers) nearly always present self-signed certificates; legacy
+    versions are enabled on purpose so we can *see* that a server still accepts them.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+async def udp_exchange(
+    host: str, port: int, payload: bytes, *, timeout: float, max_bytes: int = 65535, retries: int = 1
+) -> tuple[bytes, tuple[str, int]]:
+    """Send one datagram (re-sent ``retries`` times on silence) and return the first answer.
+
+    Silence is a timeout, never a finding: UDP gives no other sign that a service is absent.
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[tuple[bytes, tuple[str, int]]] = loop.create_future()
+
+    class _Proto(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            if not fut.done():
+                fut.set_result((data[:max_bytes], addr))
+
+        def error_received(self, exc: Exception) -> None:
+            if not fut.done():
+                fut.set_exception(Unreachable(f"ICMP error from {host}:{port}: {exc}"))
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    transport, _ = await loop.create_datagram_endpoint(_Proto, remote_addr=(host, port), family=family)
+    try:
+        for _attempt in range(retries + 1):
+            transport.sendto(payload)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await asyncio.shield(fut)
+            except TimeoutError:
+                continue
+        raise ProbeTimeout(f"no UDP answer from {host}:{port} after {retries + 1} tries")
+    finally:
+        transport.close()

@@ -1,0 +1,101 @@
+"""The probe interface: probes collect facts, they never judge them."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from wire import Evidence, EvidenceKind, Proto
+
+if TYPE_CHECKING:
+    from probes.context import ProbeContext
+
+
+class ProbeClass(enum.StrEnum):
+    """How far a probe goes. Only non-intrusive runs unless the config allows more."""
+
+    NON_INTRUSIVE = "non-intrusive"
+    VULN_SPECIFIC = "vuln-specific"
+
+
+class Facts(BaseModel):
+    """Base of every probe's facts model: frozen, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+F = TypeVar("F", bound=Facts)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    ip: IPv4Address | IPv6Address
+    port: int | None
+    proto: Proto | None
+    service: str | None = None
+    tunnel: str | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self.ip)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation(Generic[F]):
+    facts: F
+    evidence: tuple[Evidence, ...] = field(default=())
+
+
+def evidence(
+    probe: str,
+    kind: EvidenceKind,
+    summary: str,
+    excerpt: bytes | str = b"",
+    *,
+    limit: int = 1024,
+) -> Evidence:
+    """Evidence with a capped excerpt: printable text as text, anything else as hex."""
+    if isinstance(excerpt, str):
+        text, enc = excerpt[:limit], "text"
+    else:
+        raw = excerpt[: limit // 2]
+        try:
+            decoded = raw.decode("ascii")
+            printable = all(c.isprintable() or c in "\r\n\t" for c in decoded)
+        except UnicodeDecodeError:
+            printable = False
+        text, enc = (decoded, "text") if printable else (raw.hex(" "), "hex")
+    return Evidence(
+        kind=kind,
+        summary=summary[:500],
+        excerpt=text[:4096],
+        encoding="text" if enc == "text" else "hex",
+        observed_at=datetime.now(UTC),
+        probe=probe,
+    )
+
+
+class Probe(Protocol[F]):
+    """One probe = one package with facts.py, parse.py (pure) and probe.py (this, thin I/O)."""
+
+    id: ClassVar[str]
+    probe_class: ClassVar[ProbeClass]
+    proto: ClassVar[Proto | None]
+    #: Ports the probe needs scanned (always added to the port set).
+    ports: ClassVar[frozenset[int]]
+    facts_model: ClassVar[type[Facts]]
+
+    def applies(self, target: Target) -> bool:
+        """Whether this probe should run against an open service (by port or nmap's name)."""
+        ...
+
+    async def run(self, target: Target, ctx: ProbeContext) -> Observation[F]: ...
+
+
+ProbeFn = Callable[[Target, "ProbeContext"], Coroutine[Any, Any, Observation[Any]]]

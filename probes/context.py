@@ -1,0 +1,127 @@
+"""Everything a probe may touch, built once per scan and passed in (no globals)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import httpx
+
+from probes._net import DEFAULT_MAX_READ, Stream, insecure_tls_context
+from probes.base import ProbeClass
+from probes.errors import ProbeTimeout
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 3.0
+    read: float = 5.0
+    #: Hard ceiling on one probe against one target, all round trips included.
+    probe: float = 20.0
+
+
+class RateLimiter:
+    """Spaces new connections: fragile printers and medical devices dislike bursts."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self._interval = 0.0 if not per_second else 1.0 / per_second
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self._interval == 0.0:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            wait = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+@dataclass
+class ProbeContext:
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    allowed_classes: frozenset[ProbeClass] = frozenset({ProbeClass.NON_INTRUSIVE})
+    per_host: int = 2
+    blocking_workers: int = 8
+    connections_per_second: float | None = None
+    max_read: int = DEFAULT_MAX_READ
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+    _hosts: defaultdict[str, asyncio.Semaphore] = field(init=False, repr=False)
+    _rate: RateLimiter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._hosts = defaultdict(lambda: asyncio.Semaphore(self.per_host))
+        self._rate = RateLimiter(self.connections_per_second)
+
+    def host_slot(self, host: str) -> asyncio.Semaphore:
+        """Per-host concurrency bound: one small office server is not a load test target."""
+        return self._hosts[host]
+
+    async def pace(self) -> None:
+        await self._rate.acquire()
+
+    async def connect(self, host: str, port: int, *, tls: ssl.SSLContext | None = None) -> Stream:
+        await self.pace()
+        return await Stream.connect(
+            host,
+            port,
+            connect_timeout=self.timeouts.connect,
+            read_timeout=self.timeouts.read,
+            max_total=self.max_read,
+            tls=tls,
+        )
+
+    def tls_context(
+        self, minimum: ssl.TLSVersion | None = None, maximum: ssl.TLSVersion | None = None
+    ) -> ssl.SSLContext:
+        return insecure_tls_context(minimum, maximum)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """Shared client: certificates not verified (LAN services are self-signed), no redirects."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                verify=insecure_tls_context(),
+                follow_redirects=False,
+                timeout=httpx.Timeout(self.timeouts.read, connect=self.timeouts.connect),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=0),
+                headers={"User-Agent": "duecare-audit/0.1 (+non-intrusive exposure audit)"},
+                trust_env=False,
+            )
+        return self._http
+
+    async def run_blocking(self, fn: Callable[[], T], *, timeout: float) -> T:
+        """Run a blocking library call on the bounded pool, with an asyncio deadline around it.
+
+        The library must also get its own short timeout: a thread cannot be killed, so this
+        deadline frees the probe, and the library's timeout frees the thread.
+        """
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.blocking_workers, thread_name_prefix="duecare-probe")
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                return await loop.run_in_executor(self._pool, fn)
+        except TimeoutError as exc:
+            raise ProbeTimeout(f"blocking call exceeded {timeout}s") from exc
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

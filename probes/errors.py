@@ -1,0 +1,30 @@
+"""Our probe error tree; foreign exceptions are translated once, at the adapter.
+
+ProbeError
+├── Unreachable        connection refused / reset before the protocol began / no route
+├── ProbeTimeout       the peer went silent past the probe's own deadline
+├── ProtocolError      the peer spoke, but not the protocol (garbage, bad lengths, too much)
+└── NotPermitted       the process lacks a right the probe needs (raw sockets, config forbids)
+"""
+
+from __future__ import annotations
+
+
+class ProbeError(Exception):
+    """Base of every error a probe raises on purpose."""
+
+
+class Unreachable(ProbeError):
+    pass
+
+
+class ProbeTimeout(ProbeError):
+    pass
+
+
+class ProtocolError(ProbeError):
+    pass
+
+
+class NotPermitted(ProbeError):
+    pass

@@ -1,0 +1,101 @@
+"""Runs one probe against one target and always returns a ProbeAttempt.
+
+This is the one place a broad ``except Exception`` lives: anything unexpected is a ``bug`` with
+its traceback kept, and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from probes.base import Observation, Probe, Target
+from probes.context import ProbeContext
+from probes.errors import NotPermitted, ProbeError, ProbeTimeout, ProtocolError, Unreachable
+from wire import ProbeAttempt, ProbeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    attempt: ProbeAttempt
+    observation: Observation[Any] | None
+
+
+_STATUS: dict[type[ProbeError], ProbeStatus] = {
+    Unreachable: ProbeStatus.UNREACHABLE,
+    ProbeTimeout: ProbeStatus.TIMED_OUT,
+    ProtocolError: ProbeStatus.PROTOCOL_ERROR,
+    NotPermitted: ProbeStatus.NOT_PERMITTED,
+}
+
+
+def _status_of(exc: ProbeError) -> ProbeStatus:
+    for cls, status in _STATUS.items():
+        if isinstance(exc, cls):
+            return status
+    return ProbeStatus.PROTOCOL_ERROR
+
+
+def _http_status(exc: httpx.HTTPError) -> tuple[ProbeStatus, str]:
+    """httpx errors are translated here once, for every HTTP-speaking probe."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProbeStatus.TIMED_OUT, f"HTTP timeout: {type(exc).__name__}"
+    if isinstance(exc, httpx.ConnectError):
+        return ProbeStatus.UNREACHABLE, f"HTTP connect failed: {exc}"
+    return ProbeStatus.PROTOCOL_ERROR, f"HTTP error: {type(exc).__name__}: {exc}"
+
+
+async def run_probe(probe: Probe[Any], target: Target, ctx: ProbeContext) -> ProbeOutcome:
+    started = ctx.clock()
+    t0 = time.perf_counter()
+    status: ProbeStatus
+    error: str | None = None
+    tb: str | None = None
+    observation: Observation[Any] | None = None
+
+    if probe.probe_class not in ctx.allowed_classes:
+        status, error = ProbeStatus.SKIPPED, f"probe class {probe.probe_class} not allowed by config"
+    else:
+        try:
+            async with ctx.host_slot(target.host):
+                async with asyncio.timeout(ctx.timeouts.probe):
+                    observation = await probe.run(target, ctx)
+            status = ProbeStatus.COMPLETED
+        except ProbeError as exc:
+            status, error = _status_of(exc), str(exc) or type(exc).__name__
+        except TimeoutError:
+            status, error = ProbeStatus.TIMED_OUT, f"probe exceeded its {ctx.timeouts.probe}s ceiling"
+        except httpx.HTTPError as exc:
+            status, error = _http_status(exc)
+        except ValidationError as exc:
+            # The peer's answer did not fit our facts model: its fault, not ours.
+            status, error = (
+                ProbeStatus.PROTOCOL_ERROR,
+                f"response did not validate: {exc.error_count()} errors",
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            status, error = ProbeStatus.BUG, f"{type(exc).__name__}: {exc}"
+            tb = traceback.format_exc()[-8000:]
+
+    facts = None if observation is None else observation.facts.model_dump(mode="json")
+    attempt = ProbeAttempt(
+        probe=probe.id,
+        ip=target.ip,
+        port=target.port,
+        proto=target.proto,
+        status=status,
+        started_at=started,
+        duration_ms=round((time.perf_counter() - t0) * 1000, 2),
+        error=None if error is None else error[:2000],
+        traceback=tb,
+        facts=facts,
+    )
+    return ProbeOutcome(attempt, observation)

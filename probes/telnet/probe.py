@@ -1,0 +1,63 @@
+"""Telnet: read the greeting, refuse every option, read up to the login prompt, leave."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from probes.base import Observation, ProbeClass, Target, evidence
+from probes.context import ProbeContext
+from probes.errors import ProbeTimeout, ProtocolError
+from probes.telnet.facts import TelnetFacts
+from probes.telnet.parse import parse_greeting, refuse_all, split_stream
+from wire import EvidenceKind, Proto
+
+_MAX_GREETING = 8192
+
+
+class TelnetProbe:
+    id: ClassVar[str] = "telnet"
+    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
+    proto: ClassVar[Proto | None] = Proto.TCP
+    ports: ClassVar[frozenset[int]] = frozenset({23})
+    facts_model: ClassVar[type[TelnetFacts]] = TelnetFacts
+
+    def applies(self, target: Target) -> bool:
+        return target.proto is Proto.TCP and (target.port == 23 or target.service == "telnet")
+
+    async def run(self, target: Target, ctx: ProbeContext) -> Observation[TelnetFacts]:
+        assert target.port is not None
+        received = bytearray()
+        async with await ctx.connect(target.host, target.port) as s:
+            # Negotiate for at most a few rounds: real telnetd sends DO/WILL first, then the prompt.
+            for _round in range(4):
+                try:
+                    chunk = await s.read_some(4096, "telnet greeting")
+                except ProbeTimeout:
+                    if received:
+                        break
+                    raise
+                if not chunk:
+                    break
+                received += chunk
+                if len(received) > _MAX_GREETING:
+                    raise ProtocolError("telnet greeting longer than 8 KiB")
+                _cmds, text = split_stream(bytes(received))
+                if b":" in text[-40:]:
+                    break
+                answer = refuse_all(split_stream(chunk)[0])
+                if answer:
+                    await s.write(answer)
+                await asyncio.sleep(0.05)
+        facts = parse_greeting(bytes(received))
+        if not facts.speaks_telnet:
+            raise ProtocolError("port 23 answered, but not with Telnet negotiation or a login prompt")
+        ev = evidence(
+            self.id,
+            EvidenceKind.BANNER,
+            f"Telnet service on {target.host}:{target.port} offered a cleartext login"
+            if facts.login_prompt
+            else f"Telnet option negotiation from {target.host}:{target.port}",
+            facts.banner or " ".join(facts.options_requested),
+        )
+        return Observation(facts, (ev,))
