@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from probes.base import Observation, ProbeClass, Target, evidence
+from probes.base import Facts, Observation, ProbeClass, Target, evidence
 from probes.context import ProbeContext
 from probes.errors import ProbeTimeout, ProtocolError
 from probes.telnet.facts import TelnetFacts
@@ -20,7 +20,7 @@ class TelnetProbe:
     probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
     proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({23})
-    facts_model: ClassVar[type[TelnetFacts]] = TelnetFacts
+    facts_model: ClassVar[type[Facts]] = TelnetFacts
 
     def applies(self, target: Target) -> bool:
         return target.proto is Proto.TCP and (target.port == 23 or target.service == "telnet")
