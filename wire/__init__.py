@@ -1,5 +1,14 @@
 """The versioned agent↔collector contract. Imports pydantic and the stdlib only."""
 
+from wire.envelope import (
+    EnrollRequest,
+    EnrollResponse,
+    Receipt,
+    SignedReport,
+    Tombstone,
+    canonical_bytes,
+    report_hash,
+)
 from wire.models import (
     SCHEMA_VERSION,
     AdvisoryRef,
@@ -29,6 +38,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "AdvisoryRef",
     "Asset",
+    "EnrollRequest",
+    "EnrollResponse",
     "Evidence",
     "EvidenceKind",
     "Exposure",
@@ -42,10 +53,15 @@ __all__ = [
     "ProbeAttempt",
     "ProbeStatus",
     "Proto",
+    "Receipt",
     "Report",
     "ScanMode",
     "ScopeRecord",
     "Service",
     "Severity",
+    "SignedReport",
+    "Tombstone",
     "Verdict",
+    "canonical_bytes",
+    "report_hash",
 ]

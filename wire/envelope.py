@@ -1,0 +1,72 @@
+"""What travels between agent and collector around a report.
+
+Signatures and chain hashes are over ``canonical_bytes`` of the report's JSON object as sent,
+never over a re-serialised model: a collector with a newer schema must still verify an older
+agent's bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+_HEX64 = r"^[0-9a-f]{64}$"
+
+
+def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the one byte form that is signed and hashed."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def report_hash(obj: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(obj)).hexdigest()
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Tombstone(_Frozen):
+    """A report the agent's outbox had to drop (full): kept so the gap is visible."""
+
+    report_id: uuid.UUID
+    report_hash: Annotated[str, Field(pattern=_HEX64)]
+    dropped_at: AwareDatetime
+
+
+class SignedReport(_Frozen):
+    """POST /v1/reports body. ``report`` is the wire ``Report`` as a JSON object."""
+
+    report: dict[str, Any]
+    #: base64 Ed25519 signature over canonical_bytes(report).
+    signature: Annotated[str, Field(min_length=80, max_length=100)]
+    tombstones: tuple[Tombstone, ...] = ()
+
+
+class Receipt(_Frozen):
+    report_id: uuid.UUID
+    report_hash: Annotated[str, Field(pattern=_HEX64)]
+    sequence: int
+    received_at: AwareDatetime
+    duplicate: bool = False
+    chain_gap: bool = False
+
+
+class EnrollRequest(_Frozen):
+    token: Annotated[str, Field(min_length=16, max_length=512)]
+    #: base64 of the raw 32-byte Ed25519 public key.
+    public_key: Annotated[str, Field(min_length=40, max_length=64)]
+    hostname: Annotated[str, Field(max_length=255)] = ""
+
+
+class EnrollResponse(_Frozen):
+    agent_id: str
+    site_id: str
+    client_id: str
+    #: Bearer credential for POST /v1/reports; shown once, stored hashed by the collector.
+    credential: str
