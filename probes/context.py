@@ -14,9 +14,9 @@ from typing import TypeVar
 
 import httpx
 
-from probes._net import DEFAULT_MAX_READ, Stream, insecure_tls_context
+from probes._net import DEFAULT_MAX_READ, Stream, insecure_tls_context, udp_exchange
 from probes.base import ProbeClass
-from probes.errors import ProbeTimeout
+from probes.errors import NotPermitted, ProbeTimeout
 
 T = TypeVar("T")
 
@@ -57,6 +57,8 @@ class ProbeContext:
     connections_per_second: float | None = None
     max_read: int = DEFAULT_MAX_READ
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: Scope check for every address a probe talks to; None only in unit tests of a probe.
+    guard: Callable[[str], bool] | None = None
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _hosts: defaultdict[str, asyncio.Semaphore] = field(init=False, repr=False)
@@ -73,7 +75,13 @@ class ProbeContext:
     async def pace(self) -> None:
         await self._rate.acquire()
 
+    def check_scope(self, host: str) -> None:
+        """Refuse any address outside the scan's scope, whatever a peer told us to contact."""
+        if self.guard is not None and not self.guard(host):
+            raise NotPermitted(f"{host} is outside the scan scope; not contacted")
+
     async def connect(self, host: str, port: int, *, tls: ssl.SSLContext | None = None) -> Stream:
+        self.check_scope(host)
         await self.pace()
         return await Stream.connect(
             host,
@@ -100,8 +108,23 @@ class ProbeContext:
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=0),
                 headers={"User-Agent": "duecare-audit/0.1 (+non-intrusive exposure audit)"},
                 trust_env=False,
+                event_hooks={"request": [self._check_request]},
             )
         return self._http
+
+    async def _check_request(self, request: httpx.Request) -> None:
+        self.check_scope(request.url.host)
+        await self.pace()
+
+    async def udp_exchange(
+        self, host: str, port: int, payload: bytes, *, retries: int = 1, max_bytes: int = 65535
+    ) -> tuple[bytes, tuple[str, int]]:
+        """One UDP question, guarded and paced; silence raises ProbeTimeout."""
+        self.check_scope(host)
+        await self.pace()
+        return await udp_exchange(
+            host, port, payload, timeout=self.timeouts.read, retries=retries, max_bytes=max_bytes
+        )
 
     async def run_blocking(self, fn: Callable[[], T], *, timeout: float) -> T:
         """Run a blocking library call on the bounded pool, with an asyncio deadline around it.

@@ -163,6 +163,9 @@ class Asset(_Frozen):
     hostname: str | None = None
     discovered_by: Literal["arp", "nmap-ping", "listed"]
     services: tuple[Service, ...] = ()
+    #: Ports that gave no answer (firewalled), in nmap's range notation ("1-21,23-442").
+    filtered_tcp: str = ""
+    filtered_udp: str = ""
 
 
 class ProbeAttempt(_Frozen):

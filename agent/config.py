@@ -1,0 +1,145 @@
+"""AgentConfig: one TOML file, validated strictly; secrets may come from the environment."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wire import Severity
+
+_ENV_SECRETS = {"DUECARE_COLLECTOR_URL": ("collector", "url")}
+
+
+class ConfigError(Exception):
+    """A config that cannot be used. The message names the key and what is wrong."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScopeConfig(_Section):
+    targets: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    #: Refuse scopes larger than this many addresses (a typo like /8 should not start a scan).
+    max_addresses: Annotated[int, Field(ge=1)] = 65536
+
+
+class PortsConfig(_Section):
+    top_tcp: Annotated[int, Field(ge=0, le=65535)] = 1000
+    extra_tcp: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = ()
+    extra_udp: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = ()
+
+
+class ProbesConfig(_Section):
+    classes: tuple[Literal["non-intrusive", "vuln-specific"], ...] = ("non-intrusive",)
+    disabled: tuple[str, ...] = ()
+
+
+class LimitsConfig(_Section):
+    concurrency: Annotated[int, Field(ge=1, le=1024)] = 64
+    per_host: Annotated[int, Field(ge=1, le=32)] = 2
+    connections_per_second: Annotated[float, Field(ge=0)] = 0.0
+    blocking_workers: Annotated[int, Field(ge=1, le=128)] = 16
+
+
+class TimeoutsConfig(_Section):
+    connect: Annotated[float, Field(gt=0, le=60)] = 3.0
+    read: Annotated[float, Field(gt=0, le=120)] = 5.0
+    probe: Annotated[float, Field(gt=0, le=600)] = 20.0
+    #: ARP answers come within milliseconds on a LAN; one resend covers a lost frame.
+    arp: Annotated[float, Field(gt=0, le=30)] = 1.0
+    discovery: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    ports: Annotated[float, Field(gt=0, le=86400)] = 900.0
+
+
+class CollectorConfig(_Section):
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+
+class ReportConfig(_Section):
+    profile: str = "baseline"
+    severity_threshold: Severity = Severity.MEDIUM
+    authorized_by: str | None = None
+
+    @field_validator("authorized_by")
+    @classmethod
+    def _empty_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+
+class ScheduleConfig(_Section):
+    cron: str = "0 2 * * *"
+    jitter_s: Annotated[int, Field(ge=0, le=86400)] = 900
+    misfire_grace_s: Annotated[int, Field(ge=1)] = 3600
+    maintenance_window: str | None = None
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _window(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        start, sep, end = v.partition("-")
+        for part in (start, end):
+            hh, colon, mm = part.partition(":")
+            if not (sep and colon and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+                raise ValueError("must look like HH:MM-HH:MM")
+        return v
+
+
+class AgentConfig(_Section):
+    scope: ScopeConfig = Field(default_factory=ScopeConfig)
+    ports: PortsConfig = Field(default_factory=PortsConfig)
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    collector: CollectorConfig = Field(default_factory=CollectorConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | None, env: dict[str, str] | None = None) -> AgentConfig:
+    env = dict(os.environ) if env is None else env
+    raw: dict[str, object] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: config file not found") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    for var, (section, key) in _ENV_SECRETS.items():
+        if env.get(var):
+            sect = raw.setdefault(section, {})
+            if isinstance(sect, dict):
+                sect[key] = env[var]
+    try:
+        return AgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from exc

@@ -1,0 +1,202 @@
+"""The one-shot scan: scope → discovery → ports → probes → facts. Findings are judged elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from ipaddress import ip_address
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.progress import Progress
+from agent.scope import Scope, ScopeError
+from probes.base import Probe, ProbeClass, Target
+from probes.context import ProbeContext, Timeouts
+from probes.discovery._scapy import arp_sweep, attached_groups
+from probes.errors import ProbeError
+from probes.ports._nmap import Nmap, read_data_file
+from probes.ports.facts import HostPorts, PortScan
+from probes.ports.parse import compact_ranges, mac_vendors, top_ports
+from probes.registry import needed_ports
+from probes.runner import ProbeOutcome, run_probe
+from wire import Asset, PortState, Proto, ScanMode, Service
+
+
+@dataclass(frozen=True, slots=True)
+class PortPlan:
+    tcp: str
+    udp: str
+
+
+@dataclass
+class ScanResult:
+    started_at: datetime
+    finished_at: datetime
+    privileged: bool
+    assets: list[Asset]
+    outcomes: list[ProbeOutcome]
+    ports: PortPlan
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def mode(self) -> ScanMode:
+        return ScanMode.SYN if self.privileged else ScanMode.CONNECT
+
+
+def plan_ports(config: AgentConfig, probes: Sequence[Probe[Any]]) -> PortPlan:
+    """nmap's top-N TCP ports ∪ every port a probe needs ∪ the configured extras."""
+    tcp_needed, udp_needed = needed_ports(list(probes))
+    tcp: set[int] = set(tcp_needed) | set(config.ports.extra_tcp)
+    if config.ports.top_tcp:
+        tcp |= set(top_ports(read_data_file("nmap-services"), "tcp", config.ports.top_tcp))
+    udp = set(udp_needed) | set(config.ports.extra_udp)
+    return PortPlan(compact_ranges(tcp), compact_ranges(udp))
+
+
+def select_probes(config: AgentConfig, probes: Sequence[Probe[Any]]) -> list[Probe[Any]]:
+    disabled = set(config.probes.disabled)
+    return [p for p in probes if p.id not in disabled]
+
+
+def build_context(config: AgentConfig, scope: Scope) -> ProbeContext:
+    t = config.timeouts
+    return ProbeContext(
+        timeouts=Timeouts(connect=t.connect, read=t.read, probe=t.probe),
+        allowed_classes=frozenset(ProbeClass(c) for c in config.probes.classes),
+        per_host=config.limits.per_host,
+        blocking_workers=config.limits.blocking_workers,
+        connections_per_second=config.limits.connections_per_second or None,
+        guard=lambda host: host in scope,
+    )
+
+
+async def _discover(
+    addrs: list[str], nmap: Nmap, privileged: bool, config: AgentConfig, notes: list[str]
+) -> dict[str, tuple[str | None, str]]:
+    """ip → (mac, how found). ARP on attached links when privileged; nmap ping for the rest."""
+    found: dict[str, tuple[str | None, str]] = {}
+    routed = addrs
+    if privileged:
+        groups, routed = await asyncio.to_thread(attached_groups, addrs)
+        for iface, ips in groups.items():
+            try:
+                replies = await asyncio.to_thread(arp_sweep, iface, ips, timeout=config.timeouts.arp)
+            except ProbeError as exc:
+                notes.append(f"ARP sweep on {iface} failed ({exc}); fell back to nmap ping")
+                routed = routed + ips
+                continue
+            for r in replies:
+                found[r.ip] = (r.mac, "arp")
+    if routed:
+        ping = await asyncio.to_thread(nmap.ping, routed, timeout_s=config.timeouts.discovery)
+        for h in ping.hosts:
+            if h.ip not in found:
+                found[h.ip] = (h.mac, "nmap-ping")
+    return found
+
+
+def _asset(host: HostPorts | None, ip: str, mac: str | None, how: str, oui: dict[str, str]) -> Asset:
+    mac = mac or (host.mac if host else None)
+    vendor = (host.vendor if host else None) or (oui.get(mac[:8]) if mac else None)
+    services = (
+        ()
+        if host is None
+        else tuple(
+            Service(
+                port=p.port,
+                proto=p.proto,
+                state=p.state,
+                name=p.name,
+                product=p.product,
+                version=p.version,
+                tunnel=p.tunnel,
+            )
+            for p in host.ports
+        )
+    )
+    return Asset(
+        ip=ip_address(ip),
+        mac=mac,
+        vendor=vendor,
+        hostname=host.hostname if host else None,
+        discovered_by="arp" if how == "arp" else "nmap-ping",
+        services=services,
+        filtered_tcp=host.filtered_tcp if host else "",
+        filtered_udp=host.filtered_udp if host else "",
+    )
+
+
+def probe_targets(asset: Asset, privileged: bool, udp_ports: set[int]) -> list[Target]:
+    """Open services become targets; without a UDP scan, UDP probes ask their ports directly."""
+    targets = [
+        Target(asset.ip, s.port, s.proto, s.name, s.tunnel)
+        for s in asset.services
+        if s.state is PortState.OPEN or (s.proto is Proto.UDP and s.state is PortState.OPEN_FILTERED)
+    ]
+    if not privileged:
+        targets += [Target(asset.ip, port, Proto.UDP) for port in sorted(udp_ports)]
+    return targets
+
+
+async def run_scan(
+    config: AgentConfig,
+    scope: Scope,
+    probes: Sequence[Probe[Any]],
+    *,
+    privileged: bool,
+    progress: Progress,
+    ctx: ProbeContext | None = None,
+) -> ScanResult:
+    probes = select_probes(config, probes)
+    ctx = ctx or build_context(config, scope)
+    started = ctx.clock()
+    notes: list[str] = []
+    if scope.size() > config.scope.max_addresses:
+        raise ScopeError(
+            f"scope has {scope.size()} addresses, over scope.max_addresses={config.scope.max_addresses}"
+        )
+    addrs = [str(ip) for ip in scope.addresses()]
+    nmap = Nmap(privileged=privileged)
+    if not privileged:
+        notes.append("no raw-socket rights: connect scan and TCP ping; no UDP port scan")
+
+    progress.stage("discovery", len(addrs))
+    live = await _discover(addrs, nmap, privileged, config, notes)
+    live = {ip: v for ip, v in live.items() if ip in scope}
+    progress.advance(len(addrs))
+
+    plan = plan_ports(config, probes)
+    progress.stage("ports", len(live))
+    order = sorted(live, key=lambda s: ip_address(s))
+    scan: PortScan = await asyncio.to_thread(
+        nmap.ports, order, tcp=plan.tcp, udp=plan.udp, timeout_s=config.timeouts.ports
+    )
+    progress.advance(len(live))
+    by_ip = {h.ip: h for h in scan.hosts}
+    oui = mac_vendors(read_data_file("nmap-mac-prefixes"))
+    assets = [_asset(by_ip.get(ip), ip, live[ip][0], live[ip][1], oui) for ip in order]
+
+    udp_needed = {p for pr in probes if pr.proto is Proto.UDP for p in pr.ports}
+    jobs = [
+        (probe, target)
+        for asset in assets
+        for target in probe_targets(asset, privileged, udp_needed)
+        for probe in probes
+        if probe.applies(target)
+    ]
+    progress.stage("probes", len(jobs))
+    gate = asyncio.Semaphore(config.limits.concurrency)
+
+    async def one(probe: Probe[Any], target: Target) -> ProbeOutcome:
+        async with gate:
+            out = await run_probe(probe, target, ctx)
+        progress.advance()
+        return out
+
+    try:
+        outcomes = list(await asyncio.gather(*(one(p, t) for p, t in jobs)))
+    finally:
+        await ctx.aclose()
+    return ScanResult(started, ctx.clock(), privileged, assets, outcomes, plan, notes)

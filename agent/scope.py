@@ -1,0 +1,111 @@
+"""Scope: the only addresses duecare may ever send a packet to.
+
+Every stage takes its targets from ``Scope.addresses()`` and every socket the probes open is
+checked against ``Scope.__contains__`` (see ``ProbeContext.guard``): two locks on one door.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+IPAddress = IPv4Address | IPv6Address
+IPNetwork = IPv4Network | IPv6Network
+
+
+class ScopeError(ValueError):
+    pass
+
+
+def parse_spec(spec: str) -> list[IPNetwork]:
+    """ "198.18.0.0/24", "198.18.0.5", "198.18.0.10-198.18.0.20" or "198.18.0.10-20"."""
+    text = spec.strip()
+    if not text:
+        raise ScopeError("empty target")
+    if "-" in text and "/" not in text:
+        lo_s, _, hi_s = text.partition("-")
+        try:
+            lo = ipaddress.ip_address(lo_s.strip())
+            hi_part = hi_s.strip()
+            if hi_part.isdigit() and isinstance(lo, IPv4Address):
+                hi: IPAddress = IPv4Address(int(lo) & ~0xFF | int(hi_part))
+            else:
+                hi = ipaddress.ip_address(hi_part)
+        except ValueError as exc:
+            raise ScopeError(f"{spec!r}: not an address range ({exc})") from exc
+        if lo.version != hi.version or int(hi) < int(lo):
+            raise ScopeError(f"{spec!r}: range end before its start")
+        return list(ipaddress.summarize_address_range(lo, hi))
+    try:
+        return [ipaddress.ip_network(text, strict=False)]
+    except ValueError as exc:
+        raise ScopeError(
+            f"{spec!r}: not an IP address, CIDR or range (host names are not accepted: "
+            "name resolution would send traffic we do not control)"
+        ) from exc
+
+
+def _hosts(net: IPNetwork) -> Iterator[IPAddress]:
+    # Network and broadcast addresses of an IPv4 LAN are not hosts; /31 and /32 have none such.
+    if net.version == 4 and net.prefixlen < 31:
+        yield from net.hosts()
+    else:
+        yield from net
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    include: tuple[IPNetwork, ...]
+    exclude: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def parse(cls, targets: Iterable[str], exclude: Iterable[str] = ()) -> Scope:
+        inc = [n for t in targets for n in parse_spec(t)]
+        exc = [n for t in exclude for n in parse_spec(t)]
+        if not inc:
+            raise ScopeError("no targets: give TARGET arguments or [scope] targets in the config")
+        return cls(tuple(inc), tuple(exc))
+
+    def __contains__(self, ip: object) -> bool:
+        if isinstance(ip, str):
+            try:
+                ip = ipaddress.ip_address(ip)
+            except ValueError:
+                return False
+        if not isinstance(ip, IPv4Address | IPv6Address):
+            return False
+        if any(ip.version == n.version and ip in n for n in self.exclude):
+            return False
+        return any(ip.version == n.version and ip in n for n in self.include)
+
+    def narrow(self, other: Scope) -> Scope:
+        """Targets asked for on the command line, kept only where the configured scope allows.
+
+        Two CIDR blocks either nest or are disjoint, so each intersection is the smaller block.
+        """
+        kept: list[IPNetwork] = []
+        for a in other.include:
+            for b in self.include:
+                if _overlaps(a, b):
+                    kept.append(a if a.prefixlen >= b.prefixlen else b)
+        if not kept:
+            raise ScopeError("none of the targets lies inside the configured scope")
+        return Scope(tuple(dict.fromkeys(kept)), self.exclude + other.exclude)
+
+    def addresses(self) -> Iterator[IPAddress]:
+        """Every in-scope host address, each once, in order; exclusions never yielded."""
+        seen: set[IPAddress] = set()
+        for net in self.include:
+            for ip in _hosts(net):
+                if ip not in seen and ip in self:
+                    seen.add(ip)
+                    yield ip
+
+    def size(self) -> int:
+        return sum(n.num_addresses for n in self.include)
+
+
+def _overlaps(a: IPNetwork, b: IPNetwork) -> bool:
+    return a.version == b.version and a.overlaps(b)

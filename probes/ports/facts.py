@@ -1,0 +1,39 @@
+"""What a port scan establishes about each live host."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from probes.base import Facts
+from wire import PortState, Proto
+
+
+class PortFact(Facts):
+    port: int = Field(ge=0, le=65535)
+    proto: Proto
+    state: PortState
+    reason: str = ""
+    name: str | None = None
+    product: str | None = None
+    version: str | None = None
+    tunnel: str | None = None
+
+
+class HostPorts(Facts):
+    ip: str
+    mac: str | None = None
+    vendor: str | None = None
+    hostname: str | None = None
+    up_reason: str = ""
+    ports: tuple[PortFact, ...] = ()
+    filtered_tcp: str = ""
+    filtered_udp: str = ""
+
+
+class PortScan(Facts):
+    """One nmap run: its hosts, the scan type it used, and what it said about itself."""
+
+    scan_types: tuple[str, ...] = ()
+    hosts: tuple[HostPorts, ...] = ()
+    nmap_version: str = ""
+    elapsed_s: float = 0.0
