@@ -123,6 +123,45 @@ def probe(
         Console().print_json(data=result, default=str)
 
 
+@app.command()
+def verify(
+    reports: Annotated[list[Path] | None, typer.Argument(help="Signed report files (JSON envelopes).")] = None,
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Verify the agent's own chain.")] = None,
+    public_key: Annotated[str | None, typer.Option("--public-key", help="base64 Ed25519 key.")] = None,
+) -> None:
+    """Check signatures and the hash chain offline: tampered, reordered or missing reports show."""
+    from agent.signing import verify_chain
+    from agent.state import StateDir, StateError, load_public_key, public_key_b64
+    from wire import SignedReport
+
+    envelopes: list[SignedReport] = []
+    key_b64 = public_key
+    if state_dir is not None:
+        from agent.outbox import Outbox
+
+        state = StateDir(state_dir)
+        try:
+            key_b64 = key_b64 or public_key_b64(state.key())
+        except StateError as exc:
+            raise _fail(str(exc)) from exc
+        envelopes += Outbox(state.outbox_path).envelopes()
+    for path in reports or []:
+        try:
+            envelopes.append(SignedReport.model_validate_json(path.read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise _fail(f"{path}: not a signed report: {exc}") from exc
+    if not envelopes:
+        raise _fail("nothing to verify: give REPORT files or --state-dir")
+    if key_b64 is None:
+        raise _fail("--public-key is needed to verify report files")
+    problems = verify_chain(envelopes, load_public_key(key_b64))
+    for p in problems:
+        err.print(f"[red]{p.report_id}[/]: {p.problem}", highlight=False)
+    if problems:
+        raise typer.Exit(EXIT_FINDINGS)
+    err.print(f"{len(envelopes)} report(s): signatures valid, chain unbroken")
+
+
 def _forward(module: str, prog: str) -> Any:
     def run(ctx: typer.Context) -> None:
         import importlib
@@ -144,6 +183,7 @@ def _register_forward(name: str, module: str, help_text: str) -> None:
 
 
 _register_forward("collector", "collector.cli", "Run and administer the MSP collector.")
+_register_forward("agent", "agent.cli_agent", "The scheduled agent: enroll, run, status.")
 _register_forward("advisories", "agent.cli_advisories", "List, show, validate advisories; update KEV.")
 
 

@@ -56,9 +56,7 @@ def write_report(report: Report, path: Path) -> None:
         try:
             import weasyprint
         except ImportError as exc:
-            raise SystemExit(
-                "PDF output needs the optional extra: pip install 'duecare[pdf]' (weasyprint)"
-            ) from exc
+            raise SystemExit("PDF output needs the optional extra: pip install 'duecare[pdf]' (weasyprint)") from exc
         write_atomic(path, weasyprint.HTML(string=render(report)).write_pdf())
         return
     write_atomic(path, render(report).encode("utf-8"))

@@ -42,9 +42,7 @@ def render_summary(report: Report, console: Console) -> None:
     else:
         console.print("No exposures found.")
     if unsure:
-        console.print(
-            f"{len(unsure)} checks could not be settled (indeterminate); see the JSON or HTML report."
-        )
+        console.print(f"{len(unsure)} checks could not be settled (indeterminate); see the JSON or HTML report.")
     if report.obligations is not None:
         o = report.obligations
         console.print(

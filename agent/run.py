@@ -90,10 +90,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def exit_code(report: Report, config: AgentConfig) -> int:
     threshold = config.report.severity_threshold.rank
-    hit = any(
-        f.verdict is Verdict.AFFECTED and not f.waived and f.severity.rank >= threshold
-        for f in report.findings
-    )
+    hit = any(f.verdict is Verdict.AFFECTED and not f.waived and f.severity.rank >= threshold for f in report.findings)
     return 3 if hit else 0
 
 
@@ -102,9 +99,7 @@ def scan_to_report(request: ScanRequest, progress: Any) -> tuple[ScanResult, Rep
 
     probes = all_probes()
     privileged = can_use_raw_sockets() and not request.force_unprivileged
-    result = asyncio.run(
-        run_scan(request.config, request.scope, probes, privileged=privileged, progress=progress)
-    )
+    result = asyncio.run(run_scan(request.config, request.scope, probes, privileged=privileged, progress=progress))
     findings = judge(result, probes)
     report = build_report(
         result,
@@ -115,6 +110,39 @@ def scan_to_report(request: ScanRequest, progress: Any) -> tuple[ScanResult, Rep
         authorized_by=request.authorized_by,
     )
     return result, report
+
+
+def scan_for_daemon(config: AgentConfig) -> Report:
+    """A scheduled cycle: scope from the config only, no terminal."""
+    from agent.progress import NullProgress
+
+    if not config.scope.targets:
+        raise ScopeError("the agent needs [scope] targets in its config")
+    scope = Scope.parse(config.scope.targets, config.scope.exclude)
+    request = ScanRequest(config, scope, config.report.profile, config.report.authorized_by)
+    return scan_to_report(request, NullProgress())[1]
+
+
+def post_through_outbox(report: Report, state_dir: Path | None, err: Console) -> Report:
+    """`scan --post`: the same outbox as the daemon, so a down collector loses nothing."""
+    import httpx
+
+    from agent.delivery import deliver_due
+    from agent.outbox import Outbox
+    from agent.state import DEFAULT_STATE_DIR, StateDir
+
+    state = StateDir(state_dir or DEFAULT_STATE_DIR)
+    enrollment = state.enrollment()
+    report = report.model_copy(update={"agent_id": enrollment.agent_id, "site_id": enrollment.site_id})
+    outbox = Outbox(state.outbox_path)
+    env, _digest = outbox.add(report, state.key())
+    with httpx.Client(timeout=30.0) as client:
+        result = deliver_due(outbox, enrollment, client)
+    if result.error:
+        err.print(f"[yellow]collector not reached ({result.error}); report kept in the outbox for retry[/]")
+    else:
+        err.print(f"posted to {enrollment.collector_url}: {result.delivered} report(s) delivered")
+    return Report.model_validate(env.report)
 
 
 def run_oneshot(request: ScanRequest, *, as_json: bool, err: Console, out: Console) -> int:
@@ -134,6 +162,14 @@ def run_oneshot(request: ScanRequest, *, as_json: bool, err: Console, out: Conso
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
         err.print(traceback.format_exc(), markup=False, highlight=False)
         return 1
+    if request.post:
+        from agent.state import StateError
+
+        try:
+            report = post_through_outbox(report, request.state_dir, err)
+        except StateError as exc:
+            err.print(f"[bold red]cannot post:[/] {exc}")
+            return 2
     body = report.model_dump_json(indent=2)
     if request.json_path is not None:
         write_atomic(request.json_path, body.encode())

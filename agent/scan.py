@@ -154,9 +154,7 @@ async def run_scan(
     started = ctx.clock()
     notes: list[str] = []
     if scope.size() > config.scope.max_addresses:
-        raise ScopeError(
-            f"scope has {scope.size()} addresses, over scope.max_addresses={config.scope.max_addresses}"
-        )
+        raise ScopeError(f"scope has {scope.size()} addresses, over scope.max_addresses={config.scope.max_addresses}")
     addrs = [str(ip) for ip in scope.addresses()]
     nmap = Nmap(privileged=privileged)
     if not privileged:

@@ -1,0 +1,175 @@
+"""`duecare agent run`: scheduled scans, durable outbox, delivery, watchdog, clean SIGTERM.
+
+Nothing here is half-written by a kill: a cycle's report enters the outbox in one SQLite
+transaction at the end of the cycle, and delivery removes it only after the collector's receipt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from agent.config import AgentConfig
+from agent.delivery import Backoff, deliver_due
+from agent.outbox import Outbox
+from agent.sdnotify import notify, watchdog_interval
+from agent.state import StateDir
+from agent.window import inside
+from wire import Report
+
+log = logging.getLogger("duecare.agent")
+
+STATUS_FILE = "status.json"
+
+ScanFn = Callable[[AgentConfig], Report]
+
+
+def make_trigger(config: AgentConfig) -> CronTrigger:
+    return CronTrigger(**_cron_fields(config.schedule.cron), jitter=config.schedule.jitter_s or None, timezone=UTC)
+
+
+def _cron_fields(expr: str) -> dict[str, str]:
+    parts = expr.split()
+    if len(parts) != 5:
+        raise ValueError(f"schedule.cron {expr!r}: need 5 fields (minute hour day month weekday)")
+    return dict(zip(("minute", "hour", "day", "month", "day_of_week"), parts, strict=True))
+
+
+@dataclass
+class AgentDaemon:
+    config: AgentConfig
+    state: StateDir
+    scan: ScanFn
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
+    delivery_every_s: float = 30.0
+    backoff: Backoff = field(default_factory=Backoff)
+    stop_grace_s: float = 60.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _cycle_lock: threading.Lock = field(default_factory=threading.Lock)
+    _status_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.state.outbox_path)
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": self.config.schedule.misfire_grace_s,
+            },
+        )
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def cycle(self) -> Report | None:
+        """One scan cycle; skipped outside the maintenance window; never overlaps another."""
+        now = datetime.now(UTC)
+        if not inside(self.config.schedule.maintenance_window, now.astimezone()):
+            log.info("cycle skipped: outside maintenance window %s", self.config.schedule.maintenance_window)
+            self._write_status(last_cycle={"at": now.isoformat(), "result": "skipped: outside window"})
+            return None
+        if not self._cycle_lock.acquire(blocking=False):
+            log.warning("cycle skipped: previous cycle still running")
+            return None
+        try:
+            if self._stop.is_set():
+                return None
+            enrollment = self.state.enrollment()
+            report = self.scan(self.config)
+            report = report.model_copy(update={"agent_id": enrollment.agent_id, "site_id": enrollment.site_id})
+            if self._stop.is_set():
+                log.info("cycle abandoned at shutdown; nothing stored")
+                return None
+            _env, digest = self.outbox.add(report, self.state.key())
+            self._write_status(
+                last_cycle={
+                    "at": now.isoformat(),
+                    "finished": datetime.now(UTC).isoformat(),
+                    "result": "ok",
+                    "report_id": str(report.report_id),
+                    "report_hash": digest,
+                    "findings": len(report.findings),
+                }
+            )
+            log.info("cycle stored report %s (%d findings)", report.report_id, len(report.findings))
+            self.deliver()
+            return report
+        except Exception as exc:
+            log.exception("cycle failed")
+            self._write_status(last_cycle={"at": now.isoformat(), "result": f"failed: {type(exc).__name__}: {exc}"})
+            return None
+        finally:
+            self._cycle_lock.release()
+
+    def deliver(self) -> None:
+        try:
+            enrollment = self.state.enrollment()
+        except Exception as exc:
+            log.error("delivery skipped: %s", exc)
+            return
+        result = deliver_due(self.outbox, enrollment, self.http, backoff=self.backoff)
+        if result.delivered or result.refused or result.error:
+            log.info("delivery: %d delivered, %d refused, error=%s", result.delivered, result.refused, result.error)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.scheduler.add_job(self.cycle, make_trigger(self.config), id="scan", name="scan cycle")
+        self.scheduler.add_job(
+            self.deliver, IntervalTrigger(seconds=self.delivery_every_s, timezone=UTC), id="deliver", name="delivery"
+        )
+        self.scheduler.start()
+        nxt = self.scheduler.get_job("scan").next_run_time
+        self._write_status(next_run=None if nxt is None else nxt.isoformat(), started=datetime.now(UTC).isoformat())
+
+    def run_forever(self, install_signals: bool = True) -> None:
+        if install_signals:
+            signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+            signal.signal(signal.SIGINT, lambda *_: self._stop.set())
+        self.start()
+        notify("READY=1\nSTATUS=scheduled")
+        tick = watchdog_interval() or 5.0
+        while not self._stop.wait(tick):
+            notify("WATCHDOG=1")
+            job = self.scheduler.get_job("scan")
+            if job is not None and job.next_run_time is not None:
+                self._write_status(next_run=job.next_run_time.isoformat())
+        notify("STOPPING=1")
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self.scheduler.shutdown(wait=False)
+        # Let a running cycle finish storing its report; past the grace it is abandoned, and the
+        # outbox transaction guarantees nothing half-written either way.
+        if self._cycle_lock.acquire(timeout=self.stop_grace_s):
+            self._cycle_lock.release()
+        self.http.close()
+
+    def _write_status(self, **fields: Any) -> None:
+        with self._status_lock:
+            path = self.state.path / STATUS_FILE
+            current = read_status(self.state.path)
+            current.update(fields, host=socket.gethostname())
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(current, indent=2, sort_keys=True))
+            tmp.replace(path)
+
+
+def read_status(state_dir: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((state_dir / STATUS_FILE).read_text())
+        return data
+    except (FileNotFoundError, ValueError):
+        return {}

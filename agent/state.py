@@ -1,0 +1,101 @@
+"""The agent's state directory: identity key, collector credential, outbox. Secrets are 0600."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_STATE_DIR = Path("/var/lib/duecare")
+KEY_FILE = "agent.key"
+ENROLLMENT_FILE = "enrollment.json"
+OUTBOX_FILE = "outbox.sqlite"
+
+
+class StateError(Exception):
+    pass
+
+
+class Enrollment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    collector_url: str
+    agent_id: str
+    site_id: str
+    client_id: str
+    credential: str
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    """Create with 0600 from the start (no window where another user could read it), then rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class StateDir:
+    path: Path
+
+    def ensure(self) -> StateDir:
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.path / OUTBOX_FILE
+
+    def key(self, *, create: bool = False) -> Ed25519PrivateKey:
+        path = self.path / KEY_FILE
+        if path.exists():
+            loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            if not isinstance(loaded, Ed25519PrivateKey):
+                raise StateError(f"{path}: not an Ed25519 key")
+            return loaded
+        if not create:
+            raise StateError(f"{path}: no agent key; run `duecare agent enroll` first")
+        self.ensure()
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        _write_secret(path, pem)
+        return key
+
+    def enrollment(self) -> Enrollment:
+        path = self.path / ENROLLMENT_FILE
+        try:
+            return Enrollment.model_validate_json(path.read_bytes())
+        except FileNotFoundError as exc:
+            raise StateError(f"{path}: not enrolled; run `duecare agent enroll` first") from exc
+        except ValueError as exc:
+            raise StateError(f"{path}: unreadable enrollment: {exc}") from exc
+
+    def save_enrollment(self, e: Enrollment) -> None:
+        self.ensure()
+        _write_secret(self.path / ENROLLMENT_FILE, e.model_dump_json(indent=2).encode())
+
+
+def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def load_public_key(b64: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(b64, validate=True))
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)
