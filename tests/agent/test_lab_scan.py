@@ -36,9 +36,7 @@ severity_threshold = "high"
 """
 
 
-def scan(
-    lab: Lab, tmp: Path, *, privileged: bool, extra: list[str] | None = None
-) -> tuple[int, Report, float]:
+def scan(lab: Lab, tmp: Path, *, privileged: bool, extra: list[str] | None = None) -> tuple[int, Report, float]:
     cfg = tmp / "fast.toml"
     cfg.write_text(FAST)
     argv = [DUECARE, "scan", SUBNET, "--exclude", SCANNER, "--config", str(cfg), "--json", *(extra or [])]
@@ -60,20 +58,12 @@ def nmap_open(lab: Lab, report: Report, *, privileged: bool) -> set[tuple[str, i
         argv = [*DROP_CAPS, "nmap", "--unprivileged", *argv[1:]]
     xml = subprocess.run(lab.exec_argv(argv), capture_output=True, timeout=600, check=True).stdout
     return {
-        (h.ip, p.port, p.proto.value)
-        for h in parse_nmap_xml(xml).hosts
-        for p in h.ports
-        if p.state.value == "open"
+        (h.ip, p.port, p.proto.value) for h in parse_nmap_xml(xml).hosts for p in h.ports if p.state.value == "open"
     }
 
 
 def ours_open(report: Report) -> set[tuple[str, int, str]]:
-    return {
-        (str(a.ip), s.port, s.proto.value)
-        for a in report.assets
-        for s in a.services
-        if s.state.value == "open"
-    }
+    return {(str(a.ip), s.port, s.proto.value) for a in report.assets for s in a.services if s.state.value == "open"}
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +114,7 @@ def test_udp_services_seen_when_privileged(privileged_scan: tuple[int, Report, f
 
 
 @pytest.mark.parametrize("mode", ["privileged", "unprivileged"])
-def test_firewalled_ports_are_filtered_not_closed(
-    mode: str, request: pytest.FixtureRequest, lab: Lab
-) -> None:
+def test_firewalled_ports_are_filtered_not_closed(mode: str, request: pytest.FixtureRequest, lab: Lab) -> None:
     _rc, report, _t = request.getfixturevalue(f"{mode}_scan")
     for host in lab.hosts:
         if not host.tcp_filtered:
@@ -159,8 +147,6 @@ def test_telnet_exposure_found_end_to_end(privileged_scan: tuple[int, Report, fl
     _rc, report, _t = privileged_scan
     telnet_hosts = {h.ip for h in lab.hosts if 23 in h.tcp_ports and "tarpit" not in h.tags}
     flagged = {
-        str(f.ip)
-        for f in report.findings
-        if f.exposure.value == "telnet-exposed" and f.verdict.value == "affected"
+        str(f.ip) for f in report.findings if f.exposure.value == "telnet-exposed" and f.verdict.value == "affected"
     }
     assert flagged == telnet_hosts
