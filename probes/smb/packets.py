@@ -1,0 +1,130 @@
+"""Pure builders for the few SMB requests we send ourselves (NEGOTIATE only).
+
+We build NEGOTIATE by hand rather than through impacket because impacket cannot offer one
+dialect at a time for 3.0.2 and overrides the server's signing flag at 3.1.1 (see
+detection-methods.md §3.1–3.2); our own bytes let us keep the server's answer verbatim.
+
+Layouts: [MS-SMB2] 2.2.1.2 (SMB2 header), 2.2.3 (NEGOTIATE request), 2.2.3.1 (negotiate
+contexts); [MS-CIFS] 2.2.3.1 (SMB header), 2.2.4.52.1 (SMB_COM_NEGOTIATE request);
+[MS-SMB2] 2.1 (Direct TCP transport: 1 zero byte + 24-bit big-endian length).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+DIALECT_202, DIALECT_210, DIALECT_300, DIALECT_302, DIALECT_311 = 0x0202, 0x0210, 0x0300, 0x0302, 0x0311
+#: Every SMB2/3 dialect a current client knows, oldest first, with the name Microsoft uses.
+SMB2_DIALECTS: dict[int, str] = {
+    DIALECT_202: "2.0.2",
+    DIALECT_210: "2.1",
+    DIALECT_300: "3.0",
+    DIALECT_302: "3.0.2",
+    DIALECT_311: "3.1.1",
+}
+SMB1_DIALECT = "NT LM 0.12"
+
+_SMB2_MAGIC = b"\xfeSMB"
+_SMB1_MAGIC = b"\xffSMB"
+SMB2_HEADER_LEN = 64
+SMB1_HEADER_LEN = 32
+SMB1_COM_NEGOTIATE = 0x72
+SMB2_COM_NEGOTIATE = 0x0000
+
+# [MS-SMB2] 2.2.3: we ask for signing to be possible but do not insist, as Windows does.
+_SMB2_SIGNING_ENABLED = 0x0001
+_PREAUTH_INTEGRITY, _ENCRYPTION = 0x0001, 0x0002
+_SHA512 = 0x0001
+_AES128_GCM, _AES128_CCM = 0x0002, 0x0001
+
+# [MS-CIFS] 2.2.3.1: case-insensitive + canonical paths; Unicode, NT status codes, extended
+# security and long names: what every NT-era client sends.
+_SMB1_FLAGS = 0x18
+_SMB1_FLAGS2 = 0x8000 | 0x4000 | 0x0800 | 0x0001
+
+
+def netbios_header(message: bytes) -> bytes:
+    """Direct-TCP framing: type 0 (session message) and a 24-bit big-endian length."""
+    if len(message) > 0xFFFFFF:
+        raise ValueError("SMB message longer than the 24-bit transport length")
+    return b"\x00" + len(message).to_bytes(3, "big")
+
+
+def _smb2_header(command: int, message_id: int) -> bytes:
+    return struct.pack(
+        "<4sHHIHHIIQIIQ16s",
+        _SMB2_MAGIC,
+        SMB2_HEADER_LEN,
+        0,  # CreditCharge: 0 is what clients send on NEGOTIATE
+        0,  # Status
+        command,
+        1,  # CreditRequest
+        0,  # Flags
+        0,  # NextCommand
+        message_id,
+        0xFEFF,  # Reserved (ProcessId in the sync header)
+        0,  # TreeId
+        0,  # SessionId
+        b"\x00" * 16,
+    )
+
+
+def _pad8(length: int) -> bytes:
+    return b"\x00" * (-length % 8)
+
+
+def _negotiate_contexts(salt: bytes) -> bytes:
+    """PREAUTH_INTEGRITY (mandatory for 3.1.1, [MS-SMB2] 3.3.5.4) and ENCRYPTION capabilities."""
+    preauth = struct.pack("<HHH", 1, len(salt), _SHA512) + salt
+    ciphers = struct.pack("<HHH", 2, _AES128_GCM, _AES128_CCM)
+    out = b""
+    for ctype, data in ((_PREAUTH_INTEGRITY, preauth), (_ENCRYPTION, ciphers)):
+        out += _pad8(len(out)) + struct.pack("<HHI", ctype, len(data), 0) + data
+    return out
+
+
+def smb2_negotiate_request(dialects: Sequence[int], *, client_guid: bytes, salt: bytes) -> bytes:
+    """A framed SMB2 NEGOTIATE offering ``dialects`` (3.1.1 adds its negotiate contexts)."""
+    if not dialects or len(client_guid) != 16 or len(salt) > 0xFFFF:
+        raise ValueError("need at least one dialect, a 16-byte client GUID and a short salt")
+    with_contexts = DIALECT_311 in dialects
+    dialect_bytes = b"".join(struct.pack("<H", d) for d in dialects)
+    fixed_len = 36
+    if with_contexts:
+        ctx_offset = SMB2_HEADER_LEN + fixed_len + len(dialect_bytes)
+        ctx_offset += -ctx_offset % 8
+        tail = struct.pack("<IHH", ctx_offset, 2, 0)
+    else:
+        tail = struct.pack("<Q", 0)  # ClientStartTime, must be zero
+    body = (
+        struct.pack("<HHHHI16s", fixed_len, len(dialects), _SMB2_SIGNING_ENABLED, 0, 0, client_guid)
+        + tail
+        + dialect_bytes
+    )
+    message = _smb2_header(SMB2_COM_NEGOTIATE, 0) + body
+    if with_contexts:
+        message += _pad8(len(message)) + _negotiate_contexts(salt)
+    return netbios_header(message) + message
+
+
+def smb1_negotiate_request(dialects: Sequence[str] = (SMB1_DIALECT,)) -> bytes:
+    """A framed SMB_COM_NEGOTIATE offering only the given SMB1 dialect strings."""
+    data = b"".join(b"\x02" + d.encode("ascii") + b"\x00" for d in dialects)
+    header = struct.pack(
+        "<4sBIBHH8sHHHHH",
+        _SMB1_MAGIC,
+        SMB1_COM_NEGOTIATE,
+        0,  # Status
+        _SMB1_FLAGS,
+        _SMB1_FLAGS2,
+        0,  # PIDHigh
+        b"\x00" * 8,  # SecurityFeatures
+        0,  # Reserved
+        0,  # TID
+        0xFEFF,  # PIDLow
+        0,  # UID
+        0,  # MID
+    )
+    message = header + struct.pack("<BH", 0, len(data)) + data
+    return netbios_header(message) + message
