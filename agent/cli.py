@@ -77,7 +77,8 @@ def scan(
         post=post,
         state_dir=state_dir,
     )
-    code = run_oneshot(request, as_json=as_json, err=err, out=Console(highlight=False))
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    code = run_oneshot(request, as_json=as_json, err=err, out=console)
     raise typer.Exit(code)
 
 

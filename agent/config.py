@@ -33,6 +33,9 @@ class PortsConfig(_Section):
     top_tcp: Annotated[int, Field(ge=0, le=65535)] = 1000
     extra_tcp: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = ()
     extra_udp: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = ()
+    #: Lower bound on nmap's packet rate. Without it a firewalled host (every port dropped)
+    #: holds the whole scan in retransmission timeouts; 0 leaves pacing to nmap's -T4.
+    min_rate: Annotated[int, Field(ge=0, le=100000)] = 2000
 
 
 class ProbesConfig(_Section):
@@ -45,6 +48,9 @@ class LimitsConfig(_Section):
     per_host: Annotated[int, Field(ge=1, le=32)] = 2
     connections_per_second: Annotated[float, Field(ge=0)] = 0.0
     blocking_workers: Annotated[int, Field(ge=1, le=128)] = 16
+    #: After this many TCP services of one host accepted and then stayed silent (and none
+    #: answered), the host's remaining probes are skipped. 0 disables.
+    silent_host_timeouts: Annotated[int, Field(ge=0, le=100)] = 3
 
 
 class TimeoutsConfig(_Section):

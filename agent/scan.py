@@ -21,7 +21,7 @@ from probes.ports.facts import HostPorts, PortScan
 from probes.ports.parse import compact_ranges, mac_vendors, top_ports
 from probes.registry import needed_ports
 from probes.runner import ProbeOutcome, run_probe
-from wire import Asset, PortState, Proto, ScanMode, Service
+from wire import Asset, PortState, ProbeStatus, Proto, ScanMode, Service
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +140,28 @@ def probe_targets(asset: Asset, privileged: bool, udp_ports: set[int]) -> list[T
     return targets
 
 
+class SilentHosts:
+    """Stop probing a host once several of its services accepted a connection and then said
+    nothing at all: a tarpit (or a host in trouble) would otherwise cost a timeout per port."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.timeouts: dict[str, int] = {}
+        self.completed: set[str] = set()
+
+    def record(self, out: ProbeOutcome) -> None:
+        ip = str(out.attempt.ip)
+        if out.attempt.status is ProbeStatus.COMPLETED:
+            self.completed.add(ip)
+        elif out.attempt.status is ProbeStatus.TIMED_OUT and out.attempt.proto is Proto.TCP:
+            self.timeouts[ip] = self.timeouts.get(ip, 0) + 1
+
+    def reason(self, ip: str) -> str | None:
+        if not self.threshold or ip in self.completed or self.timeouts.get(ip, 0) < self.threshold:
+            return None
+        return f"host went silent: {self.timeouts[ip]} TCP services accepted and never answered"
+
+
 async def run_scan(
     config: AgentConfig,
     scope: Scope,
@@ -156,7 +178,7 @@ async def run_scan(
     if scope.size() > config.scope.max_addresses:
         raise ScopeError(f"scope has {scope.size()} addresses, over scope.max_addresses={config.scope.max_addresses}")
     addrs = [str(ip) for ip in scope.addresses()]
-    nmap = Nmap(privileged=privileged)
+    nmap = Nmap(privileged=privileged, min_rate=config.ports.min_rate)
     if not privileged:
         notes.append("no raw-socket rights: connect scan and TCP ping; no UDP port scan")
 
@@ -186,10 +208,12 @@ async def run_scan(
     ]
     progress.stage("probes", len(jobs))
     gate = asyncio.Semaphore(config.limits.concurrency)
+    silent = SilentHosts(config.limits.silent_host_timeouts)
 
     async def one(probe: Probe[Any], target: Target) -> ProbeOutcome:
         async with gate:
-            out = await run_probe(probe, target, ctx)
+            out = await run_probe(probe, target, ctx, skip_reason=lambda: silent.reason(target.host))
+        silent.record(out)
         progress.advance()
         return out
 

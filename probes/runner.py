@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,10 @@ from wire import ProbeAttempt, ProbeStatus
 class ProbeOutcome:
     attempt: ProbeAttempt
     observation: Observation[Any] | None
+
+
+class _Skipped(Exception):
+    pass
 
 
 _STATUS: dict[type[ProbeError], ProbeStatus] = {
@@ -51,7 +56,14 @@ def _http_status(exc: httpx.HTTPError) -> tuple[ProbeStatus, str]:
     return ProbeStatus.PROTOCOL_ERROR, f"HTTP error: {type(exc).__name__}: {exc}"
 
 
-async def run_probe(probe: Probe[Any], target: Target, ctx: ProbeContext) -> ProbeOutcome:
+async def run_probe(
+    probe: Probe[Any],
+    target: Target,
+    ctx: ProbeContext,
+    *,
+    skip_reason: Callable[[], str | None] | None = None,
+) -> ProbeOutcome:
+    """``skip_reason`` is asked once the host's slot is ours: what we learnt while waiting counts."""
     started = ctx.clock()
     t0 = time.perf_counter()
     status: ProbeStatus
@@ -64,9 +76,16 @@ async def run_probe(probe: Probe[Any], target: Target, ctx: ProbeContext) -> Pro
     else:
         try:
             async with ctx.host_slot(target.host):
+                # Time counts from here: waiting for the host's slot is not the probe's duration.
+                started, t0 = ctx.clock(), time.perf_counter()
+                why = None if skip_reason is None else skip_reason()
+                if why is not None:
+                    raise _Skipped(why)
                 async with asyncio.timeout(ctx.timeouts.probe):
                     observation = await probe.run(target, ctx)
             status = ProbeStatus.COMPLETED
+        except _Skipped as exc:
+            status, error = ProbeStatus.SKIPPED, str(exc)
         except ProbeError as exc:
             status, error = _status_of(exc), str(exc) or type(exc).__name__
         except TimeoutError:

@@ -23,10 +23,11 @@ class Nmap:
     to nmap explicitly so nmap never guesses differently from us (e.g. uid 0 without CAP_NET_RAW).
     """
 
-    def __init__(self, *, privileged: bool, timing: str = "-T4", host_timeout_s: int = 300) -> None:
+    def __init__(self, *, privileged: bool, timing: str = "-T4", host_timeout_s: int = 300, min_rate: int = 0) -> None:
         self.privileged = privileged
         self.timing = timing
         self.host_timeout_s = host_timeout_s
+        self.min_rate = min_rate
 
     def _run(self, hosts: Sequence[str], ports: str | None, args: list[str], timeout_s: float) -> PortScan:
         if not hosts:
@@ -75,6 +76,8 @@ class Nmap:
             techniques.append("-sU")
             spec.append(f"U:{udp}")
         args = [*techniques, "-Pn", "--reason", "--max-retries", "2"]
+        if self.min_rate:
+            args += ["--min-rate", str(self.min_rate)]
         return self._run(hosts, ",".join(spec), args, timeout_s)
 
 

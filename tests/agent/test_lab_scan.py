@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from agent.config import AgentConfig
 from probes.ports.parse import expand_ranges, parse_nmap_xml
 from tests.lab.lab import Lab
 from wire import Report
@@ -53,7 +54,22 @@ def nmap_open(lab: Lab, report: Report, *, privileged: bool) -> set[tuple[str, i
     hosts = [str(a.ip) for a in report.assets]
     ports = f"T:{report.scope.tcp_ports}" + (f",U:{report.scope.udp_ports}" if report.scope.udp_ports else "")
     techniques = ["-sS", "-sU"] if privileged and report.scope.udp_ports else ["-sS" if privileged else "-sT"]
-    argv = ["nmap", *techniques, "-Pn", "-n", "-T4", "--max-retries", "2", "-p", ports, "-oX", "-", *hosts]
+    argv = [
+        "nmap",
+        *techniques,
+        "-Pn",
+        "-n",
+        "-T4",
+        "--max-retries",
+        "2",
+        "--min-rate",
+        str(AgentConfig().ports.min_rate),
+        "-p",
+        ports,
+        "-oX",
+        "-",
+        *hosts,
+    ]
     if not privileged:
         argv = [*DROP_CAPS, "nmap", "--unprivileged", *argv[1:]]
     xml = subprocess.run(lab.exec_argv(argv), capture_output=True, timeout=600, check=True).stdout

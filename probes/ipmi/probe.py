@@ -1,0 +1,69 @@
+"""IPMI (UDP 623): ask the BMC what logins it allows, without opening a session.
+
+One Get Channel Authentication Capabilities round trip (the question ipmitool asks before any
+login, and nmap's ``ipmi-version``); a second only if a v1.5 BMC refuses the v2.0 form. A BMC that
+ignores it gets one RMCP Presence Ping, so a silent-but-present BMC is still seen.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from probes._net import udp_exchange
+from probes.base import Facts, Observation, ProbeClass, Target, evidence
+from probes.context import ProbeContext
+from probes.errors import ProbeTimeout
+from probes.ipmi.facts import IpmiFacts
+from probes.ipmi.parse import (
+    auth_capabilities_request,
+    parse_auth_capabilities,
+    parse_presence_pong,
+    presence_ping,
+)
+from wire import EvidenceKind, Proto
+
+_INVALID_DATA_FIELD = 0xCC
+#: BMCs answer in milliseconds; a long wait only slows scans of hosts without one.
+_UDP_TIMEOUT = 2.0
+
+
+def describe(f: IpmiFacts) -> str:
+    if f.source == "asf-presence-pong":
+        return f"RMCP presence pong; IPMI supported: {f.ipmi_supported}"
+    if f.completion_code:
+        return f"IPMI answered with completion code 0x{f.completion_code:02x}"
+    flags = [n for n, on in (("anonymous login", f.anonymous_login), ("null user names", f.null_usernames)) if on]
+    return f"IPMI {f.version} BMC, auth types {', '.join(f.auth_types) or 'none listed'}" + (
+        f"; enabled: {', '.join(flags)}" if flags else ""
+    )
+
+
+class IpmiProbe:
+    id: ClassVar[str] = "ipmi"
+    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
+    proto: ClassVar[Proto | None] = Proto.UDP
+    ports: ClassVar[frozenset[int]] = frozenset({623})
+    facts_model: ClassVar[type[Facts]] = IpmiFacts
+
+    def applies(self, target: Target) -> bool:
+        return target.proto is Proto.UDP and (target.port == 623 or target.service in ("asf-rmcp", "ipmi"))
+
+    async def _ask(self, target: Target, ctx: ProbeContext, payload: bytes) -> bytes:
+        assert target.port is not None
+        await ctx.pace()
+        timeout = min(ctx.timeouts.read, _UDP_TIMEOUT)
+        data, _addr = await udp_exchange(target.host, target.port, payload, timeout=timeout, retries=1)
+        return data
+
+    async def run(self, target: Target, ctx: ProbeContext) -> Observation[IpmiFacts]:
+        try:
+            raw = await self._ask(target, ctx, auth_capabilities_request(ask_v2=True))
+            facts = parse_auth_capabilities(raw)
+            if facts.completion_code == _INVALID_DATA_FIELD:
+                raw = await self._ask(target, ctx, auth_capabilities_request(ask_v2=False, seq=1))
+                facts = parse_auth_capabilities(raw)
+        except ProbeTimeout:
+            raw = await self._ask(target, ctx, presence_ping())
+            facts = parse_presence_pong(raw)
+        ev = evidence(self.id, EvidenceKind.HANDSHAKE, f"{describe(facts)} at {target.host}:{target.port}", raw)
+        return Observation(facts, (ev,))
