@@ -163,27 +163,30 @@ def verify(
     err.print(f"{len(envelopes)} report(s): signatures valid, chain unbroken")
 
 
-def _forward(module: str, prog: str) -> Any:
+def _forward(module: str, prog: str, lead: tuple[str, ...] = ()) -> Any:
     def run(ctx: typer.Context) -> None:
         import importlib
 
         sub = importlib.import_module(module).app
-        sub(args=ctx.args, prog_name=prog, standalone_mode=True)
+        sub(args=[*lead, *ctx.args], prog_name=prog, standalone_mode=True)
 
     return run
 
 
-def _register_forward(name: str, module: str, help_text: str) -> None:
+def _register_forward(name: str, module: str, help_text: str, lead: tuple[str, ...] = ()) -> None:
     """Sub-apps imported only when used: the collector never loads scanning libraries and vice versa."""
     app.command(
         name,
         help=help_text,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
         add_help_option=False,
-    )(_forward(module, f"duecare {name}"))
+    )(_forward(module, "duecare" if lead else f"duecare {name}", lead))
 
 
 _register_forward("collector", "collector.cli", "Run and administer the MSP collector.")
+_register_forward(
+    "pull", "collector.cli", "The MSP's nightly pull of changes (JSON, CSV or OCSF).", lead=("pull",)
+)
 _register_forward("agent", "agent.cli_agent", "The scheduled agent: enroll, run, status.")
 _register_forward("advisories", "agent.cli_advisories", "List, show, validate advisories; update KEV.")
 
