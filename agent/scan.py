@@ -15,6 +15,7 @@ from agent.scope import Scope, ScopeError
 from probes.base import Probe, ProbeClass, Target
 from probes.context import ProbeContext, Timeouts
 from probes.discovery._scapy import arp_sweep, attached_groups
+from probes.discovery.neighbors import read_neighbors
 from probes.errors import ProbeError
 from probes.ports._nmap import Nmap, read_data_file
 from probes.ports.facts import HostPorts, PortScan
@@ -196,7 +197,8 @@ async def run_scan(
     progress.advance(len(live))
     by_ip = {h.ip: h for h in scan.hosts}
     oui = mac_vendors(read_data_file("nmap-mac-prefixes"))
-    assets = [_asset(by_ip.get(ip), ip, live[ip][0], live[ip][1], oui) for ip in order]
+    neighbors = read_neighbors()
+    assets = [_asset(by_ip.get(ip), ip, live[ip][0] or neighbors.get(ip), live[ip][1], oui) for ip in order]
 
     udp_needed = {p for pr in probes if pr.proto is Proto.UDP for p in pr.ports}
     jobs = [
