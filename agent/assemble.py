@@ -1,23 +1,22 @@
-"""Facts → findings → one wire Report."""
+"""Facts → findings → obligations → one wire Report."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from advisories.engine import FactsRecord, evaluate
-from advisories.exposures import load_exposure_rules
-from advisories.predicates import default_registry
+from advisories.catalog import Catalog
+from advisories.engine import FactsRecord
+from advisories.obligations import apply_profile
 from agent.scan import ScanResult
 from agent.scope import Scope
 from probes.base import Probe
-from wire import Finding, ProbeStatus, Report, ScopeRecord
-
-DATA_DIR = Path(__file__).resolve().parent.parent / "advisories" / "data"
+from wire import Finding, ObligationSummary, ProbeStatus, Report, ScopeRecord
 
 
 def duecare_version() -> str:
@@ -25,16 +24,6 @@ def duecare_version() -> str:
         return version("duecare")
     except PackageNotFoundError:
         return "0+unknown"
-
-
-def catalog_version(data_dir: Path = DATA_DIR) -> str:
-    """sha256 over every data file's relative path and bytes: the catalog a report was judged by."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
-        h.update(path.relative_to(data_dir).as_posix().encode() + b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
 
 
 def facts_records(result: ScanResult, probes: Sequence[Probe[Any]]) -> list[FactsRecord]:
@@ -61,25 +50,55 @@ def facts_records(result: ScanResult, probes: Sequence[Probe[Any]]) -> list[Fact
     return records
 
 
-def judge(result: ScanResult, probes: Sequence[Probe[Any]]) -> list[Finding]:
-    rules = load_exposure_rules(DATA_DIR / "exposures", default_registry())
-    return evaluate(rules, facts_records(result, probes))
+@dataclass(frozen=True)
+class Judgement:
+    findings: list[Finding]
+    obligations: ObligationSummary | None
+    notes: list[str]
+
+
+def judge(
+    result: ScanResult,
+    probes: Sequence[Probe[Any]],
+    catalog: Catalog,
+    *,
+    profile: str | Path | None,
+    now: datetime,
+    first_seen: Mapping[str, datetime] | None = None,
+    kev_max_age: timedelta = timedelta(days=7),
+) -> Judgement:
+    """Exposure rules and the KEV version rule over the facts, then the standard of care."""
+    services = [(a.ip, s) for a in result.assets for s in a.services]
+    findings = catalog.findings(facts_records(result, probes), services, now)
+    notes = []
+    warning = (
+        "no KEV snapshot loaded: CVE exploitation status is unknown"
+        if catalog.kev is None
+        else catalog.kev.staleness_warning(now, kev_max_age)
+    )
+    if warning:
+        notes.append(warning)
+    if profile is None:
+        return Judgement(findings, None, notes)
+    findings, summary = apply_profile(findings, catalog, profile, now, first_seen=first_seen, kev_max_age=kev_max_age)
+    return Judgement(findings, summary, notes)
 
 
 def build_report(
     result: ScanResult,
-    findings: Sequence[Finding],
+    judgement: Judgement,
+    catalog: Catalog,
     scope: Scope,
     classes: Sequence[str],
     *,
-    profile: str | None = None,
     authorized_by: str | None = None,
 ) -> Report:
     return Report(
         report_id=uuid.uuid4(),
         duecare_version=duecare_version(),
-        catalog_version=catalog_version(),
-        profile=profile,
+        catalog_version=catalog.version,
+        kev_catalog_version=catalog.kev_version,
+        profile=None if judgement.obligations is None else judgement.obligations.profile,
         authorized_by=authorized_by,
         started_at=result.started_at,
         finished_at=result.finished_at,
@@ -91,9 +110,10 @@ def build_report(
             probe_classes=tuple(classes),
             mode=result.mode,
             privileged=result.privileged,
-            notes=tuple(result.notes),
+            notes=(*result.notes, *judgement.notes),
         ),
         assets=tuple(result.assets),
         attempts=tuple(o.attempt for o in result.outcomes),
-        findings=tuple(findings),
+        findings=tuple(judgement.findings),
+        obligations=judgement.obligations,
     )

@@ -80,6 +80,8 @@ class ReportConfig(_Section):
     profile: str = "baseline"
     severity_threshold: Severity = Severity.MEDIUM
     authorized_by: str | None = None
+    #: Older KEV snapshots turn "not in KEV" into "KEV unknown" (and a warning in the report).
+    kev_max_age_days: Annotated[int, Field(ge=1, le=3650)] = 7
 
     @field_validator("authorized_by")
     @classmethod

@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import timedelta
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from advisories.catalog import load_catalog
+from advisories.errors import CatalogError
 from agent.assemble import build_report, judge
 from agent.config import AgentConfig
 from agent.output import render_summary
@@ -98,16 +101,22 @@ def scan_to_report(request: ScanRequest, progress: Any) -> tuple[ScanResult, Rep
     import asyncio
 
     probes = all_probes()
+    # Load (and validate) the catalog before touching the network: a bad profile fails fast.
+    catalog = load_catalog(state_dir=request.state_dir)
+    if request.profile is not None:
+        catalog.profile(request.profile)
     privileged = can_use_raw_sockets() and not request.force_unprivileged
     result = asyncio.run(run_scan(request.config, request.scope, probes, privileged=privileged, progress=progress))
-    findings = judge(result, probes)
-    report = build_report(
+    judgement = judge(
         result,
-        findings,
-        request.scope,
-        request.config.probes.classes,
+        probes,
+        catalog,
         profile=request.profile,
-        authorized_by=request.authorized_by,
+        now=result.finished_at,
+        kev_max_age=timedelta(days=request.config.report.kev_max_age_days),
+    )
+    report = build_report(
+        result, judgement, catalog, request.scope, request.config.probes.classes, authorized_by=request.authorized_by
     )
     return result, report
 
@@ -149,7 +158,7 @@ def run_oneshot(request: ScanRequest, *, as_json: bool, err: Console, out: Conso
     try:
         with RichProgress(err) as progress:
             _result, report = scan_to_report(request, progress)
-    except ScopeError as exc:
+    except (ScopeError, CatalogError) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         return 2
     except ProbeError as exc:
@@ -189,10 +198,7 @@ async def run_single_probe(
     config: AgentConfig, probe_id: str, ip: str, port: int, proto: str, allow: list[str]
 ) -> dict[str, Any]:
     """One probe, one target, judged: the developer's and the support engineer's tool."""
-    from advisories.engine import FactsRecord, evaluate
-    from advisories.exposures import load_exposure_rules
-    from advisories.predicates import default_registry
-    from agent.assemble import DATA_DIR
+    from advisories.engine import FactsRecord
 
     probes: dict[str, Probe[Any]] = {p.id: p for p in all_probes()}
     if probe_id not in probes:
@@ -219,8 +225,7 @@ async def run_single_probe(
         facts=None if obs is None else obs.facts,
         evidence=() if obs is None else obs.evidence,
     )
-    rules = load_exposure_rules(DATA_DIR / "exposures", default_registry())
-    findings = evaluate(rules, [rec])
+    findings = load_catalog().findings([rec])
     return {
         "attempt": json.loads(a.model_dump_json()),
         "evidence": [json.loads(e.model_dump_json()) for e in (obs.evidence if obs else ())],

@@ -61,8 +61,10 @@ def test_printer_ipp_is_not_the_raw_port() -> None:
 
 def test_rmm_firm_and_tentative_and_sanctioned() -> None:
     table = load_table()
-    vnc = match_products(table.for_port(5900), b"RFB 003.008\n", None)
-    assert _check("rmm.tool_listening", vnc).confidence == "firm"
+    teamviewer = match_products(
+        table.for_port(5938), (PROBES / "rmm/fixtures/nmap_match_teamviewer_null_probe.bin").read_bytes(), None
+    )
+    assert _check("rmm.tool_listening", teamviewer).confidence == "firm"
     radmin = match_products(table.for_port(4899), b"", None)
     c = _check("rmm.tool_listening", radmin)
     assert (c.verdict, c.confidence) == (Verdict.AFFECTED, "tentative")

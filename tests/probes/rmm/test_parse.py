@@ -33,7 +33,6 @@ def test_every_entry_is_sourced_and_checkable() -> None:
 @pytest.mark.parametrize(
     ("port", "fixture", "product"),
     [
-        (5900, "rfc6143_s7.1.1_protocolversion.bin", "VNC server (RFB)"),
         (6783, "nmap_match_splashtop_null_probe.bin", "Splashtop Streamer"),
         (5938, "nmap_match_teamviewer_null_probe.bin", "TeamViewer"),
         (5405, "nmap_match_netsupport_null_probe.bin", "NetSupport Manager"),
@@ -44,8 +43,14 @@ def test_banner_matches_are_firm(port: int, fixture: str, product: str) -> None:
     assert [(m.product, m.confidence) for m in facts.matches] == [(product, "firm")]
 
 
+def test_plain_vnc_is_not_an_rmm_product() -> None:
+    # The vnc probe owns VNC; a password-protected VNC server must not become an RMM finding.
+    facts = match_products(TABLE.for_port(5900), (FIXTURES / "rfc6143_s7.1.1_protocolversion.bin").read_bytes(), None)
+    assert facts.matches == ()
+
+
 def test_wrong_banner_on_a_banner_port_matches_nothing() -> None:
-    facts = match_products(TABLE.for_port(5900), b"SSH-2.0-OpenSSH_9.2\r\n", None)
+    facts = match_products(TABLE.for_port(5938), b"SSH-2.0-OpenSSH_9.2\r\n", None)
     assert facts.matches == ()
     assert facts.banner == "SSH-2.0-OpenSSH_9.2.."
 

@@ -1,0 +1,67 @@
+"""Catalog administration as plain functions (the agent's CLI only parses arguments and calls these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from advisories.advisory import Advisory
+from advisories.catalog import PACKAGED_DATA_DIR, Catalog, collect
+from advisories.errors import CatalogError
+from advisories.kev import kev_status
+from advisories.kev_update import KEV_FEED_URL, Fetcher, KevUpdateResult, fetch_url
+from advisories.kev_update import update_kev as _update_kev
+from advisories.unobservable import Unobservable
+from wire import KevStatus
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoryDetail:
+    advisory: Advisory
+    kev: tuple[KevStatus, ...]
+    #: (framework id, requirement id) pairs that cite this advisory.
+    requirements: tuple[tuple[str, str], ...]
+
+
+def list_advisories(catalog: Catalog) -> list[Advisory]:
+    return sorted(catalog.advisories.values(), key=lambda a: (a.publisher, a.published, a.id))
+
+
+def find_advisory(catalog: Catalog, key: str) -> Advisory:
+    """By file id (``aa22-137a``) or official identifier (``AA22-137A``), case-insensitive."""
+    wanted = key.strip().lower()
+    for adv in catalog.advisories.values():
+        if wanted in (adv.id, adv.official_id.lower()):
+            return adv
+    raise KeyError(f"no advisory {key!r}")
+
+
+def show_advisory(catalog: Catalog, key: str, now: datetime) -> AdvisoryDetail:
+    adv = find_advisory(catalog, key)
+    reqs = tuple(
+        (fw.id, req.id) for fw in catalog.frameworks.values() for req in fw.requirements if adv.id in req.advisories
+    )
+    return AdvisoryDetail(adv, tuple(kev_status(c, catalog.kev, now) for c in adv.cves), reqs)
+
+
+def validate(data_dir: Path | None = None, state_dir: Path | None = None) -> list[CatalogError]:
+    """Every problem in the data directory; a bad file never stops the others from being checked."""
+    return collect(data_dir, state_dir)[1]
+
+
+def cannot_check(catalog: Catalog) -> tuple[Unobservable | Advisory, ...]:
+    """The report's "what we could not check": unobservable catalog entries, then such advisories."""
+    advisories = tuple(a for a in list_advisories(catalog) if not a.observable)
+    return (*catalog.unobservable, *advisories)
+
+
+def update_kev(
+    state_dir: Path,
+    source: str | None = None,
+    *,
+    data_dir: Path | None = None,
+    fetch: Fetcher = fetch_url,
+) -> KevUpdateResult:
+    """Validate ``source`` (file or URL; CISA's feed by default) and install it under ``state_dir``."""
+    return _update_kev((data_dir or PACKAGED_DATA_DIR) / "kev", state_dir, source or KEV_FEED_URL, fetch=fetch)

@@ -1,0 +1,22 @@
+"""MongoDB predicates (ADV-019): databases listed without authentication."""
+
+from __future__ import annotations
+
+from advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
+from probes.mongodb.facts import MongodbFacts
+
+
+def register(reg: PredicateRegistry) -> None:
+    @reg.add("mongodb.no_auth", MongodbFacts)
+    def no_auth(f: MongodbFacts, _p: NoParams) -> Check:
+        """listDatabases answers an unauthenticated client (an Unauthorized error means auth is on)."""
+        if f.auth_enforced is None:
+            return indeterminate(f"listDatabases gave no clear answer ({f.list_error or 'no detail'})")
+        if f.auth_enforced:
+            return not_affected("listDatabases refused as Unauthorized", confidence="certain")
+        details = {"version": f.version, "database_count": f.database_count, "databases": list(f.database_names)}
+        return affected(
+            f"listDatabases answered without authentication ({f.database_count} databases)",
+            confidence="certain",
+            details=details,
+        )

@@ -1,0 +1,175 @@
+"""Per advisory, through every exposure it flags: a positive and a negative facts case run through
+the real rule files, the engine and ``apply_profile``.
+
+Facts are built the way the probes build them, reusing the predicate tests' builders over captured
+bytes (Samba negotiate replies, nginx certificates, NTLM challenges) where those exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from ipaddress import ip_address
+
+import pytest
+
+from advisories.catalog import Catalog
+from advisories.engine import FactsRecord, evaluate
+from advisories.kev_versions import version_disclosure_findings
+from advisories.obligations import apply_profile
+from probes.base import Facts
+from probes.elasticsearch.facts import ElasticsearchFacts
+from probes.ftp.facts import FtpFacts
+from probes.ipmi.facts import IpmiFacts
+from probes.memcached.facts import MemcachedFacts
+from probes.mongodb.facts import MongodbFacts
+from probes.printer.facts import PrinterFacts
+from probes.redis.facts import RedisFacts
+from probes.rmm.facts import RmmFacts, RmmMatch
+from probes.smb.facts import Ms17010Facts, Ms17010Outcome
+from probes.snmp.facts import CommunityAnswer, SnmpFacts
+from probes.telnet.facts import TelnetFacts
+from probes.upnp.facts import SsdpResponse, UpnpFacts
+from probes.vnc.facts import VncFacts
+from tests.advisories.conftest import NOW
+from tests.advisories.predicates import test_exchange, test_rdp, test_smb, test_tls
+from wire import Exposure, Finding, ObligationStatus, PortState, ProbeStatus, Proto, Service, Verdict
+
+Case = tuple[Callable[[], Facts], Callable[[], Facts]]
+_TLS = test_tls._facts
+_RDP = test_rdp.facts
+
+#: exposure → (positive, negative) facts. Ports are irrelevant to the rules; one per record.
+CASES: dict[Exposure, Case] = {
+    Exposure.RDP_EXPOSED: (lambda: _RDP(test_rdp.NLA_ONLY), lambda: _RDP([]).model_copy(update={"speaks_rdp": False})),
+    Exposure.RDP_NO_NLA: (lambda: _RDP(test_rdp.OPEN_WIN7), lambda: _RDP(test_rdp.NLA_ONLY)),
+    Exposure.RDP_STANDARD_SECURITY: (lambda: _RDP(test_rdp.XRDP_RDP), lambda: _RDP(test_rdp.XRDP_TLS_LIKE)),
+    Exposure.RDP_BLUEKEEP_LIKELY: (
+        lambda: _RDP(test_rdp.OPEN_WIN7, version=(6, 1, 7601)),
+        lambda: _RDP(test_rdp.NLA_ONLY, version=(10, 0, 17763)),
+    ),
+    Exposure.SMBV1_ENABLED: (lambda: test_smb.OPEN_SAMBA, lambda: test_smb.LOCKED_SAMBA),
+    Exposure.SMB_SIGNING_NOT_REQUIRED: (lambda: test_smb.OPEN_SAMBA, lambda: test_smb.LOCKED_SAMBA),
+    Exposure.SMB_GUEST_ACCESS: (lambda: test_smb.OPEN_SAMBA, lambda: test_smb.LOCKED_SAMBA),
+    Exposure.SMB_MS17_010: (
+        lambda: Ms17010Facts(outcome=Ms17010Outcome.VULNERABLE, nt_status=0xC0000205),
+        lambda: Ms17010Facts(outcome=Ms17010Outcome.PATCHED, nt_status=0xC0000022),
+    ),
+    # Lab hosts .30 (Exchange 2016 CU22, old SU) and a host that is not Exchange at all.
+    Exposure.EXCHANGE_UNPATCHED: (
+        lambda: test_exchange.facts("15.1.2375.7"),
+        lambda: test_exchange.facts(None, detected=False),
+    ),
+    Exposure.EXCHANGE_UNSUPPORTED: (
+        lambda: test_exchange.facts("15.1.2375.7"),
+        lambda: test_exchange.facts(None, detected=False),
+    ),
+    Exposure.FTP_ANONYMOUS: (
+        lambda: FtpFacts(banner="220 (vsFTPd 3.0.3)", anonymous_login=True, tls_available=False),
+        lambda: FtpFacts(banner="220 (vsFTPd 3.0.3)", anonymous_login=False, tls_available=True),
+    ),
+    Exposure.FTP_CLEARTEXT: (
+        lambda: FtpFacts(banner="220 (vsFTPd 3.0.3)", tls_available=False, tls_evidence="feat"),
+        lambda: FtpFacts(banner="220 (vsFTPd 3.0.3)", tls_available=True, tls_evidence="feat"),
+    ),
+    Exposure.TELNET_EXPOSED: (
+        lambda: TelnetFacts(speaks_telnet=True, login_prompt=True, banner="Debian GNU/Linux 12\r\nlogin: "),
+        lambda: TelnetFacts(speaks_telnet=False),
+    ),
+    Exposure.SNMP_DEFAULT_COMMUNITY: (
+        lambda: SnmpFacts(
+            tried=(("v2c", "public"),),
+            accepted=(CommunityAnswer(version="v2c", community="public", sys_descr="Linux"),),
+        ),
+        lambda: SnmpFacts(tried=(("v2c", "public"),), v3_answered=True),
+    ),
+    Exposure.REDIS_NO_AUTH: (
+        lambda: RedisFacts(ping_reply="+PONG", auth_required=False, product="redis", version="7.0.15"),
+        lambda: RedisFacts(ping_reply="-NOAUTH Authentication required.", auth_required=True),
+    ),
+    Exposure.MONGODB_NO_AUTH: (
+        lambda: MongodbFacts(wire="op_msg", handshake="hello", auth_enforced=False, database_count=3),
+        lambda: MongodbFacts(wire="op_msg", handshake="hello", auth_enforced=True),
+    ),
+    Exposure.ELASTICSEARCH_NO_AUTH: (
+        lambda: ElasticsearchFacts(scheme="http", status=200, auth_enforced=False, version="7.17.0"),
+        lambda: ElasticsearchFacts(scheme="https", status=401, auth_enforced=True),
+    ),
+    Exposure.MEMCACHED_EXPOSED: (
+        lambda: MemcachedFacts(stats_exposed=True, version="1.6.18"),
+        lambda: MemcachedFacts(stats_exposed=False, refusal="ERROR"),
+    ),
+    Exposure.VNC_NO_AUTH: (
+        lambda: VncFacts(server_version="RFB 003.008", protocol="3.8", security_types=(1,)),
+        lambda: VncFacts(server_version="RFB 003.008", protocol="3.8", security_types=(2,)),
+    ),
+    Exposure.TLS_OBSOLETE_PROTOCOL: (lambda: _TLS(test_tls.OLD_ON), lambda: _TLS(test_tls.OLD_OFF, cert="modern")),
+    Exposure.TLS_CERTIFICATE_EXPIRED: (lambda: _TLS(test_tls.OLD_OFF), lambda: _TLS(test_tls.OLD_OFF, cert="modern")),
+    Exposure.UPNP_EXPOSED: (
+        lambda: UpnpFacts(responses=(SsdpResponse(server="Linux UPnP/1.0 MiniUPnPd/2.3", st="upnp:rootdevice"),)),
+        lambda: UpnpFacts(responses=()),
+    ),
+    Exposure.IPMI_EXPOSED: (
+        lambda: IpmiFacts(source="channel-auth-capabilities", version="2.0", auth_types=("md5", "password")),
+        lambda: IpmiFacts(source="asf-presence-pong", ipmi_supported=False),
+    ),
+    Exposure.PRINTER_RAW_EXPOSED: (
+        lambda: PrinterFacts(service="jetdirect", raw_port_open=True, pjl_answered=True, pjl_id="HP LaserJet 4250"),
+        lambda: PrinterFacts(service="ipp", ipp_http_status=200),
+    ),
+    Exposure.RMM_TOOL_EXPOSED: (
+        lambda: RmmFacts(matches=(RmmMatch(product="AnyDesk", confidence="firm", basis="banner"),)),
+        lambda: RmmFacts(banner="SSH-2.0-OpenSSH_9.2p1"),
+    ),
+}
+
+
+def _findings(catalog: Catalog, exposure: Exposure, facts: Facts) -> list[Finding]:
+    ip = ip_address("198.18.0.50")
+    if exposure is Exposure.KEV_VERSION_DISCLOSED:
+        return []
+    rules = [(r, b) for r, b in catalog.rules if r.id is exposure]
+    assert rules, f"no rule file for {exposure.value}"
+    rec = FactsRecord("case", type(facts), ip, 1, Proto.TCP, ProbeStatus.COMPLETED, None, facts)
+    return [f for f in evaluate(rules, [rec]) if f.exposure is exposure]
+
+
+def _kev_findings(catalog: Catalog, product: str, version: str) -> list[Finding]:
+    svc = Service(port=80, proto=Proto.TCP, state=PortState.OPEN, product=product, version=version)
+    services = [(ip_address("198.18.0.30"), svc)]
+    return version_disclosure_findings([], services, catalog.kev, catalog.product_aliases, NOW)
+
+
+def _pairs() -> list[tuple[str, Exposure]]:
+    from advisories.catalog import collect
+
+    catalog = collect()[0]
+    return [(a.id, e) for a in sorted(catalog.advisories.values(), key=lambda a: a.id) for e in a.flags]
+
+
+def test_every_exposure_has_a_case() -> None:
+    assert set(CASES) | {Exposure.KEV_VERSION_DISCLOSED} == set(Exposure)
+
+
+@pytest.mark.parametrize(("advisory_id", "exposure"), _pairs())
+def test_positive_and_negative(packaged: Catalog, advisory_id: str, exposure: Exposure) -> None:
+    if exposure is Exposure.KEV_VERSION_DISCLOSED:
+        positive = _kev_findings(packaged, "Apache httpd", "2.4.49")
+        negative = _kev_findings(packaged, "OpenSSH", "9.2p1")
+    else:
+        make_pos, make_neg = CASES[exposure]
+        positive, negative = _findings(packaged, exposure, make_pos()), _findings(packaged, exposure, make_neg())
+    assert [f.verdict for f in positive] == [Verdict.AFFECTED]
+    assert all(f.verdict is not Verdict.AFFECTED for f in negative)
+
+    adv = packaged.advisories[advisory_id]
+    (found,), summary = apply_profile(positive, packaged, "government", NOW)
+    assert advisory_id in {a.id for a in found.advisories}
+    assert found.deadline is not None and found.deadline >= date(2021, 4, 16)
+    baseline = {r.requirement: r for r in summary.results if r.framework == "advisories-baseline"}
+    if adv.official_id in baseline:  # Microsoft bulletins are not part of the baseline
+        expected = ObligationStatus.UNKNOWN if found.confidence == "tentative" else ObligationStatus.NOT_MET
+        assert baseline[adv.official_id].status is expected
+        _, clean = apply_profile(negative, packaged, "government", NOW)
+        after = next(r for r in clean.results if r.requirement == adv.official_id)
+        assert after.status is not ObligationStatus.NOT_MET
