@@ -144,8 +144,11 @@ def collect(
 ) -> tuple[Catalog, list[CatalogError]]:
     """Load everything loadable under ``data_dir``; return the catalog and every problem found."""
     root = (data_dir or PACKAGED_DATA_DIR).resolve()
-    reg = registry or default_registry()
     errors: list[CatalogError] = []
+    exchange = _each(
+        [root / "exchange"] if (root / "exchange").is_dir() else [], load_exchange_tables, errors
+    )
+    reg = registry or default_registry(exchange[0] if exchange else None)
     paths = {
         "advisories": advisory_paths(root / "advisories"),
         "exposures": sorted((root / "exposures").glob("*.toml")),
@@ -163,9 +166,6 @@ def collect(
     unob = _each([root / "unobservable.toml"], load_unobservable, errors)
     aliases = _each([root / "kev" / "product-aliases.toml"], load_product_aliases, errors)
     kev = _each([root / "kev"], lambda d: load_kev(d, state_dir), errors)
-    exchange = _each(
-        [root / "exchange"] if (root / "exchange").is_dir() else [], load_exchange_tables, errors
-    )
     catalog = Catalog(
         data_dir=root,
         version=data_version(root),

@@ -20,15 +20,17 @@ from advisories.predicates import (
     upnp,
     vnc,
 )
+from advisories.exchange import ExchangeTables
 from advisories.predicates.base import Check, NoParams, PredicateRegistry, PredicateSpec
 
 __all__ = ["Check", "NoParams", "PredicateRegistry", "PredicateSpec", "default_registry"]
 
 
-def default_registry() -> PredicateRegistry:
+def default_registry(exchange_tables: ExchangeTables | None = None) -> PredicateRegistry:
+    """Every predicate. Data-backed ones take their tables from the caller (the catalog) when given."""
     reg = PredicateRegistry()
+    exchange.register(reg, exchange_tables)
     for module in (
-        exchange,
         rdp,
         smb,
         telnet,
