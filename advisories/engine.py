@@ -43,6 +43,9 @@ def _judge(cond: BoundCondition, records: Sequence[FactsRecord]) -> tuple[Check,
             continue
         if rec.status is ProbeStatus.COMPLETED and rec.facts is not None:
             return cond.spec.fn(rec.facts, cond.params), rec
+        if rec.status is ProbeStatus.TIMED_OUT and rec.proto is Proto.UDP:
+            # UDP silence is what an absent service looks like: no question was opened.
+            return None
         if rec.status in _OPEN_QUESTION:
             why = f"probe {rec.probe} {rec.status.value}: {rec.error or 'no detail'}"
             return indeterminate(why, confidence="tentative"), rec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from advisories.exchange import ExchangeTables
 from advisories.predicates import (
     elasticsearch,
     exchange,
@@ -20,7 +21,6 @@ from advisories.predicates import (
     upnp,
     vnc,
 )
-from advisories.exchange import ExchangeTables
 from advisories.predicates.base import Check, NoParams, PredicateRegistry, PredicateSpec
 
 __all__ = ["Check", "NoParams", "PredicateRegistry", "PredicateSpec", "default_registry"]

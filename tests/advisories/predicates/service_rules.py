@@ -16,10 +16,12 @@ from wire import Finding, ProbeStatus, Proto
 EXPOSURES = Path(__file__).parents[3] / "advisories" / "data" / "exposures"
 
 
-def judge(exposure: str, facts_model: type[Facts], facts: Facts | None, status: ProbeStatus) -> list[Finding]:
+def judge(
+    exposure: str, facts_model: type[Facts], facts: Facts | None, status: ProbeStatus, proto: Proto = Proto.TCP
+) -> list[Finding]:
     """Findings of rule ``exposure`` for one probe attempt (facts None for a failed attempt)."""
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(EXPOSURES / f"{exposure}.toml", tmp)
         rules = load_exposure_rules(Path(tmp), default_registry())
-    rec = FactsRecord("t", facts_model, ip_address("198.18.0.40"), 21, Proto.TCP, status, "boom", facts)
+    rec = FactsRecord("t", facts_model, ip_address("198.18.0.40"), 21, proto, status, "boom", facts)
     return evaluate(rules, [rec])

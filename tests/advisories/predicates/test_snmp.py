@@ -6,7 +6,7 @@ from advisories.predicates import default_registry
 from advisories.predicates.base import NoParams
 from probes.snmp.facts import CommunityAnswer, SnmpFacts
 from tests.advisories.predicates.service_rules import judge
-from wire import ProbeStatus, Verdict
+from wire import ProbeStatus, Proto, Verdict
 
 CHECK = default_registry().get("snmp.default_community").fn
 TRIED = (("v2c", "public"), ("v2c", "private"), ("v1", "public"), ("v1", "private"))
@@ -37,7 +37,10 @@ def test_rule_through_the_engine() -> None:
     assert [f.verdict for f in judge("snmp-default-community", SnmpFacts, PUBLIC, ProbeStatus.COMPLETED)] == [
         Verdict.AFFECTED
     ]
-    silent = judge("snmp-default-community", SnmpFacts, None, ProbeStatus.TIMED_OUT)
+    # UDP silence is what an absent agent looks like: no finding, not even an indeterminate one.
+    assert judge("snmp-default-community", SnmpFacts, None, ProbeStatus.TIMED_OUT, Proto.UDP) == []
+    # A TCP service that accepted and then went quiet does leave the question open.
+    silent = judge("snmp-default-community", SnmpFacts, None, ProbeStatus.TIMED_OUT, Proto.TCP)
     assert [f.verdict for f in silent] == [Verdict.INDETERMINATE]
     alive = SnmpFacts(tried=TRIED, v3_answered=True)
     assert judge("snmp-default-community", SnmpFacts, alive, ProbeStatus.COMPLETED) == []
