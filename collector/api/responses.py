@@ -1,0 +1,20 @@
+"""OpenAPI documentation of the error answers, so clients (and schemathesis) know every status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.schemas import Problem
+
+_WHY = {
+    401: "Missing, unknown or revoked credential",
+    403: "The credential may not do this (another agent's or site's data)",
+    404: "No such resource within the caller's tenants",
+    409: "Same report id with a different body",
+    413: "Request body over the collector's size limit",
+    422: "Invalid request, signature or report",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": Problem, "description": _WHY[code]} for code in codes}

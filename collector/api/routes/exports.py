@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from collector import queries
+from collector.api.deps import CurrentReader, State
+from collector.api.responses import problems
+from collector.api.routes.params import ClientParam, FindingStatusParam, ObligationStatusParam, SiteParam
+from collector.api.routes.reads import hostnames
+from collector.exports import MEDIA_TYPES, ExportFormat, Names
+from collector.exports import csv as csv_export
+from collector.exports import json as json_export
+from collector.exports import ocsf as ocsf_export
+from collector.schemas import FindingOut, ObligationOut
+
+router = APIRouter(prefix="/v1/export", tags=["pull"])
+
+PAGE = 2000
+FormatParam = Annotated[ExportFormat, Query(description="json, csv, or ocsf (2002 / 2003 events)")]
+_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The export, streamed",
+        "content": {
+            # format=json: {"findings"|"obligations": [...]}; format=ocsf: an array of OCSF events.
+            "application/json": {
+                "schema": {"anyOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}
+            },
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+Row = TypeVar("Row")
+Out = TypeVar("Out")
+
+
+def _paged(state: State, fetch: Callable[[Session, int], Sequence[Row]], convert: Callable[[Row], Out],
+           key: Callable[[Row], int]) -> Iterator[Out]:  # fmt: skip
+    """Pages in separate short transactions, so a long download never holds the database."""
+    after = 0
+    while True:
+        with state.db.read() as s:
+            rows = fetch(s, after)
+            items = [convert(r) for r in rows]
+        yield from items
+        if len(rows) < PAGE:
+            return
+        after = key(rows[-1])
+
+
+def _names(state: State, filters: queries.Filters) -> Names:
+    with state.db.read() as s:
+        return Names(queries.client_names(s, filters), queries.site_names(s, filters))
+
+
+def _buffered(chunks: Iterator[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
+    """Fewer, larger writes: each chunk of a sync iterator costs a thread hop in Starlette."""
+    buf: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        buf.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(buf)
+            buf, held = [], 0
+    yield b"".join(buf)
+
+
+def _json_array(items: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    yield b"["
+    for i, item in enumerate(items):
+        yield (b"," if i else b"") + json.dumps(item, separators=(",", ":")).encode()
+    yield b"]"
+
+
+@router.get("/findings", response_class=StreamingResponse, responses={**_CONTENT, **problems(401, 404, 422)})
+def export_findings(
+    state: State, reader: CurrentReader, format: FormatParam = ExportFormat.JSON,
+    client: ClientParam = None, site: SiteParam = None, status: FindingStatusParam = None,
+) -> StreamingResponse:  # fmt: skip
+    """Every finding in reach, as JSON, CSV, or OCSF Vulnerability Finding (2002) events."""
+    with state.db.read() as s:
+        filters = queries.resolve(s, reader, client, site)
+    names, hosts = _names(state, filters), hostnames(state, filters)
+    items = _paged(
+        state, lambda s, after: queries.findings_after(s, filters, status, after, PAGE),
+        lambda r: FindingOut.of(r, hosts.get((r.site_id, r.ip))), lambda r: r.id,
+    )  # fmt: skip
+    if format is ExportFormat.CSV:
+        body: Iterator[bytes] = csv_export.findings_csv(items, names)
+    elif format is ExportFormat.OCSF:
+        body = _json_array(ocsf_export.finding_events(items, names, product_version=state.product_version))
+    else:
+        body = json_export.stream_array("findings", items)
+    return StreamingResponse(_buffered(body), media_type=MEDIA_TYPES[format])
+
+
+@router.get("/obligations", response_class=StreamingResponse, responses={**_CONTENT, **problems(401, 404, 422)})
+def export_obligations(
+    state: State, reader: CurrentReader, format: FormatParam = ExportFormat.JSON,
+    client: ClientParam = None, site: SiteParam = None, status: ObligationStatusParam = None,
+) -> StreamingResponse:  # fmt: skip
+    """Every obligation in reach, as JSON, CSV, or OCSF Compliance Finding (2003) events."""
+    with state.db.read() as s:
+        filters = queries.resolve(s, reader, client, site)
+    names = _names(state, filters)
+    items = _paged(
+        state, lambda s, after: queries.obligations_after(s, filters, status, after, PAGE),
+        ObligationOut.of, lambda r: r.id,
+    )  # fmt: skip
+    if format is ExportFormat.CSV:
+        body: Iterator[bytes] = csv_export.obligations_csv(items, names)
+    elif format is ExportFormat.OCSF:
+        body = _json_array(ocsf_export.obligation_events(items, names, product_version=state.product_version))
+    else:
+        body = json_export.stream_array("obligations", items)
+    return StreamingResponse(_buffered(body), media_type=MEDIA_TYPES[format])

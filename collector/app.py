@@ -1,0 +1,85 @@
+"""``create_app(settings)``: the only way to get a collector app. Nothing is built at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from collector.api.limits import BodyLimitMiddleware
+from collector.api.routes import changes, enroll, exports, health, reads, reports
+from collector.db.session import Database, make_engine
+from collector.errors import CollectorError, Unauthorized
+from collector.settings import CollectorSettings
+from collector.state import AppState, product_version
+from collector.webhooks import WebhookSender
+
+log = logging.getLogger("duecare.collector")
+API_VERSION = "1"
+
+
+def create_app(
+    settings: CollectorSettings,
+    *,
+    database: Database | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the app; the engine is made here (or passed in) and disposed at shutdown.
+
+    Migrations are not run here: ``collector init`` and ``collector serve`` run them first.
+    """
+    db = database or Database(make_engine(settings.database_url, sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s))
+    state = AppState(settings, db, WebhookSender(db, settings.webhooks, webhook_transport), product_version())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeper = None
+        if settings.webhooks.sweep_interval_s > 0:
+            sweeper = asyncio.create_task(state.webhooks.run_sweeper())
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+            if database is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="duecare collector",
+        version=API_VERSION,
+        summary="Stores signed agent reports, tracks findings per site, serves the MSP's nightly pull.",
+        lifespan=lifespan,
+    )
+    app.state.collector = state
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    _error_handlers(app)
+    for module in (health, enroll, reports, changes, reads, exports):
+        app.include_router(module.router)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CollectorError)
+    async def _collector_error(_request: Request, exc: CollectorError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Field errors without the offending input: a request may carry a token or 8 MiB of JSON.
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(
+            {"detail": f"invalid request: {where}: {first['msg']}", "errors": jsonable_encoder(errors)},
+            status_code=422,
+        )

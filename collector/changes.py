@@ -1,0 +1,62 @@
+"""The change feed's ids: dense, increasing, and visible in order.
+
+A reader pages with ``id > cursor``, so an id must never become visible after a larger one (the
+reader would step over it). Ids come from one ``counters`` row bumped with ``UPDATE … RETURNING``
+as the last step of the ingest transaction: on PostgreSQL the row lock is held until COMMIT, so a
+second transaction cannot take ids until the first has committed; commit order is id order and
+every snapshot sees a prefix. A rollback returns the ids with the row. On SQLite the write
+transaction (BEGIN IMMEDIATE) already serialises writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from collector.db.models import Change, Counter
+
+FEED = "changes"
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    kind: str
+    subject: str
+    client_id: str
+    site_id: str
+    report_id: str | None
+    payload: dict[str, Any]
+
+
+def allocate(session: Session, count: int) -> int:
+    """Reserve ``count`` ids; returns the first. Locks the counter row until commit."""
+    stmt = update(Counter).where(Counter.name == FEED).values(value=Counter.value + count).returning(Counter.value)
+    last = session.execute(stmt).scalar_one()
+    return int(last) - count + 1
+
+
+def record(session: Session, pending: Sequence[PendingChange], now: datetime) -> list[Change]:
+    """Give ``pending`` their ids (in order) and add them to the session."""
+    if not pending:
+        return []
+    first = allocate(session, len(pending))
+    rows = [
+        Change(
+            id=first + i,
+            client_id=p.client_id,
+            site_id=p.site_id,
+            kind=p.kind,
+            subject=p.subject[:200],
+            report_id=p.report_id,
+            created_at=now,
+            payload=p.payload,
+        )
+        for i, p in enumerate(pending)
+    ]
+    session.add_all(rows)
+    return rows

@@ -1,0 +1,253 @@
+"""Tables. Every tenant-owned row carries ``client_id`` so every read can be scoped by it.
+
+The API never returns these objects: ``collector/api/schemas.py`` holds the public models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from collector.db.types import BigId, Json, UTCDateTime
+
+# Stable constraint names, so migrations can refer to them on both back ends.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(32)
+HASH = String(64)
+REPORT_ID = String(36)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    #: Kept in clear: the collector must sign with it (it is ours, not the client's password).
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    __table_args__ = (UniqueConstraint("client_id", "name", name="uq_sites_client_name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EnrollmentToken(Base):
+    __tablename__ = "enrollment_tokens"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(HASH, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    agent_id: Mapped[str | None] = mapped_column(ID)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    credential_hash: Mapped[str] = mapped_column(HASH, unique=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_report_id: Mapped[str | None] = mapped_column(REPORT_ID)
+    last_report_hash: Mapped[str | None] = mapped_column(HASH)
+    last_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReaderKey(Base):
+    __tablename__ = "reader_keys"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(HASH, unique=True)
+    #: None: the MSP's own key, which reads every client.
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    id: Mapped[str] = mapped_column(REPORT_ID, primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), index=True)
+    report_hash: Mapped[str] = mapped_column(HASH)
+    #: canonical_bytes(report) exactly as signed: the evidence, verifiable by anyone with the key.
+    raw_report: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(100))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    previous_report_hash: Mapped[str | None] = mapped_column(HASH)
+    chain_gap: Mapped[bool] = mapped_column(Boolean)
+    finding_count: Mapped[int] = mapped_column(Integer)
+
+
+class ChainGap(Base):
+    """A report whose previous hash is not the agent's last stored report: recorded, not hidden."""
+
+    __tablename__ = "chain_gaps"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    site_id: Mapped[str] = mapped_column(ID)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), index=True)
+    report_id: Mapped[str] = mapped_column(REPORT_ID)
+    expected: Mapped[str | None] = mapped_column(HASH)
+    got: Mapped[str | None] = mapped_column(HASH)
+    #: ``got`` is the hash of a report the agent told us it dropped (a tombstone).
+    explained_by_tombstone: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DroppedReport(Base):
+    """A tombstone: a report the agent's outbox dropped, known by id and hash only."""
+
+    __tablename__ = "dropped_reports"
+    __table_args__ = (UniqueConstraint("agent_id", "report_id", name="uq_dropped_reports_agent_report"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    site_id: Mapped[str] = mapped_column(ID)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    report_id: Mapped[str] = mapped_column(REPORT_ID)
+    report_hash: Mapped[str] = mapped_column(HASH)
+    dropped_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_in_report: Mapped[str] = mapped_column(REPORT_ID)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FindingState(Base):
+    """One exposure on one asset of one site, across reports (see collector/lifecycle.py)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("site_id", "ident", name="uq_findings_site_ident"),
+        Index("ix_findings_client_site_status", "client_id", "site_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    #: "ip|exposure|port|proto" with "-" for a missing port or proto: the stable key.
+    ident: Mapped[str] = mapped_column(String(200))
+    ip: Mapped[str] = mapped_column(String(45))
+    exposure: Mapped[str] = mapped_column(String(64))
+    port: Mapped[int | None] = mapped_column(Integer)
+    proto: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    kev: Mapped[bool] = mapped_column(Boolean)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_agent_id: Mapped[str] = mapped_column(ID)
+    last_report_id: Mapped[str] = mapped_column(REPORT_ID)
+    changed_by_report_id: Mapped[str] = mapped_column(REPORT_ID)
+    #: The latest wire Finding as JSON (evidence, CVEs, obligations, remediation).
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class AssetState(Base):
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("site_id", "ip", name="uq_assets_site_ip"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    ip: Mapped[str] = mapped_column(String(45))
+    status: Mapped[str] = mapped_column(String(16))
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    mac: Mapped[str | None] = mapped_column(String(17))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_agent_id: Mapped[str] = mapped_column(ID)
+    last_report_id: Mapped[str] = mapped_column(REPORT_ID)
+    changed_by_report_id: Mapped[str] = mapped_column(REPORT_ID)
+
+
+class ObligationState(Base):
+    __tablename__ = "obligations"
+    __table_args__ = (UniqueConstraint("site_id", "framework", "requirement", name="uq_obligations_site_req"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    framework: Mapped[str] = mapped_column(String(100))
+    requirement: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_report_id: Mapped[str] = mapped_column(REPORT_ID)
+    changed_by_report_id: Mapped[str] = mapped_column(REPORT_ID)
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class Change(Base):
+    """The MSP feed. ``id`` comes from the ``counters`` row, in commit order (collector/changes.py)."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_client_id_id", "client_id", "id"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    site_id: Mapped[str] = mapped_column(ID)
+    kind: Mapped[str] = mapped_column(String(24))
+    subject: Mapped[str] = mapped_column(String(200))
+    report_id: Mapped[str | None] = mapped_column(REPORT_ID)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class Counter(Base):
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookDelivery(Base):
+    """Written in the ingest transaction, sent after commit (at-least-once; ``id`` dedups)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_status", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    change_id: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

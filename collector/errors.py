@@ -1,0 +1,35 @@
+"""Errors the API turns into 4xx answers; each message names the problem for the caller."""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Unauthorized(CollectorError):
+    status_code = 401
+
+
+class Forbidden(CollectorError):
+    status_code = 403
+
+
+class NotFound(CollectorError):
+    status_code = 404
+
+
+class Conflict(CollectorError):
+    status_code = 409
+
+
+class TooLarge(CollectorError):
+    status_code = 413
+
+
+class Unprocessable(CollectorError):
+    status_code = 422

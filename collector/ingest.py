@@ -1,0 +1,286 @@
+"""POST /v1/reports as one transaction: verify, store, track, feed. Nothing half-written.
+
+Order of checks (each failure leaves the database untouched):
+1. signature over ``canonical_bytes`` of the report object exactly as received → 422;
+2. the object validates as a wire ``Report`` → 422;
+3. the report names no other agent or site than the caller's → 403 (an empty site is filled in);
+4. in the transaction, with the agent row locked: a stored report with this id is a duplicate
+   (same hash → the stored receipt again) or a conflict (different hash → 409).
+A chain break is stored with the report (``chain_gaps``) and said in the receipt, never refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, undefer
+
+from collector import changes, lifecycle, site_state
+from collector.coverage import Coverage
+from collector.db.models import (
+    Agent,
+    AssetState,
+    ChainGap,
+    Change,
+    Client,
+    DroppedReport,
+    FindingState,
+    Site,
+    WebhookDelivery,
+)
+from collector.db.models import Report as ReportRow
+from collector.db.session import Database
+from collector.errors import Conflict, Forbidden, Unprocessable
+from collector.schemas import (
+    AssetOut,
+    ChainGapOut,
+    ChangeKind,
+    ChangePayload,
+    DroppedReportOut,
+    FindingOut,
+    ObligationOut,
+    ReportSummary,
+)
+from collector.security import SignatureError, verify_report_signature
+from wire import Receipt, Report, SignedReport, canonical_bytes, report_hash
+
+log = logging.getLogger("duecare.collector.ingest")
+
+_Note = Callable[[ChangeKind, str, ChangePayload], None]
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    id: str
+    site_id: str
+    client_id: str
+    public_key: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    receipt: Receipt
+    created: bool
+    webhook_ids: tuple[int, ...] = ()
+
+
+def check_report(agent: AgentIdentity, signed: SignedReport) -> Report:
+    """Steps 1-3: pure, before any database work."""
+    try:
+        verify_report_signature(agent.public_key, signed.report, signed.signature)
+    except SignatureError as exc:
+        raise Unprocessable(str(exc)) from exc
+    try:
+        report = Report.model_validate_json(canonical_bytes(signed.report))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise Unprocessable(f"report is not a valid wire Report: {where}: {first['msg']}") from exc
+    if report.agent_id not in (None, agent.id):
+        raise Forbidden(f"report names agent {report.agent_id!r}; this credential is agent {agent.id!r}")
+    if report.site_id not in (None, agent.site_id):
+        raise Forbidden(f"report is for site {report.site_id!r}; this agent may only post for its own site")
+    return report
+
+
+def ingest(db: Database, agent: AgentIdentity, signed: SignedReport, report: Report) -> IngestResult:
+    try:
+        return _ingest_once(db, agent, signed, report)
+    except IntegrityError:
+        # Another replica stored the same report id between our lookup and our commit
+        # (possible only across agents: one agent's reports serialise on its row lock).
+        # The retry finds it and answers duplicate or 409.
+        log.info("ingest race on report id; retrying", extra={"report_id": str(report.report_id)})
+        return _ingest_once(db, agent, signed, report)
+
+
+def _receipt(row: ReportRow, *, duplicate: bool) -> Receipt:
+    return Receipt(
+        report_id=row.id, report_hash=row.report_hash, sequence=row.sequence,
+        received_at=row.received_at, duplicate=duplicate, chain_gap=row.chain_gap,
+    )  # fmt: skip
+
+
+def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, report: Report) -> IngestResult:
+    digest = report_hash(signed.report)
+    report_id = str(report.report_id)
+    now = datetime.now(UTC)
+    with db.write() as s:
+        agent_row = s.execute(select(Agent).where(Agent.id == agent.id).with_for_update()).scalar_one()
+        existing = s.get(ReportRow, report_id)
+        if existing is not None:
+            if existing.agent_id == agent.id and existing.report_hash == digest:
+                return IngestResult(_receipt(existing, duplicate=True), created=False)
+            raise Conflict(f"report {report_id} was already received with a different body")
+        s.execute(select(Site.id).where(Site.id == agent.site_id).with_for_update()).scalar_one()
+        client = s.execute(select(Client).where(Client.id == agent.client_id)).scalar_one()
+        pending: list[changes.PendingChange] = []
+
+        def note(kind: ChangeKind, subject: str, payload: ChangePayload) -> None:
+            pending.append(
+                changes.PendingChange(
+                    kind=kind.value,
+                    subject=subject,
+                    client_id=agent.client_id,
+                    site_id=agent.site_id,
+                    report_id=report_id,
+                    payload=_top_level(payload),
+                )
+            )
+
+        expected, got = agent_row.last_report_hash, report.previous_report_hash
+        gap = expected != got
+        row = ReportRow(
+            id=report_id, client_id=agent.client_id, site_id=agent.site_id, agent_id=agent.id,
+            report_hash=digest, raw_report=canonical_bytes(signed.report).decode("utf-8"),
+            signature=signed.signature, sequence=0, received_at=now, started_at=report.started_at,
+            finished_at=report.finished_at, previous_report_hash=got, chain_gap=gap,
+            finding_count=len(report.findings),
+        )  # fmt: skip
+        s.add(row)
+        note(ChangeKind.REPORT, report_id, ChangePayload(report=ReportSummary.of(row)))
+        _record_tombstones(s, agent, signed, report_id, now, note)
+        if gap:
+            explained = got is not None and _is_tombstoned(s, agent.id, got)
+            gap_row = ChainGap(
+                client_id=agent.client_id, site_id=agent.site_id, agent_id=agent.id, report_id=report_id,
+                expected=expected, got=got, explained_by_tombstone=explained, recorded_at=now,
+            )  # fmt: skip
+            s.add(gap_row)
+            note(ChangeKind.CHAIN_GAP, agent.id, ChangePayload(chain_gap=ChainGapOut.of(gap_row)))
+        transitions, hostnames = _apply_lifecycle(s, agent, report)
+        s.flush()  # new state rows get their ids for the feed
+        _load_data(s, transitions)
+        first_transition = len(pending)
+        for t in transitions:
+            note(ChangeKind(t.kind), _subject(t), _payload(t, hostnames))
+        feed = changes.record(s, pending, now)
+        alert_rows = {id(t.row) for t in lifecycle.alerts(transitions)}
+        alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
+        row.sequence = feed[0].id
+        agent_row.last_report_id, agent_row.last_report_hash = report_id, digest
+        agent_row.last_report_at, agent_row.report_count = now, agent_row.report_count + 1
+        webhook_ids = _queue_webhooks(s, client, alerts, now)
+        receipt = _receipt(row, duplicate=False)
+    log.info(
+        "report stored",
+        extra={
+            "report_id": report_id, "agent_id": agent.id, "site_id": agent.site_id,
+            "sequence": receipt.sequence, "chain_gap": gap, "changes": len(feed),
+        },
+    )  # fmt: skip
+    return IngestResult(receipt, created=True, webhook_ids=webhook_ids)
+
+
+def _record_tombstones(s: Session, agent: AgentIdentity, signed: SignedReport, report_id: str,
+                       now: datetime, note: _Note) -> None:  # fmt: skip
+    if not signed.tombstones:
+        return
+    ids = [str(t.report_id) for t in signed.tombstones]
+    known = set(
+        s.scalars(
+            select(DroppedReport.report_id).where(DroppedReport.agent_id == agent.id, DroppedReport.report_id.in_(ids))
+        )
+    )
+    for t in signed.tombstones:
+        tid = str(t.report_id)
+        if tid in known:
+            continue
+        known.add(tid)
+        dropped = DroppedReport(
+            client_id=agent.client_id, site_id=agent.site_id, agent_id=agent.id, report_id=tid,
+            report_hash=t.report_hash, dropped_at=t.dropped_at, recorded_in_report=report_id, recorded_at=now,
+        )  # fmt: skip
+        s.add(dropped)
+        note(ChangeKind.DROPPED_REPORT, tid, ChangePayload(dropped_report=DroppedReportOut.of(dropped)))
+    s.flush()
+
+
+def _is_tombstoned(s: Session, agent_id: str, digest: str) -> bool:
+    stmt = select(DroppedReport.id).where(DroppedReport.agent_id == agent_id, DroppedReport.report_hash == digest)
+    return s.execute(stmt.limit(1)).first() is not None
+
+
+def _load_data(s: Session, transitions: list[lifecycle.Transition]) -> None:
+    """One query for the deferred JSON of the findings the feed will carry."""
+    ids = [t.row.id for t in transitions if isinstance(t.row, FindingState) and "data" in inspect(t.row).unloaded]
+    for i in range(0, len(ids), 500):
+        s.scalars(
+            select(FindingState).options(undefer(FindingState.data)).where(FindingState.id.in_(ids[i : i + 500]))
+        ).all()
+
+
+def _apply_lifecycle(
+    s: Session, agent: AgentIdentity, report: Report
+) -> tuple[list[lifecycle.Transition], dict[str, str | None]]:
+    ctx = lifecycle.ReportContext(report, agent.client_id, agent.site_id, agent.id, Coverage.of(report))
+    findings, assets = site_state.findings(s, ctx), site_state.assets(s, ctx)
+    obligations = site_state.obligations(s, ctx)
+    out = lifecycle.apply_findings(ctx, findings)
+    out += lifecycle.apply_assets(ctx, assets)
+    out += lifecycle.apply_obligations(ctx, obligations)
+    s.add_all([t.row for t in out if t.previous_status is None])  # the rows made by this report
+    return out, {ip: a.hostname for ip, a in assets.items()}
+
+
+def _top_level(payload: ChangePayload) -> dict[str, Any]:
+    """The set members only (nested None values stay: they are part of the models)."""
+    return {k: v for k, v in payload.model_dump(mode="json").items() if v is not None}
+
+
+def _subject(t: lifecycle.Transition) -> str:
+    r = t.row
+    if isinstance(r, FindingState):
+        return r.ident
+    if isinstance(r, AssetState):
+        return r.ip
+    return f"{r.framework}|{r.requirement}"
+
+
+def _payload(t: lifecycle.Transition, hostnames: dict[str, str | None]) -> ChangePayload:
+    r = t.row
+    base = {"transition": t.transition, "previous_status": t.previous_status}
+    if isinstance(r, FindingState):
+        return ChangePayload(**base, finding=FindingOut.of(r, hostnames.get(r.ip)))
+    if isinstance(r, AssetState):
+        return ChangePayload(**base, asset=AssetOut.of(r))
+    return ChangePayload(**base, obligation=ObligationOut.of(r))
+
+
+def _queue_webhooks(s: Session, client: Client, alerts: list[tuple[Change, lifecycle.Transition]],
+                    now: datetime) -> tuple[int, ...]:  # fmt: skip
+    if not alerts or not client.webhook_url:
+        return ()
+    rows = [
+        WebhookDelivery(
+            client_id=client.id,
+            change_id=change.id,
+            status="pending",
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+            body=json.dumps(
+                {
+                    "event": f"finding.{t.transition}",
+                    "change_id": change.id,
+                    "client_id": change.client_id,
+                    "site_id": change.site_id,
+                    "created_at": now.isoformat(),
+                    "finding": change.payload["finding"],
+                },
+                sort_keys=True,
+            ),
+        )
+        for change, t in alerts
+    ]
+    s.add_all(rows)
+    s.flush()
+    return tuple(r.id for r in rows)

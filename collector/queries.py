@@ -1,0 +1,130 @@
+"""Reads for the MSP side, always through a ``ReaderScope``: a client's key sees only that client.
+
+Asking for another client's data answers 404, exactly as for a client that does not exist, so a
+key learns nothing about other tenants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from collector.db.models import (
+    Agent,
+    AssetState,
+    Change,
+    Client,
+    FindingState,
+    ObligationState,
+    Report,
+    Site,
+)
+from collector.errors import NotFound
+from collector.schemas import ChangeOut
+
+
+@dataclass(frozen=True)
+class ReaderScope:
+    key_id: str
+    #: None: the MSP's key, which reads every client.
+    client_id: str | None
+
+
+@dataclass(frozen=True)
+class Filters:
+    client_id: str | None = None
+    site_id: str | None = None
+
+
+def resolve(s: Session, scope: ReaderScope, client: str | None, site: str | None) -> Filters:
+    """Check the requested client/site against the scope; 404 for anything out of reach."""
+    if scope.client_id is not None and client is not None and client != scope.client_id:
+        raise NotFound(f"no client {client!r}")
+    client_id = client if client is not None else scope.client_id
+    if client is not None and s.get(Client, client) is None:
+        raise NotFound(f"no client {client!r}")
+    if site is not None:
+        row = s.get(Site, site)
+        if row is None or (client_id is not None and row.client_id != client_id):
+            raise NotFound(f"no site {site!r}")
+    return Filters(client_id, site)
+
+
+def _scoped(stmt: Select[Any], model: Any, f: Filters) -> Select[Any]:
+    if f.client_id is not None:
+        stmt = stmt.where(model.client_id == f.client_id)
+    if f.site_id is not None:
+        stmt = stmt.where(model.site_id == f.site_id)
+    return stmt
+
+
+def changes_after(s: Session, f: Filters, cursor: int, limit: int) -> list[ChangeOut]:
+    return [ChangeOut.model_validate(c) for c in changes_after_raw(s, f, cursor, limit)]
+
+
+def changes_after_raw(s: Session, f: Filters, cursor: int, limit: int) -> list[dict[str, Any]]:
+    """Feed entries as JSON-ready dicts: the payloads were built from ``ChangePayload`` at ingest."""
+    stmt = _scoped(select(Change), Change, f).where(Change.id > cursor).order_by(Change.id).limit(limit)
+    return [
+        (
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "client_id": c.client_id,
+                "site_id": c.site_id,
+                "subject": c.subject,
+                "report_id": c.report_id,
+                "created_at": c.created_at.isoformat().replace("+00:00", "Z"),
+                **c.payload,
+            }
+        )
+        for c in s.scalars(stmt)
+    ]
+
+
+def findings_after(s: Session, f: Filters, status: str | None, after_id: int, limit: int) -> Sequence[FindingState]:
+    stmt = _scoped(select(FindingState), FindingState, f).where(FindingState.id > after_id)
+    if status is not None:
+        stmt = stmt.where(FindingState.status == status)
+    return s.scalars(stmt.order_by(FindingState.id).limit(limit)).all()
+
+
+def assets_after(s: Session, f: Filters, status: str | None, after_id: int, limit: int) -> Sequence[AssetState]:
+    stmt = _scoped(select(AssetState), AssetState, f).where(AssetState.id > after_id)
+    if status is not None:
+        stmt = stmt.where(AssetState.status == status)
+    return s.scalars(stmt.order_by(AssetState.id).limit(limit)).all()
+
+
+def obligations_after(
+    s: Session, f: Filters, status: str | None, after_id: int, limit: int
+) -> Sequence[ObligationState]:
+    stmt = _scoped(select(ObligationState), ObligationState, f).where(ObligationState.id > after_id)
+    if status is not None:
+        stmt = stmt.where(ObligationState.status == status)
+    return s.scalars(stmt.order_by(ObligationState.id).limit(limit)).all()
+
+
+def stored_report(s: Session, scope: ReaderScope, report_id: str) -> tuple[Report, Agent]:
+    row = s.get(Report, report_id)
+    if row is None or (scope.client_id is not None and row.client_id != scope.client_id):
+        raise NotFound(f"no report {report_id!r}")
+    return row, s.get_one(Agent, row.agent_id)
+
+
+def client_names(s: Session, f: Filters) -> dict[str, str]:
+    stmt = select(Client.id, Client.name)
+    if f.client_id is not None:
+        stmt = stmt.where(Client.id == f.client_id)
+    return {i: n for i, n in s.execute(stmt)}
+
+
+def site_names(s: Session, f: Filters) -> dict[str, str]:
+    stmt = select(Site.id, Site.name)
+    if f.client_id is not None:
+        stmt = stmt.where(Site.client_id == f.client_id)
+    return {i: n for i, n in s.execute(stmt)}

@@ -1,0 +1,49 @@
+"""Collector settings: one frozen model, built by the CLI or a test and passed to ``create_app``.
+
+No module-level instance: every process (and every test) builds its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_STATE_DIR = Path("/var/lib/duecare-collector")
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+def default_database_url(state_dir: Path) -> str:
+    """The embedded default: a SQLite file in the state directory."""
+    return f"sqlite:///{(state_dir / 'collector.db').resolve()}"
+
+
+class WebhookSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Attempts per delivery run (immediately after commit); the sweeper retries later runs.
+    attempts: Annotated[int, Field(ge=1, le=20)] = 4
+    first_backoff_s: Annotated[float, Field(ge=0, le=60)] = 0.5
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    #: How often pending deliveries (e.g. left over by a crash) are retried; 0 disables the sweeper.
+    sweep_interval_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    #: Give up on a delivery after this many attempts in total.
+    max_total_attempts: Annotated[int, Field(ge=1, le=1000)] = 20
+
+
+class CollectorSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str
+    #: Request bodies above this are refused with 413 while they are read.
+    max_body_bytes: Annotated[int, Field(ge=1024)] = DEFAULT_MAX_BODY_BYTES
+    #: Largest page the pull endpoints hand out.
+    max_page_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
+    webhooks: WebhookSettings = WebhookSettings()
+    #: SQLite: seconds a writer waits for the database lock before giving up.
+    sqlite_busy_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    @classmethod
+    def for_state_dir(cls, state_dir: Path, **overrides: object) -> CollectorSettings:
+        return cls.model_validate({"database_url": default_database_url(state_dir), **overrides})

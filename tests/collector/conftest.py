@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from collector import admin
+from collector.app import create_app
+from collector.db import migrate
+from collector.db.session import Database, make_engine
+from collector.settings import CollectorSettings, WebhookSettings
+from tests.collector.databases import database_url
+from tests.collector.factories import AgentChain
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    db = Database(make_engine(db_url))
+    migrate.upgrade(db.engine)
+    yield db
+    db.dispose()
+
+
+@dataclass
+class Enrolled:
+    client_id: str
+    site_id: str
+    agent_id: str
+    credential: str
+    chain: AgentChain
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.credential}"}
+
+
+@dataclass
+class Collector:
+    db: Database
+    http: TestClient
+    settings: CollectorSettings
+
+    def add_site(self, client: str, site: str) -> str:
+        """Create client (if needed) and site; returns an enrollment token."""
+        try:
+            admin.add_client(self.db, client)
+        except Exception:  # exists already
+            pass
+        admin.add_site(self.db, client, site)
+        return admin.mint_enrollment_token(self.db, client, site).secret
+
+    def enroll(self, client: str, site: str, token: str | None = None) -> Enrolled:
+        token = token or self.add_site(client, site)
+        chain = AgentChain()
+        resp = self.http.post("/v1/enroll", json={"token": token, "public_key": chain.key.public_b64,
+                                                   "hostname": "box"})  # fmt: skip
+        assert resp.status_code == 201, resp.text
+        body = resp.json()
+        return Enrolled(body["client_id"], body["site_id"], body["agent_id"], body["credential"], chain)
+
+    def reader(self, client: str | None = None) -> dict[str, str]:
+        return {"authorization": f"Bearer {admin.add_reader(self.db, client).secret}"}
+
+    def post(self, agent: Enrolled, body: dict[str, Any]) -> Any:
+        return self.http.post("/v1/reports", json=body, headers=agent.auth)
+
+
+def make_collector(db: Database, **overrides: Any) -> Iterator[Collector]:
+    settings = CollectorSettings(
+        database_url=str(db.engine.url), webhooks=WebhookSettings(sweep_interval_s=0), **overrides
+    )
+    app = create_app(settings, database=db)
+    with TestClient(app, raise_server_exceptions=True) as http:
+        yield Collector(db, http, settings)
+
+
+@pytest.fixture
+def collector(database: Database) -> Iterator[Collector]:
+    yield from make_collector(database)

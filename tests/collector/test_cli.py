@@ -1,0 +1,140 @@
+"""Admin CLI and ``pull``: secrets on the last line, cursor kept only after the output is written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from collector.cli import app, parse_ttl
+from collector.db.models import EnrollmentToken
+from collector.db.session import Database, make_engine
+from tests.collector.factories import AgentChain, finding
+from tests.collector.processes import REPO, Server
+
+runner = CliRunner()
+
+
+def run(*args: str) -> list[str]:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()
+
+
+def test_admin_commands_print_secrets_last(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert run("init", "--db", db)[-1] == "schema at revision 0001"
+    client_id = run("add-client", "acme", "--db", db)[-1]
+    assert client_id.startswith("cl_")
+    lines = run("add-site", "acme", "hq", "--ttl", "2h", "--db", db)
+    assert lines[0].startswith("site st_") and lines[-1].startswith("dce_")
+    assert run("add-token", client_id, "hq", "--db", db)[-1].startswith("dce_")
+    assert run("add-reader", "--db", db)[-1].startswith("dcr_")
+    assert run("add-reader", "--client", "acme", "--db", db)[-1].startswith("dcr_")
+    assert run("set-webhook", "acme", "http://127.0.0.1:9/hook", "--db", db)[-1].startswith("dcw_")
+    database = Database(make_engine(db))
+    with database.read() as s:
+        first = s.scalars(select(EnrollmentToken).order_by(EnrollmentToken.created_at)).first()
+        assert first is not None
+        assert abs((first.expires_at - datetime.now(UTC)) - timedelta(hours=2)) < timedelta(minutes=1)
+    database.dispose()
+
+
+def test_admin_errors_name_the_problem(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    run("add-client", "acme", "--db", db)
+    result = runner.invoke(app, ["add-client", "acme", "--db", db])
+    assert result.exit_code == 1 and "exists" in result.output
+    result = runner.invoke(app, ["add-site", "nobody", "hq", "--db", db])
+    assert result.exit_code == 1 and "no client 'nobody'" in result.output
+    result = runner.invoke(app, ["add-site", "acme", "hq", "--ttl", "soon", "--db", db])
+    assert result.exit_code == 2
+
+
+def test_default_database_lives_in_the_state_dir(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    run("init", "--state-dir", str(state))
+    assert (state / "collector.db").is_file()
+
+
+def test_parse_ttl() -> None:
+    assert parse_ttl("7d") == timedelta(days=7)
+    assert parse_ttl("90") == timedelta(seconds=90)
+    assert parse_ttl("12h") == timedelta(hours=12)
+
+
+def test_python_dash_m_collector() -> None:
+    out = subprocess.run([sys.executable, "-m", "collector", "--help"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60, check=True)  # fmt: skip
+    assert "add-site" in out.stdout and "pull" in out.stdout
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[Server, Path, AgentChain, dict[str, str]]]:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    run("add-client", "acme", "--db", db)
+    token = run("add-site", "acme", "hq", "--db", db)[-1]
+    key_file = tmp_path / "key"
+    key_file.write_text(run("add-reader", "--db", db)[-1] + "\n")
+    server = Server(db, tmp_path / "server.log").start()
+    chain = AgentChain()
+    cred = httpx.post(f"{server.url}/v1/enroll", json={"token": token, "public_key": chain.key.public_b64}).json()
+    try:
+        yield server, key_file, chain, {"authorization": f"Bearer {cred['credential']}"}
+    finally:
+        server.stop()
+
+
+def test_pull_keeps_the_cursor(live: tuple[Server, Path, AgentChain, dict[str, str]], tmp_path: Path) -> None:
+    server, key_file, chain, auth = live
+    for _ in range(2):
+        httpx.post(f"{server.url}/v1/reports", json=chain.next(findings=[finding("198.18.0.50")]), headers=auth)
+    cursor, out = tmp_path / "cursor", tmp_path / "out.json"
+    base = ["pull", "--collector", server.url, "--key-file", str(key_file), "--cursor-file", str(cursor)]
+    run(*base, "-o", str(out))
+    doc = json.loads(out.read_text())
+    ids = [c["id"] for c in doc["changes"]]
+    assert ids == list(range(1, len(ids) + 1)) and doc["cursor"] == cursor.read_text().strip() == str(ids[-1])
+    assert doc["clients"] and {c["kind"] for c in doc["changes"]} >= {"report", "finding"}
+    run(*base, "-o", str(out))
+    assert json.loads(out.read_text())["changes"] == []  # nothing new
+    httpx.post(f"{server.url}/v1/reports", json=chain.next(findings=[]), headers=auth)  # telnet fixed
+    run(*base, "--format", "csv", "-o", str(tmp_path / "out.csv"))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
+    assert [(r["kind"], r["transition"], r["tenant"]) for r in rows] == [("finding", "resolved", "acme")]
+    cursor.write_text("0\n")
+    run(*base, "--format", "ocsf", "-o", str(tmp_path / "out.ocsf"))
+    events = json.loads((tmp_path / "out.ocsf").read_text())
+    assert [e["activity_id"] for e in events] == [1, 2, 3]  # new, open, resolved
+
+
+def test_cursor_not_moved_when_the_output_fails(live: tuple[Server, Path, AgentChain, dict[str, str]],
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    server, key_file, chain, auth = live
+    httpx.post(f"{server.url}/v1/reports", json=chain.next(findings=[finding("198.18.0.50")]), headers=auth)
+    cursor = tmp_path / "cursor"
+    cursor.write_text("0\n")
+    blocked = tmp_path / "is-a-directory"
+    blocked.mkdir()
+    result = runner.invoke(app, ["pull", "--collector", server.url, "--key-file", str(key_file),
+                                 "--cursor-file", str(cursor), "-o", str(blocked)])  # fmt: skip
+    assert result.exit_code != 0
+    assert cursor.read_text() == "0\n"
+
+
+def test_pull_with_a_bad_key_says_so(live: tuple[Server, Path, AgentChain, dict[str, str]], tmp_path: Path) -> None:
+    server, _, _, _ = live
+    bad = tmp_path / "bad"
+    bad.write_text("dcr_nope\n")
+    result = runner.invoke(app, ["pull", "--collector", server.url, "--key-file", str(bad)])
+    assert result.exit_code == 1 and "401" in result.output
