@@ -35,7 +35,7 @@ from wire import (
 )
 
 WORDING = "version disclosed; KEV lists exploited CVEs for this product — verify the patch level"
-TITLE = "Product version disclosed that KEV lists exploited CVEs for"
+TITLE = "Disclosed product version: CISA KEV lists exploited CVEs for this product"
 REMEDIATION = (
     "Confirm the installed patch level against the vendor's advisories for the KEV entries listed "
     "(a credentialed check or the vendor's build table; the banner alone cannot show backported "

@@ -66,6 +66,15 @@ def scan(
         scope = _scope(cfg, targets or [], exclude or [], scope_auto)
     except ScopeError as exc:
         raise _fail(str(exc)) from exc
+    if report is not None:
+        from rich.markup import escape
+
+        from agent.html_report import ReportError, check_output
+
+        try:
+            check_output(report)  # a missing PDF extra stops before the scan, not after it
+        except ReportError as exc:
+            raise _fail(escape(str(exc))) from exc
     request = ScanRequest(
         config=cfg,
         scope=scope,
@@ -189,6 +198,7 @@ _register_forward(
 )
 _register_forward("agent", "agent.cli_agent", "The scheduled agent: enroll, run, status.")
 _register_forward("advisories", "agent.cli_advisories", "List, show, validate advisories; update KEV.")
+_register_forward("report", "agent.cli_report", "Render the due-diligence report or the baseline exhibit.")
 
 
 def main() -> None:

@@ -30,6 +30,6 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null
-.venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v -i 'warning' || true
+.venv/bin/python -m pip install -q -e '.[dev,pdf]' 2>&1 | grep -v -i 'warning' || true
 .venv/bin/python -c "import agent, collector, probes, advisories, wire" 
 echo "install.sh: ready (.venv)"

@@ -1,0 +1,135 @@
+"""The report of a real scan of the namespace lab with the ``hipaa`` profile, checked against the
+JSON report of the same scan and looked at in headless Chromium at desktop and print widths.
+
+Artefacts (gitignored) under ``artifacts/report/``: the JSON and HTML, screenshots, PDFs, figures.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.report_view import finding_id
+from tests.agent import chromium
+from tests.agent.test_report_html import Page
+from tests.lab.fixtures import in_ci, lab  # noqa: F401 - the session-scoped lab fixture
+from tests.lab.lab import Lab
+from wire import ObligationStatus, Report, Verdict
+
+pytestmark = pytest.mark.lab
+
+DUECARE = str(Path(sys.executable).with_name("duecare"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "report"
+AUTHORIZED = "Dr Jane Owner, Acme Dental LLC — engagement letter signed 2026-11-01"
+
+
+@dataclass(frozen=True)
+class LabScan:
+    report: Report
+    html_path: Path
+    html: str
+    scan_s: float
+
+
+@pytest.fixture(scope="module")
+def lab_scan(lab: Lab) -> LabScan:  # noqa: F811 - pytest fixture injection
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    out, html = ARTIFACTS / "lab-report.json", ARTIFACTS / "lab-report.html"
+    argv = [DUECARE, "scan", "198.18.0.0/24", "--exclude", "198.18.0.2", "--profile", "hipaa", "--json",
+            "--out", str(out), "--report", str(html), "--authorized-by", AUTHORIZED]  # fmt: skip
+    t0 = time.monotonic()
+    proc = subprocess.run(lab.exec_argv(argv), capture_output=True, text=True, timeout=600, check=False)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode in (0, 3), proc.stderr[-3000:]
+    report = Report.model_validate_json(out.read_bytes())
+    assert Report.model_validate_json(proc.stdout) == report
+    return LabScan(report, html, html.read_text(encoding="utf-8"), elapsed)
+
+
+def test_report_lists_every_lab_finding(lab_scan: LabScan) -> None:
+    page = Page(lab_scan.html)
+    expected = {finding_id(f) for f in lab_scan.report.findings if f.verdict is not Verdict.NOT_AFFECTED}
+    assert len(expected) > 20  # the lab has exposures on most of its hosts
+    assert set(page.attr_values("data-finding")) == expected
+    assert len(page.attr_values("data-finding")) == len(expected)
+    for f in lab_scan.report.findings:
+        if f.verdict is Verdict.AFFECTED:
+            assert f.title in page.visible
+
+
+def test_report_lists_every_not_met_obligation(lab_scan: LabScan) -> None:
+    obligations = lab_scan.report.obligations
+    assert obligations is not None, "a --profile hipaa scan must carry obligations"
+    assert obligations.profile == "hipaa"
+    not_met = {f"{o.framework}|{o.requirement}" for o in obligations.results if o.status is ObligationStatus.NOT_MET}
+    assert not_met  # SMBv1, telnet, anonymous FTP … breach HIPAA-relevant requirements
+    page = Page(lab_scan.html)
+    shown = {
+        a["data-obligation"]
+        for t, a in page.tags
+        if a.get("data-obligation") and a.get("data-status") == ObligationStatus.NOT_MET.value
+    }
+    assert shown == not_met
+    assert f"{obligations.not_met} not met" in page.visible
+    assert AUTHORIZED in page.visible
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[chromium.Browser]:
+    if not chromium.available():
+        if in_ci():
+            pytest.fail("chromium is not installed (scripts/packages-extra.txt)", pytrace=False)
+        pytest.skip("chromium not installed")
+    with chromium.Browser() as b:
+        yield b
+
+
+def test_lab_report_in_chromium_desktop_and_print(lab_scan: LabScan, browser: chromium.Browser) -> None:
+    t0 = time.monotonic()
+    browser.open(lab_scan.html_path)
+    load_s = time.monotonic() - t0
+    assert browser.problems() == []
+    text = browser.evaluate("document.body.innerText")
+    for needle in ("Action required", "HIPAA covered entity or business associate", "most important actions",
+                   "Known exploited vulnerabilities", "What could not be determined", "Authorisation record",
+                   str(lab_scan.report.report_id)):  # fmt: skip
+        assert needle in text, needle
+    for sel in ("#headline", "svg.chart", "#actions", "#detail .finding", "#unsettled", "#appendix"):
+        assert browser.evaluate(f"document.querySelector({sel!r}).getBoundingClientRect().height") > 0, sel
+    desk = browser.screenshot(ARTIFACTS / "lab-desktop.png", width=1366)
+    printed = browser.screenshot(ARTIFACTS / "lab-print.png", width=794, media="print")
+    assert browser.evaluate("document.documentElement.scrollWidth") <= 794
+    pdf_bytes = browser.print_pdf(ARTIFACTS / "lab-chromium.pdf")
+    for name in ("lab-desktop.png", "lab-print.png"):
+        data = (ARTIFACTS / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 100_000, name
+    assert desk[1] > 3000 and printed[1] > 3000
+    assert pdf_bytes > 50_000
+    figures = {
+        "scan_seconds": round(lab_scan.scan_s, 1),
+        "html_bytes": len(lab_scan.html.encode()),
+        "chromium_load_seconds": round(load_s, 2),
+        "desktop_png": desk,
+        "print_png": printed,
+        "chromium_pdf_bytes": pdf_bytes,
+        "findings": len(lab_scan.report.findings),
+    }
+    (ARTIFACTS / "lab-figures.json").write_text(json.dumps(figures, indent=2))
+
+
+def test_lab_report_as_pdf_through_weasyprint(lab_scan: LabScan) -> None:
+    pytest.importorskip("weasyprint")
+    out = ARTIFACTS / "lab-weasyprint.pdf"
+    t0 = time.monotonic()
+    proc = subprocess.run([DUECARE, "report", str(ARTIFACTS / "lab-report.json"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes().startswith(b"%PDF-")
+    assert time.monotonic() - t0 < 120
