@@ -196,8 +196,9 @@ async def run_scan(
     )
     progress.advance(len(live))
     by_ip = {h.ip: h for h in scan.hosts}
-    oui = mac_vendors(read_data_file("nmap-mac-prefixes"))
     neighbors = read_neighbors()
+    seen = (live[ip][0] or neighbors.get(ip) or (by_ip[ip].mac if ip in by_ip else None) for ip in order)
+    oui = mac_vendors(read_data_file("nmap-mac-prefixes"), only=[m for m in seen if m])
     assets = [_asset(by_ip.get(ip), ip, live[ip][0] or neighbors.get(ip), live[ip][1], oui) for ip in order]
 
     udp_needed = {p for pr in probes if pr.proto is Proto.UDP for p in pr.ports}

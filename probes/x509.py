@@ -156,5 +156,6 @@ def parse_certificate(der: bytes, now: datetime) -> CertificateFacts:
         UnsupportedAlgorithm,
         x509.DuplicateExtension,
         x509.UnsupportedGeneralNameType,
+        x509.InvalidVersion,  # not a ValueError: a version field other than v1/v3 (found by bench/fuzz_all.py)
     ) as exc:
         raise ProtocolError(f"certificate did not parse: {type(exc).__name__}: {exc}"[:300]) from exc

@@ -81,3 +81,10 @@ def test_fuzz_structured_host(ports: list[str], extra: str) -> None:
         parse_nmap_xml(xml.encode())
     except ProtocolError:
         pass
+
+
+def test_mac_vendors_only_for_the_macs_seen() -> None:
+    table = "# c\n0000A1 Marquette Electronic\n005056 VMware\n02DC00 Lab\n"
+    got = mac_vendors(table, only=["00:50:56:aa:bb:cc", "02-DC-00-00-00-0A"])
+    assert got == {"00:50:56": "VMware", "02:dc:00": "Lab"}
+    assert mac_vendors(table, only=[]) == {}
