@@ -51,7 +51,13 @@ set -e
 echo "== MSP: the nightly pull (CSV, first lines) and an offline check of the signed chain"
 ip netns exec "$NS" "$D" pull --collector http://127.0.0.1:8787 --key-file "$WORK/reader.key" \
   --cursor-file "$WORK/cursor" --format csv --output "$WORK/changes.csv"
-cut -d, -f1-10 "$WORK/changes.csv" | head -n 8
+"$PY" - "$WORK/changes.csv" <<'PYEOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+print(f"{len(rows)} CSV rows; first findings:")
+for r in [r for r in rows if r["kind"] == "finding"][:6]:
+    print(f"  {r['transition']:<9} {r['severity']:<9} {r['ip']:>14}:{r['port']:<6} {r['exposure']}")
+PYEOF
 "$D" verify --state-dir "$WORK/agent"
 echo
 echo "report: $PWD/report.html   (JSON report, collector DB and pulled changes in $WORK)"
