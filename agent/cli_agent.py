@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -53,6 +54,9 @@ def run(
     config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
     state_dir: StateOpt = DEFAULT_STATE_DIR,
     once: Annotated[bool, typer.Option("--once", help="Run one cycle now, deliver, and exit.")] = False,
+    stop_grace: Annotated[
+        float, typer.Option("--stop-grace", min=0, help="Seconds a running cycle may take to finish at SIGTERM.")
+    ] = 60.0,
 ) -> None:
     """Scan on the configured schedule; keep every report until the collector acknowledges it."""
     from agent.daemon import AgentDaemon
@@ -70,14 +74,33 @@ def run(
         state.key()
     except StateError as exc:
         raise _bail(str(exc)) from exc
-    daemon = AgentDaemon(cfg, state, scan_for_daemon)
+    daemon = AgentDaemon(cfg, state, scan_for_daemon, stop_grace_s=stop_grace)
     if once:
         report = daemon.cycle()
         daemon.deliver()
         daemon.http.close()
         raise typer.Exit(0 if report is not None else 1)
     logging.getLogger("duecare.agent").info("agent starting; schedule %s", cfg.schedule.cron)
-    daemon.run_forever()
+    if not daemon.run_forever():
+        # A scan cannot be cancelled from outside its thread, and the interpreter would join that
+        # thread at exit: leave now instead (the outbox is transactional; nothing is half-written),
+        # before systemd's TimeoutStopSec turns the stop into a SIGKILL.
+        logging.shutdown()
+        os._exit(0)
+
+
+def _daemon_running(info: dict[str, object]) -> bool:
+    """The daemon wrote its pid at start and ``stopped`` at a clean stop; a SIGKILL leaves only the pid."""
+    pid = info.get("pid")
+    if not isinstance(pid, int) or info.get("stopped"):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user (the service account)
+        return True
+    return True
 
 
 @app.command()
@@ -92,6 +115,7 @@ def status(
 
     state = StateDir(state_dir)
     info: dict[str, object] = {"state_dir": str(state_dir), **read_status(state_dir)}
+    info["running"] = _daemon_running(info)
     try:
         e = state.enrollment()
         info["enrolled"] = {"agent_id": e.agent_id, "site_id": e.site_id, "collector": e.collector_url}

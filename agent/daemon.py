@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,10 +22,11 @@ from typing import Any
 import httpx
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from agent.config import AgentConfig
-from agent.delivery import Backoff, deliver_due
+from agent.delivery import Backoff, DeliveryResult, deliver_due
 from agent.outbox import Outbox
 from agent.sdnotify import notify, watchdog_interval
 from agent.state import StateDir
@@ -41,11 +44,17 @@ def make_trigger(config: AgentConfig) -> CronTrigger:
     return CronTrigger(**_cron_fields(config.schedule.cron), jitter=config.schedule.jitter_s or None, timezone=UTC)
 
 
+_CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
+
+
 def _cron_fields(expr: str) -> dict[str, str]:
+    """Five crontab fields; six when a leading seconds field is given (fast schedules for tests/demos)."""
     parts = expr.split()
+    if len(parts) == 6:
+        return dict(zip(("second", *_CRON_FIELDS), parts, strict=True))
     if len(parts) != 5:
         raise ValueError(f"schedule.cron {expr!r}: need 5 fields (minute hour day month weekday)")
-    return dict(zip(("minute", "hour", "day", "month", "day_of_week"), parts, strict=True))
+    return dict(zip(_CRON_FIELDS, parts, strict=True))
 
 
 @dataclass
@@ -59,6 +68,9 @@ class AgentDaemon:
     stop_grace_s: float = 60.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _cycle_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: One delivery at a time: two concurrent runs could send the head report twice, the second
+    #: after a 503 the first just got, i.e. before the server's Retry-After (RFC 9110 §10.2.3).
+    _deliver_lock: threading.Lock = field(default_factory=threading.Lock)
     _status_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -113,27 +125,55 @@ class AgentDaemon:
         finally:
             self._cycle_lock.release()
 
-    def deliver(self) -> None:
+    def deliver(self) -> DeliveryResult | None:
         try:
             enrollment = self.state.enrollment()
         except Exception as exc:
             log.error("delivery skipped: %s", exc)
-            return
-        result = deliver_due(self.outbox, enrollment, self.http, backoff=self.backoff)
+            return None
+        with self._deliver_lock:
+            result = deliver_due(
+                self.outbox, enrollment, self.http, backoff=self.backoff, should_stop=self._stop.is_set
+            )
         if result.delivered or result.refused or result.error:
             log.info("delivery: %d delivered, %d refused, error=%s", result.delivered, result.refused, result.error)
+        self._schedule_retry()
+        return result
+
+    def _schedule_retry(self) -> None:
+        """Try again exactly when the oldest report's backoff (or Retry-After) ends, not at the
+        next polling tick: a 30 s poll would add up to 30 s to every retry."""
+        due = self.outbox.next_attempt_at()
+        if due is None or self._stop.is_set() or not self.scheduler.running:
+            return
+        when = datetime.fromtimestamp(max(due, time.time()), UTC)
+        self.scheduler.add_job(
+            self.deliver, DateTrigger(run_date=when, timezone=UTC), id="deliver-retry", replace_existing=True
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         self.scheduler.add_job(self.cycle, make_trigger(self.config), id="scan", name="scan cycle")
+        # The first delivery runs at start: a backlog left by a crash or an outage goes out now.
         self.scheduler.add_job(
-            self.deliver, IntervalTrigger(seconds=self.delivery_every_s, timezone=UTC), id="deliver", name="delivery"
+            self.deliver,
+            IntervalTrigger(seconds=self.delivery_every_s, timezone=UTC),
+            id="deliver",
+            name="delivery",
+            next_run_time=datetime.now(UTC),
         )
         self.scheduler.start()
         nxt = self.scheduler.get_job("scan").next_run_time
-        self._write_status(next_run=None if nxt is None else nxt.isoformat(), started=datetime.now(UTC).isoformat())
+        self._write_status(
+            next_run=None if nxt is None else nxt.isoformat(),
+            started=datetime.now(UTC).isoformat(),
+            stopped=None,
+            pid=os.getpid(),
+        )
 
-    def run_forever(self, install_signals: bool = True) -> None:
+    def run_forever(self, install_signals: bool = True) -> bool:
+        """Run until SIGTERM/SIGINT. False when a cycle or delivery outlived the stop grace: the
+        caller must then end the process without joining the worker threads."""
         if install_signals:
             signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
             signal.signal(signal.SIGINT, lambda *_: self._stop.set())
@@ -146,16 +186,27 @@ class AgentDaemon:
             if job is not None and job.next_run_time is not None:
                 self._write_status(next_run=job.next_run_time.isoformat())
         notify("STOPPING=1")
-        self.shutdown()
+        return self.shutdown()
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> bool:
+        """Stop within ``stop_grace_s``. A running cycle may finish storing its report and a
+        delivery its one request in flight; past the grace both are abandoned, and the outbox
+        transactions guarantee nothing half-written either way. True when nothing was abandoned."""
         self._stop.set()
         self.scheduler.shutdown(wait=False)
-        # Let a running cycle finish storing its report; past the grace it is abandoned, and the
-        # outbox transaction guarantees nothing half-written either way.
-        if self._cycle_lock.acquire(timeout=self.stop_grace_s):
-            self._cycle_lock.release()
-        self.http.close()
+        deadline = time.monotonic() + self.stop_grace_s
+        clean = True
+        for lock in (self._cycle_lock, self._deliver_lock):
+            if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                lock.release()
+            else:
+                clean = False
+        self._write_status(next_run=None, stopped=datetime.now(UTC).isoformat())
+        if clean:
+            self.http.close()
+        else:
+            log.warning("stop grace of %.0f s passed with work still running; abandoned", self.stop_grace_s)
+        return clean
 
     def _write_status(self, **fields: Any) -> None:
         with self._status_lock:

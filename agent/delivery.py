@@ -65,12 +65,17 @@ def deliver_due(
     backoff: Backoff | None = None,
     clock: Callable[[], float] = time.time,
     limit: int = 1000,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> DeliveryResult:
+    """Send due reports oldest first until one fails; ``should_stop`` is asked before each
+    request, so a shutdown waits for at most the one request in flight."""
     backoff = backoff or Backoff()
     result = DeliveryResult()
     url = enrollment.collector_url.rstrip("/") + "/v1/reports"
     headers = {"Authorization": f"Bearer {enrollment.credential}"}
     for _ in range(limit):
+        if should_stop():
+            break
         item = outbox.next_due(clock())
         if item is None:
             break

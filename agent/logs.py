@@ -30,7 +30,10 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("duecare")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    # apscheduler's own warnings (a missed run, a skipped overlapping cycle) would otherwise reach
+    # stderr through logging's last-resort handler as plain text, breaking one-JSON-object-a-line.
+    for name, lvl in (("duecare", level), ("apscheduler", max(level, logging.WARNING))):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(lvl)
+        logger.propagate = False

@@ -69,6 +69,10 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
 class Outbox:
     def __init__(self, path: Path, *, max_pending: int = 500, keep_delivered: int = 200) -> None:
         self.path = path
@@ -148,6 +152,12 @@ class Outbox:
         env = SignedReport.model_validate_json(row[3])
         return PendingReport(int(row[0]), str(row[1]), str(row[2]), env, int(row[4]), float(row[5]))
 
+    def next_attempt_at(self) -> float | None:
+        """When the oldest pending report may be sent again (epoch seconds); None when empty."""
+        with self._db() as db:
+            row = db.execute("SELECT next_attempt_at FROM pending ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else float(row[0])
+
     def tombstones(self) -> list[Tombstone]:
         with self._db() as db:
             rows = db.execute("SELECT report_id, report_hash, dropped_at FROM tombstones WHERE acknowledged = 0")
@@ -187,16 +197,22 @@ class Outbox:
             )
 
     def envelopes(self) -> list[SignedReport]:
-        """Every report still held (delivered archive, then pending), in chain order."""
+        """Every report still held (delivered archive, refused, pending), in chain order.
+
+        Refused ones belong to the chain too: without them a report the collector refused as too
+        big (413) would read as a gap in a chain nobody touched, and a tampered one (422) would
+        hide behind the "chain broken" it causes instead of showing its bad signature."""
         with self._db() as db:
             rows = db.execute(
-                "SELECT seq, envelope FROM delivered UNION ALL SELECT seq, envelope FROM pending ORDER BY seq"
+                "SELECT seq, envelope FROM delivered UNION ALL SELECT seq, envelope FROM refused "
+                "UNION ALL SELECT seq, envelope FROM pending ORDER BY seq"
             ).fetchall()
         return [SignedReport.model_validate_json(r[1]) for r in rows]
 
     def status(self) -> dict[str, object]:
         with self._db() as db:
             pending = db.execute("SELECT count(*), min(created_at), max(attempts) FROM pending").fetchone()
+            head = db.execute("SELECT next_attempt_at FROM pending ORDER BY seq LIMIT 1").fetchone()
             err = db.execute(
                 "SELECT last_error FROM pending WHERE last_error IS NOT NULL ORDER BY seq LIMIT 1"
             ).fetchone()
@@ -204,6 +220,8 @@ class Outbox:
                 "pending": int(pending[0]),
                 "oldest_pending": pending[1],
                 "max_attempts": pending[2] or 0,
+                # A report never tried, or whose backoff has passed, is due now.
+                "next_attempt_at": None if head is None else _iso(max(float(head[0]), time.time())),
                 "last_error": None if err is None else err[0],
                 "refused": int(db.execute("SELECT count(*) FROM refused").fetchone()[0]),
                 "tombstones_unacknowledged": int(

@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from agent.outbox import Outbox
 from collector import admin
 from collector.db import migrate
 from collector.db.session import Database, make_engine
@@ -218,11 +219,13 @@ def lab_scan(work: Path, prefix_name: str, keep: bool) -> dict[str, float]:
             took = time.monotonic() - t0
             sampler.join(5)
         status = json.loads((state / "status.json").read_text())
+        outbox = Outbox(state / "outbox.sqlite").status()
         return {
             **samples.summary(),
             "exit_code": code,
             "cycle_seconds": round(took, 1),
             "findings": status.get("last_cycle", {}).get("findings", -1),
+            "left_in_outbox": int(str(outbox["pending"])),  # 0: the collector acknowledged the report
         }
     finally:
         if collector is not None:
