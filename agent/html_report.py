@@ -8,9 +8,7 @@ certificate names, host names) is data and only ever reaches the page escaped.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from advisories.frameworks import Framework
 from advisories.profiles import Profile
 from agent import report_view as view
+from agent.files import write_atomic
 from agent.report_catalog import ReportCatalog, load_report_catalog
 from agent.report_charts import (
     OBLIGATION_SWATCHES,
@@ -293,28 +292,13 @@ def check_output(path: Path) -> None:
         require_weasyprint()
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Temp file, fsync, rename: a reader never sees half a report. Owner-only, like the JSON report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_html_or_pdf(html: str, path: Path) -> None:
     if path.suffix.lower() == ".pdf":
         from agent.report_pdf import html_to_pdf
 
-        write_file(path, html_to_pdf(html))
+        write_atomic(path, html_to_pdf(html))
         return
-    write_file(path, html.encode("utf-8"))
+    write_atomic(path, html.encode("utf-8"))
 
 
 def write_report(report: Report, path: Path, *, history: History | None = None) -> None:

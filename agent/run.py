@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import ip_address
@@ -18,6 +16,7 @@ from advisories.catalog import load_catalog
 from advisories.errors import CatalogError
 from agent.assemble import build_report, judge
 from agent.config import AgentConfig
+from agent.files import write_atomic
 from agent.output import render_summary
 from agent.privileges import can_use_raw_sockets
 from agent.scan import ScanResult, build_context, run_scan
@@ -75,20 +74,6 @@ class RichProgress:
 
     def note(self, message: str) -> None:
         self._p.console.print(message)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def exit_code(report: Report, config: AgentConfig) -> int:
