@@ -221,3 +221,33 @@ def test_fault_proxy_answers_and_records(tmp_path: Path, live_collector: LiveCol
     assert r2.status_code == 401  # the real collector: no credential
     assert health.json()["status"] == "ok"
     assert [(s.status, s.injected) for s in proxy.report_posts()] == [(503, True), (401, False)]
+
+
+def test_collector_killed_mid_ingest_the_agent_retry_delivers_the_rest(
+    live_agent: AgentProcess, live_collector: LiveCollector
+) -> None:
+    """Issue 6/7: `kill -9` the collector while a real agent delivers a stream of reports; after the
+    collector restarts on the same database, the agent's own retries deliver the rest, each once."""
+    live_collector.start()
+    proxy = FaultProxy(live_collector.server.port, delay_s=0.05).start()
+    try:
+        live_agent.enroll(proxy.url, live_collector.token)
+        live_agent.write_config()
+        backlog = live_agent.fill_outbox(30, findings=20)
+        live_agent.start()
+        wait_for("10 report posts", _posted(proxy, 10), timeout=60)
+        live_collector.server.kill9()  # somewhere inside an ingest, or between two
+        assert len(live_collector.reports()) < 30
+        time.sleep(1.0)
+        live_collector.start()
+        wait_for("the whole stream at the collector", lambda: len(live_collector.reports()) >= 30, timeout=120)
+        wait_for("the outbox empty", lambda: live_agent.outbox_count() == 0, timeout=30)
+        code, _took = live_agent.terminate()
+        assert code == 0
+    finally:
+        proxy.stop()
+    stored = live_collector.reports()
+    assert [r.id for r in stored] == backlog  # every report stored once, in chain order
+    assert_chain_intact(stored)
+    assert live_collector.chain_gaps() == []
+    assert live_agent.outbox().status()["refused"] == 0
