@@ -6,6 +6,7 @@ The build tables are loaded once when the registry is built and closed over here
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from pydantic import JsonValue
@@ -102,8 +103,18 @@ def _stale_note(f: ExchangeFacts, tables: ExchangeTables) -> str:
     return f" (build table ends {tables.newest_release}, {age} days before this scan: a newer SU may exist)"
 
 
-def judge_unsupported(f: ExchangeFacts, tables: ExchangeTables) -> Check:
-    """Product past end of support, or a CU the product's SU releases no longer cover."""
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A build both judges can reason about: observed, identified, with a known product."""
+
+    build: BuildObservation
+    ident: Identified
+    sup: Support
+    what: str
+
+
+def _known(f: ExchangeFacts, tables: ExchangeTables) -> Check | _Known:
+    """The checks both judges start with; a Check when there is nothing further to judge."""
     gate = _gate(f)
     if gate is not None:
         return gate
@@ -114,8 +125,16 @@ def judge_unsupported(f: ExchangeFacts, tables: ExchangeTables) -> Check:
     sup = support(tables, ident)
     if sup is None:
         return indeterminate(f"build {b.version} matches no known Exchange product", confidence="tentative")
+    return _Known(b, ident, sup, f"{_product_cu(ident)} (build {b.version} from {b.source.value})")
+
+
+def judge_unsupported(f: ExchangeFacts, tables: ExchangeTables) -> Check:
+    """Product past end of support, or a CU the product's SU releases no longer cover."""
+    k = _known(f, tables)
+    if isinstance(k, Check):
+        return k
+    b, ident, sup, what = k.build, k.ident, k.sup, k.what
     details = _details(b, ident, sup, None, tables.newest_release)
-    what = f"{_product_cu(ident)} (build {b.version} from {b.source.value})"
     if sup.ended:
         return affected(f"{what} is out of support since {sup.end_of_support}", details=details)
     if sup.cu_serviced is False and sup.newest_su is not None:
@@ -132,19 +151,12 @@ def judge_unsupported(f: ExchangeFacts, tables: ExchangeTables) -> Check:
 
 def judge_unpatched(f: ExchangeFacts, tables: ExchangeTables) -> Check:
     """The build lacks its CU's latest security update, or fixes its CU never received."""
-    gate = _gate(f)
-    if gate is not None:
-        return gate
-    b = f.build
-    if b is None:
-        return _no_build(f)
-    ident = identify(tables, b.parts, f.observed_on)
-    sup = support(tables, ident)
-    if sup is None:
-        return indeterminate(f"build {b.version} matches no known Exchange product", confidence="tentative")
+    k = _known(f, tables)
+    if isinstance(k, Check):
+        return k
+    b, ident, sup, what = k.build, k.ident, k.sup, k.what
     pat = patch(tables, ident)
     details = _details(b, ident, sup, pat, tables.newest_release)
-    what = f"{_product_cu(ident)} (build {b.version} from {b.source.value})"
     if pat is None or pat.latest is None:
         if sup.ended:
             return affected(f"{what}: no security updates since end of support {sup.end_of_support}", details=details)
