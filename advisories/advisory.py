@@ -12,10 +12,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from advisories.errors import CatalogError
-from advisories.kev import CveId
-from advisories.loader import line_of_key, load_toml_model
-from wire import AdvisoryRef, Exposure, Severity
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.kev import CveId
+from duecare.advisories.loader import line_of_key, load_toml_model
+from duecare.wire import AdvisoryRef, Exposure, Severity
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")]
 CatalogEntry = Annotated[str, Field(pattern=r"^ADV-[0-9]{3}$")]

@@ -15,20 +15,20 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import TypeVar
 
-from advisories.advisory import Advisory, advisory_paths, load_advisory
-from advisories.engine import FactsRecord, evaluate
-from advisories.errors import CatalogError
-from advisories.exchange import ExchangeTables, load_exchange_tables
-from advisories.exposures import BoundCondition, ExposureRule, bind
-from advisories.frameworks import Framework, load_framework
-from advisories.integrity import cross_check
-from advisories.kev import Kev, load_kev
-from advisories.kev_versions import ProductAliases, load_product_aliases, version_disclosure_findings
-from advisories.loader import line_of_key, load_toml_model
-from advisories.predicates import PredicateRegistry, default_registry
-from advisories.profiles import Profile, load_profile
-from advisories.unobservable import Unobservable, load_unobservable
-from wire import Exposure, Finding, Service
+from duecare.advisories.advisory import Advisory, advisory_paths, load_advisory
+from duecare.advisories.engine import FactsRecord, evaluate
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.exchange import ExchangeTables, load_exchange_tables
+from duecare.advisories.exposures import BoundCondition, ExposureRule, bind
+from duecare.advisories.frameworks import Framework, load_framework
+from duecare.advisories.integrity import cross_check
+from duecare.advisories.kev import Kev, load_kev
+from duecare.advisories.kev_versions import ProductAliases, load_product_aliases, version_disclosure_findings
+from duecare.advisories.loader import line_of_key, load_toml_model
+from duecare.advisories.predicates import PredicateRegistry, default_registry
+from duecare.advisories.profiles import Profile, load_profile
+from duecare.advisories.unobservable import Unobservable, load_unobservable
+from duecare.wire import Exposure, Finding, Service
 
 PACKAGED_DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -145,9 +145,7 @@ def collect(
     """Load everything loadable under ``data_dir``; return the catalog and every problem found."""
     root = (data_dir or PACKAGED_DATA_DIR).resolve()
     errors: list[CatalogError] = []
-    exchange = _each(
-        [root / "exchange"] if (root / "exchange").is_dir() else [], load_exchange_tables, errors
-    )
+    exchange = _each([root / "exchange"] if (root / "exchange").is_dir() else [], load_exchange_tables, errors)
     reg = registry or default_registry(exchange[0] if exchange else None)
     paths = {
         "advisories": advisory_paths(root / "advisories"),
@@ -156,9 +154,7 @@ def collect(
         "profiles": sorted((root / "profiles").glob("*.toml")),
     }
     adv_list = _each(paths["advisories"], load_advisory, errors)
-    advisories = _unique(
-        adv_list, lambda a: a.id, lambda a: root / "advisories" / a.publisher / f"{a.id}.toml", errors
-    )
+    advisories = _unique(adv_list, lambda a: a.id, lambda a: root / "advisories" / a.publisher / f"{a.id}.toml", errors)
     rules = _each(paths["exposures"], _rule(reg), errors)
     frameworks = {f.id: f for f in _each(paths["frameworks"], load_framework, errors)}
     known = set(frameworks)

@@ -9,10 +9,10 @@ from ipaddress import IPv4Address, IPv6Address
 
 from pydantic import JsonValue
 
-from advisories.exposures import BoundCondition, ExposureRule
-from advisories.predicates.base import Check, indeterminate
-from probes.base import Facts
-from wire import Evidence, Finding, KevStatus, ProbeStatus, Proto, Verdict
+from duecare.advisories.exposures import BoundCondition, ExposureRule
+from duecare.advisories.predicates.base import Check, indeterminate
+from duecare.probes.base import Facts
+from duecare.wire import Evidence, Finding, KevStatus, ProbeStatus, Proto, Verdict
 
 #: Probe failures that leave a question open. A protocol error means the port does not speak
 #: the protocol at all (no question to ask); unreachable means nothing was there.

@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from advisories.errors import CatalogError
-from advisories.loader import load_toml_model
-from advisories.predicates import PredicateRegistry
-from wire import Exposure, Severity
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.loader import load_toml_model
+from duecare.advisories.predicates import PredicateRegistry
+from duecare.wire import Exposure, Severity
 
 
 class _Strict(BaseModel):

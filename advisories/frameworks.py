@@ -11,10 +11,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from advisories.advisory import Slug
-from advisories.errors import CatalogError
-from advisories.loader import line_of_key, load_toml_model
-from wire import Exposure
+from duecare.advisories.advisory import Slug
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.loader import line_of_key, load_toml_model
+from duecare.wire import Exposure
 
 
 class _Strict(BaseModel):
@@ -75,9 +75,7 @@ def load_framework(path: Path) -> Framework:
     for i, req in enumerate(fw.requirements):
         if req.id in seen:
             where = f"requirements.{i}.id"
-            raise CatalogError(
-                path, f"duplicate requirement {req.id!r}", line=line_of_key(path, where), field=where
-            )
+            raise CatalogError(path, f"duplicate requirement {req.id!r}", line=line_of_key(path, where), field=where)
         seen.add(req.id)
         for field, message in req.problems():
             where = f"requirements.{i}.{field}"

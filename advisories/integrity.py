@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from advisories.errors import CatalogError
-from advisories.kev import normalize_name
-from advisories.loader import line_of_key
-from wire import Exposure
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.kev import normalize_name
+from duecare.advisories.loader import line_of_key
+from duecare.wire import Exposure
 
 if TYPE_CHECKING:
-    from advisories.catalog import Catalog
+    from duecare.advisories.catalog import Catalog
 
 #: The advisory catalog's entries (shared/reference/advisory-catalog.md §5).
 CATALOG_ENTRIES = tuple(f"ADV-{n:03d}" for n in range(1, 32))
@@ -32,11 +32,7 @@ def _frameworks(cat: Catalog, broken: set[str]) -> list[CatalogError]:
             for j, adv_id in enumerate(req.advisories):
                 adv = cat.advisories.get(adv_id)
                 if adv is None and adv_id not in broken:
-                    out.append(
-                        _err(
-                            path, f"{req.id}: unknown advisory {adv_id!r}", f"requirements.{i}.advisories.{j}"
-                        )
-                    )
+                    out.append(_err(path, f"{req.id}: unknown advisory {adv_id!r}", f"requirements.{i}.advisories.{j}"))
                 elif adv is not None:
                     flagged.update(adv.flags)
             for j, exp in enumerate(req.exposures):
@@ -51,9 +47,7 @@ def _coverage(cat: Catalog, broken: set[str]) -> list[CatalogError]:
     adv_dir = cat.data_dir / "advisories"
     for exp in Exposure:
         if not cat.advisories_flagging(exp):
-            out.append(
-                CatalogError(adv_dir, f"exposure id {exp.value!r} is flagged by no advisory", field="flags")
-            )
+            out.append(CatalogError(adv_dir, f"exposure id {exp.value!r} is flagged by no advisory", field="flags"))
     observed = {e for a in cat.advisories.values() if a.observable for e in a.catalog_entries}
     unobservable = {u.entry for u in cat.unobservable}
     unob_path = cat.data_dir / "unobservable.toml"
@@ -64,9 +58,7 @@ def _coverage(cat: Catalog, broken: set[str]) -> list[CatalogError]:
     for i, u in enumerate(cat.unobservable):
         for j, adv_id in enumerate(u.advisories):
             if adv_id not in cat.advisories and adv_id not in broken:
-                out.append(
-                    _err(unob_path, f"{u.entry}: unknown advisory {adv_id!r}", f"entries.{i}.advisories.{j}")
-                )
+                out.append(_err(unob_path, f"{u.entry}: unknown advisory {adv_id!r}", f"entries.{i}.advisories.{j}"))
     return out
 
 

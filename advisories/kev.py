@@ -19,8 +19,8 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from advisories.errors import CatalogError
-from wire import KevStatus
+from duecare.advisories.errors import CatalogError
+from duecare.wire import KevStatus
 
 KEV_FILE = "known_exploited_vulnerabilities.json"
 KEV_SCHEMA_FILE = "known_exploited_vulnerabilities_schema.json"
@@ -133,9 +133,7 @@ def parse_kev(raw: bytes, source: Path) -> Kev:
         where = ".".join(str(p) for p in err["loc"]) or None
         raise CatalogError(source, f"KEV catalog does not validate: {err['msg']}", field=where) from exc
     if catalog.count != len(catalog.vulnerabilities):
-        raise CatalogError(
-            source, f"count {catalog.count} != {len(catalog.vulnerabilities)} entries", field="count"
-        )
+        raise CatalogError(source, f"count {catalog.count} != {len(catalog.vulnerabilities)} entries", field="count")
     return Kev(catalog=catalog, source=source)
 
 

@@ -7,28 +7,21 @@ JSON Schema, or that is older than what we already have, is refused and nothing 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 
-from advisories.errors import CatalogError
-from advisories.kev import KEV_SCHEMA_FILE, Kev, load_kev, parse_kev, state_kev_path
+from duecare.advisories.errors import AdvisoriesError, CatalogError
+from duecare.advisories.kev import KEV_SCHEMA_FILE, Kev, load_kev, parse_kev, state_kev_path
+from duecare.files import write_atomic
 
 #: CISA's published feed (advisory catalog, Appendix B).
 KEV_FEED_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
-#: The 2025 feed is ~1.3 MB; anything far beyond that is not the catalog.
-MAX_FEED_BYTES = 32 * 1024 * 1024
-
-Fetcher = Callable[[str], bytes]
 
 
-class KevUpdateError(Exception):
+class KevUpdateError(AdvisoriesError):
     """The feed could not be fetched, parsed or validated; the existing snapshot is untouched."""
 
 
@@ -39,39 +32,6 @@ class KevUpdateResult:
     count: int
     previous_version: str | None
     changed: bool
-
-
-def fetch_url(url: str, *, timeout: float = 30.0) -> bytes:
-    """GET a feed with a size cap. Only http(s); redirects are not followed (say the final URL)."""
-    if not url.startswith(("http://", "https://")):
-        raise KevUpdateError(f"not an http(s) URL: {url}")
-    try:
-        client = httpx.Client(timeout=timeout, follow_redirects=False)
-        with client, client.stream("GET", url) as resp:
-            if resp.status_code != 200:
-                raise KevUpdateError(f"GET {url}: HTTP {resp.status_code}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in resp.iter_bytes():
-                size += len(chunk)
-                if size > MAX_FEED_BYTES:
-                    raise KevUpdateError(f"GET {url}: body larger than {MAX_FEED_BYTES} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except httpx.HTTPError as exc:
-        raise KevUpdateError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
-
-
-def read_source(source: str, fetch: Fetcher = fetch_url) -> bytes:
-    if source.startswith(("http://", "https://")):
-        return fetch(source)
-    path = Path(source)
-    try:
-        if path.stat().st_size > MAX_FEED_BYTES:
-            raise KevUpdateError(f"{path}: larger than {MAX_FEED_BYTES} bytes")
-        return path.read_bytes()
-    except OSError as exc:
-        raise KevUpdateError(f"cannot read {path}: {exc}") from exc
 
 
 def schema_errors(document: Any, schema: dict[str, Any]) -> list[str]:
@@ -100,38 +60,16 @@ def validate_feed(raw: bytes, schema_path: Path, source: str) -> Kev:
         raise KevUpdateError(str(exc)) from exc
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """tmp file in the same directory + fsync + rename + directory fsync: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def update_kev(
     packaged_dir: Path,
     state_dir: Path,
-    source: str = KEV_FEED_URL,
-    *,
-    fetch: Fetcher = fetch_url,
+    raw: bytes,
+    source: str,
 ) -> KevUpdateResult:
-    """Validate ``source`` (file path or URL) and install it as the state-dir snapshot.
+    """Validate the feed ``raw`` (read from ``source``, named in errors) and install it as the state-dir snapshot.
 
     Refuses a feed released before the snapshot in use, so a stale mirror cannot roll us back.
     """
-    raw = read_source(source, fetch)
     new = validate_feed(raw, packaged_dir / KEV_SCHEMA_FILE, source)
     try:
         current = load_kev(packaged_dir, state_dir)
@@ -145,7 +83,7 @@ def update_kev(
         )
     changed = current is None or new.catalog.date_released > current.catalog.date_released
     if changed or not target.is_file():
-        write_atomically(target, raw)
+        write_atomic(target, raw, mode=0o644)
     return KevUpdateResult(
         path=target,
         catalog_version=new.version,

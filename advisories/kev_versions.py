@@ -17,10 +17,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from advisories.engine import FactsRecord
-from advisories.kev import Kev, KevEntry, entries_for, normalize_name
-from advisories.loader import load_toml_model
-from wire import (
+from duecare.advisories.engine import FactsRecord
+from duecare.advisories.kev import Kev, KevEntry, entries_for, normalize_name
+from duecare.advisories.loader import load_toml_model
+from duecare.wire import (
     Evidence,
     EvidenceKind,
     Exposure,

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from advisories.errors import CatalogError
+from duecare.advisories.errors import CatalogError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from advisories.advisory import Advisory
-from advisories.catalog import PACKAGED_DATA_DIR, Catalog, collect
-from advisories.errors import CatalogError
-from advisories.kev import kev_status
-from advisories.kev_update import KEV_FEED_URL, Fetcher, KevUpdateResult, fetch_url
-from advisories.kev_update import update_kev as _update_kev
-from advisories.unobservable import Unobservable
-from wire import KevStatus
+from duecare.advisories.advisory import Advisory
+from duecare.advisories.catalog import PACKAGED_DATA_DIR, Catalog, collect
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.kev import kev_status
+from duecare.advisories.kev_update import KevUpdateResult
+from duecare.advisories.kev_update import update_kev as _update_kev
+from duecare.advisories.unobservable import Unobservable
+from duecare.wire import KevStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +58,10 @@ def cannot_check(catalog: Catalog) -> tuple[Unobservable | Advisory, ...]:
 
 def update_kev(
     state_dir: Path,
-    source: str | None = None,
+    raw: bytes,
+    source: str,
     *,
     data_dir: Path | None = None,
-    fetch: Fetcher = fetch_url,
 ) -> KevUpdateResult:
-    """Validate ``source`` (file or URL; CISA's feed by default) and install it under ``state_dir``."""
-    return _update_kev((data_dir or PACKAGED_DATA_DIR) / "kev", state_dir, source or KEV_FEED_URL, fetch=fetch)
+    """Validate the feed read from ``source`` and install it under ``state_dir``."""
+    return _update_kev((data_dir or PACKAGED_DATA_DIR) / "kev", state_dir, raw, source)

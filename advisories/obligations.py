@@ -22,11 +22,11 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from advisories.catalog import Catalog
-from advisories.frameworks import Framework, Requirement
-from advisories.kev import DEFAULT_MAX_AGE, kev_status
-from advisories.profiles import Profile, Waiver
-from wire import (
+from duecare.advisories.catalog import Catalog
+from duecare.advisories.frameworks import Framework, Requirement
+from duecare.advisories.kev import DEFAULT_MAX_AGE, kev_status
+from duecare.advisories.profiles import Profile, Waiver
+from duecare.wire import (
     Exposure,
     Finding,
     KevStatus,

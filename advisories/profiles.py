@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork
 
-from advisories.advisory import Slug
-from advisories.errors import CatalogError
-from advisories.loader import line_of_key, load_toml_model
-from wire import Exposure, Finding, Severity
+from duecare.advisories.advisory import Slug
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.loader import line_of_key, load_toml_model
+from duecare.wire import Exposure, Finding, Severity
 
 Days = Annotated[int, Field(ge=0, le=3650)]
 
@@ -82,9 +82,7 @@ class WaiverFile(_Strict):
     waivers: tuple[Waiver, ...] = ()
 
 
-def load_profile(
-    path: Path, known_frameworks: set[str] | None = None, *, name_must_match: bool = True
-) -> Profile:
+def load_profile(path: Path, known_frameworks: set[str] | None = None, *, name_must_match: bool = True) -> Profile:
     profile = load_toml_model(path, Profile)
     if name_must_match and path.stem != profile.id:
         msg = f"file name must be the profile id {profile.id!r}"

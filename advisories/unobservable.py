@@ -10,9 +10,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from advisories.advisory import CatalogEntry, Slug
-from advisories.loader import load_toml_model
-from wire import Exposure
+from duecare.advisories.advisory import CatalogEntry, Slug
+from duecare.advisories.loader import load_toml_model
+from duecare.wire import Exposure
 
 
 class _Strict(BaseModel):

@@ -10,13 +10,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from advisories.catalog import Catalog
-from advisories.engine import FactsRecord
-from advisories.obligations import apply_profile
-from agent.scan import ScanResult
-from agent.scope import Scope
-from probes.base import Probe
-from wire import Finding, ObligationSummary, ProbeStatus, Report, ScopeRecord
+from duecare.advisories.catalog import Catalog
+from duecare.advisories.engine import FactsRecord
+from duecare.advisories.obligations import apply_profile
+from duecare.agent.scan import ScanResult
+from duecare.agent.scope import Scope
+from duecare.probes.base import Probe
+from duecare.wire import Finding, ObligationSummary, ProbeStatus, Report, ScopeRecord
 
 
 def duecare_version() -> str:

@@ -9,12 +9,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from wire import Severity
+from duecare.agent.errors import AgentError
+from duecare.wire import Severity
 
 _ENV_SECRETS = {"DUECARE_COLLECTOR_URL": ("collector", "url")}
 
 
-class ConfigError(Exception):
+class ConfigError(AgentError):
     """A config that cannot be used. The message names the key and what is wrong."""
 
 

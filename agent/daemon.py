@@ -25,13 +25,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from agent.config import AgentConfig
-from agent.delivery import Backoff, DeliveryResult, deliver_due
-from agent.outbox import Outbox
-from agent.sdnotify import notify, watchdog_interval
-from agent.state import StateDir
-from agent.window import inside
-from wire import Report
+from duecare.agent.config import AgentConfig
+from duecare.agent.delivery import Backoff, DeliveryResult, deliver_due
+from duecare.agent.outbox import Outbox
+from duecare.agent.sdnotify import notify, watchdog_interval
+from duecare.agent.state import StateDir
+from duecare.agent.window import inside
+from duecare.wire import Report
 
 log = logging.getLogger("duecare.agent")
 

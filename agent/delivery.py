@@ -11,10 +11,10 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from agent.outbox import Outbox, PendingReport
-from agent.signing import with_tombstones
-from agent.state import Enrollment
-from wire import Receipt
+from duecare.agent.outbox import Outbox, PendingReport
+from duecare.agent.signing import with_tombstones
+from duecare.agent.state import Enrollment
+from duecare.wire import Receipt
 
 log = logging.getLogger("duecare.delivery")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from agent.state import Enrollment, StateDir, StateError, public_key_b64
-from wire import EnrollRequest, EnrollResponse
+from duecare.agent.state import Enrollment, StateDir, StateError
+from duecare.wire import EnrollRequest, EnrollResponse
+from duecare.wire.signatures import public_key_b64
 
 
 def enroll(state: StateDir, collector_url: str, token: str, hostname: str, client: httpx.Client) -> Enrollment:

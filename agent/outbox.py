@@ -15,8 +15,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.signing import seal
-from wire import Receipt, Report, SignedReport, Tombstone
+from duecare.agent.signing import seal
+from duecare.wire import Receipt, Report, SignedReport, Tombstone
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (

@@ -1,4 +1,4 @@
-"""Application layer of the CLI: one-shot scan and single-probe runs."""
+"""The scan as an application: scope in, judged and assembled report out (one-shot and daemon)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,18 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from advisories.catalog import load_catalog
-from advisories.errors import CatalogError
-from agent.assemble import build_report, judge
-from agent.config import AgentConfig
-from agent.files import write_atomic
-from agent.output import render_summary
-from agent.privileges import can_use_raw_sockets
-from agent.scan import ScanResult, build_context, run_scan
-from agent.scope import Scope, ScopeError
-from probes.base import Probe, ProbeClass, Target
-from probes.errors import ProbeError
-from probes.registry import all_probes
-from probes.runner import run_probe
-from wire import Proto as WireProto
-from wire import Report, Verdict
+from duecare.advisories.catalog import load_catalog
+from duecare.agent.assemble import build_report, judge
+from duecare.agent.config import AgentConfig
+from duecare.agent.privileges import can_use_raw_sockets
+from duecare.agent.progress import Progress
+from duecare.agent.scan import ScanResult, build_context, run_scan
+from duecare.agent.scope import Scope, ScopeError
+from duecare.probes.base import Probe, ProbeClass, Target
+from duecare.probes.registry import all_probes
+from duecare.probes.runner import run_probe
+from duecare.wire import Proto as WireProto
+from duecare.wire import Report
 
 
 @dataclass(frozen=True)
@@ -42,47 +36,7 @@ class ScanRequest:
     state_dir: Path | None = None
 
 
-class RichProgress:
-    """Progress bar and live counts on stderr."""
-
-    def __init__(self, console: Console) -> None:
-        self._p = Progress(
-            TextColumn("[bold]{task.description:<10}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self._task: Any = None
-
-    def __enter__(self) -> RichProgress:
-        self._p.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._p.stop()
-
-    def stage(self, name: str, total: int | None = None) -> None:
-        if self._task is not None:
-            self._p.update(self._task, completed=self._p.tasks[-1].total or 0)
-        self._task = self._p.add_task(name, total=total)
-
-    def advance(self, n: int = 1) -> None:
-        if self._task is not None:
-            self._p.advance(self._task, n)
-
-    def note(self, message: str) -> None:
-        self._p.console.print(message)
-
-
-def exit_code(report: Report, config: AgentConfig) -> int:
-    threshold = config.report.severity_threshold.rank
-    hit = any(f.verdict is Verdict.AFFECTED and not f.waived and f.severity.rank >= threshold for f in report.findings)
-    return 3 if hit else 0
-
-
-def scan_to_report(request: ScanRequest, progress: Any) -> tuple[ScanResult, Report]:
+def scan_to_report(request: ScanRequest, progress: Progress) -> tuple[ScanResult, Report]:
     import asyncio
 
     probes = all_probes()
@@ -108,7 +62,7 @@ def scan_to_report(request: ScanRequest, progress: Any) -> tuple[ScanResult, Rep
 
 def scan_for_daemon(config: AgentConfig) -> Report:
     """A scheduled cycle: scope from the config only, no terminal."""
-    from agent.progress import NullProgress
+    from duecare.agent.progress import NullProgress
 
     if not config.scope.targets:
         raise ScopeError("the agent needs [scope] targets in its config")
@@ -117,13 +71,21 @@ def scan_for_daemon(config: AgentConfig) -> Report:
     return scan_to_report(request, NullProgress())[1]
 
 
-def post_through_outbox(report: Report, state_dir: Path | None, err: Console) -> Report:
+@dataclass(frozen=True)
+class Posted:
+    report: Report
+    collector_url: str
+    delivered: int
+    error: str | None
+
+
+def post_through_outbox(report: Report, state_dir: Path | None) -> Posted:
     """`scan --post`: the same outbox as the daemon, so a down collector loses nothing."""
     import httpx
 
-    from agent.delivery import deliver_due
-    from agent.outbox import Outbox
-    from agent.state import DEFAULT_STATE_DIR, StateDir
+    from duecare.agent.delivery import deliver_due
+    from duecare.agent.outbox import Outbox
+    from duecare.agent.state import DEFAULT_STATE_DIR, StateDir
 
     state = StateDir(state_dir or DEFAULT_STATE_DIR)
     enrollment = state.enrollment()
@@ -132,58 +94,14 @@ def post_through_outbox(report: Report, state_dir: Path | None, err: Console) ->
     env, _digest = outbox.add(report, state.key())
     with httpx.Client(timeout=30.0) as client:
         result = deliver_due(outbox, enrollment, client)
-    if result.error:
-        err.print(f"[yellow]collector not reached ({result.error}); report kept in the outbox for retry[/]")
-    else:
-        err.print(f"posted to {enrollment.collector_url}: {result.delivered} report(s) delivered")
-    return Report.model_validate(env.report)
-
-
-def run_oneshot(request: ScanRequest, *, as_json: bool, err: Console, out: Console) -> int:
-    try:
-        with RichProgress(err) as progress:
-            _result, report = scan_to_report(request, progress)
-    except (ScopeError, CatalogError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        return 2
-    except ProbeError as exc:
-        err.print(f"[bold red]scan failed:[/] {exc}")
-        return 1
-    except Exception as exc:
-        # Exit 1 is "duecare's own fault": say so plainly, keep the traceback for the bug report.
-        import traceback
-
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
-        err.print(traceback.format_exc(), markup=False, highlight=False)
-        return 1
-    if request.post:
-        from agent.state import StateError
-
-        try:
-            report = post_through_outbox(report, request.state_dir, err)
-        except StateError as exc:
-            err.print(f"[bold red]cannot post:[/] {exc}")
-            return 2
-    body = report.model_dump_json(indent=2)
-    if request.json_path is not None:
-        write_atomic(request.json_path, body.encode())
-    if request.report_path is not None:
-        from agent.html_report import write_report
-
-        write_report(report, request.report_path)
-        err.print(f"report written to {request.report_path}")
-    if as_json:
-        out.file.write(body + "\n")
-    else:
-        render_summary(report, out)
-    return exit_code(report, request.config)
+    return Posted(Report.model_validate(env.report), enrollment.collector_url, result.delivered, result.error)
 
 
 async def run_single_probe(
     config: AgentConfig, probe_id: str, ip: str, port: int, proto: str, allow: list[str]
 ) -> dict[str, Any]:
     """One probe, one target, judged: the developer's and the support engineer's tool."""
-    from advisories.engine import FactsRecord
+    from duecare.advisories.engine import FactsRecord
 
     probes: dict[str, Probe[Any]] = {p.id: p for p in all_probes()}
     if probe_id not in probes:

@@ -9,20 +9,20 @@ from datetime import datetime
 from ipaddress import ip_address
 from typing import Any
 
-from agent.config import AgentConfig
-from agent.progress import Progress
-from agent.scope import Scope, ScopeError
-from probes.base import Probe, ProbeClass, Target
-from probes.context import ProbeContext, Timeouts
-from probes.discovery._scapy import arp_sweep, attached_groups
-from probes.discovery.neighbors import read_neighbors
-from probes.errors import ProbeError
-from probes.ports._nmap import Nmap, read_data_file
-from probes.ports.facts import HostPorts, PortScan
-from probes.ports.parse import compact_ranges, mac_vendors, top_ports
-from probes.registry import needed_ports
-from probes.runner import ProbeOutcome, run_probe
-from wire import Asset, PortState, ProbeStatus, Proto, ScanMode, Service
+from duecare.agent.config import AgentConfig
+from duecare.agent.progress import Progress
+from duecare.agent.scope import Scope, ScopeError
+from duecare.probes.base import Probe, ProbeClass, Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.discovery._scapy import arp_sweep, attached_groups
+from duecare.probes.discovery.neighbors import read_neighbors
+from duecare.probes.errors import ProbeError
+from duecare.probes.ports._nmap import Nmap, read_data_file
+from duecare.probes.ports.facts import HostPorts, PortScan
+from duecare.probes.ports.parse import compact_ranges, mac_vendors, top_ports
+from duecare.probes.registry import needed_ports
+from duecare.probes.runner import ProbeOutcome, run_probe
+from duecare.wire import Asset, PortState, ProbeStatus, Proto, ScanMode, Service
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import ipaddress
 import json
 import subprocess
 
-from agent.scope import ScopeError
+from duecare.agent.scope import ScopeError
 
 #: Larger attached networks are cut to the /22 around our own address: a flat /16 is not a
 #: small-office LAN, and sweeping it by surprise is not polite.

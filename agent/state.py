@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict
+
+from duecare.agent.errors import AgentError
 
 DEFAULT_STATE_DIR = Path("/var/lib/duecare")
 KEY_FILE = "agent.key"
@@ -18,7 +19,7 @@ ENROLLMENT_FILE = "enrollment.json"
 OUTBOX_FILE = "outbox.sqlite"
 
 
-class StateError(Exception):
+class StateError(AgentError):
     pass
 
 
@@ -85,16 +86,6 @@ class StateDir:
     def save_enrollment(self, e: Enrollment) -> None:
         self.ensure()
         _write_secret(self.path / ENROLLMENT_FILE, e.model_dump_json(indent=2).encode())
-
-
-def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
-    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
-    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode()
-
-
-def load_public_key(b64: str) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(base64.b64decode(b64, validate=True))
 
 
 def dumps(obj: object) -> str:

@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from agent.outbox import Outbox
-from collector import admin
-from collector.db import migrate
-from collector.db.session import Database, make_engine
+from duecare.agent.outbox import Outbox
+from duecare.collector import admin
+from duecare.collector.db import migrate
+from duecare.collector.db.session import Database, make_engine
 from tests.collector.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,10 +120,23 @@ def make_tenant(db: str) -> str:
 def start_collector(db: str, port: int, log: Path, prefix: list[str]) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "collector", "serve", "--db", db, "--listen", f"127.0.0.1:{port}",
-             "--log-level", "warning"],
-            cwd=REPO, stdout=out, stderr=out,
-        )  # fmt: skip
+            [
+                *prefix,
+                sys.executable,
+                "-m",
+                "duecare.collector",
+                "serve",
+                "--db",
+                db,
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            stdout=out,
+            stderr=out,
+        )
     check = f"import httpx, sys; sys.exit(httpx.get('http://127.0.0.1:{port}/healthz', timeout=1).status_code != 200)"
     probe = [*prefix, sys.executable, "-c", check]
     deadline = time.monotonic() + 60
@@ -140,10 +153,23 @@ def enroll(state: Path, port: int, token: str, work: Path, prefix: list[str]) ->
     token_file = work / "token"
     token_file.write_text(token)
     subprocess.run(
-        [*prefix, DUECARE, "agent", "enroll", "--collector", f"http://127.0.0.1:{port}", "--token-file",
-         str(token_file), "--state-dir", str(state)],
-        cwd=REPO, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            *prefix,
+            DUECARE,
+            "agent",
+            "enroll",
+            "--collector",
+            f"http://127.0.0.1:{port}",
+            "--token-file",
+            str(token_file),
+            "--state-dir",
+            str(state),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     token_file.unlink()
 
 
@@ -169,8 +195,10 @@ def idle(work: Path, seconds: float) -> dict[str, float]:
         with (work / "idle-agent.log").open("wb") as err:
             agent = subprocess.Popen(
                 [DUECARE, "agent", "run", "--config", str(cfg), "--state-dir", str(state)],
-                cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         try:
             deadline = time.monotonic() + 60
             while not (state / "status.json").exists() and time.monotonic() < deadline:
@@ -188,7 +216,7 @@ def idle(work: Path, seconds: float) -> dict[str, float]:
 
 def lab_scan(work: Path, prefix_name: str, keep: bool) -> dict[str, float]:
     ns = f"{prefix_name}-scan"
-    lab = [sys.executable, "-m", "tests.lab"]
+    lab = [sys.executable, "-m", "duecare.lab"]
     subprocess.run([*lab, "up", "--prefix", prefix_name], cwd=REPO, check=True, capture_output=True, timeout=300)
     inside = ["ip", "netns", "exec", ns]
     collector: subprocess.Popen[bytes] | None = None
@@ -210,8 +238,10 @@ def lab_scan(work: Path, prefix_name: str, keep: bool) -> dict[str, float]:
             t0 = time.monotonic()
             agent = subprocess.Popen(
                 [*inside, DUECARE, "agent", "run", "--once", "--config", str(cfg), "--state-dir", str(state)],
-                cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
             # `ip netns exec` execs the command: the pid is the agent's own.
             sampler = threading.Thread(target=_sample_until_exit, args=(agent, samples), daemon=True)
             sampler.start()

@@ -1,6 +1,6 @@
 """Collector benchmark: ingest throughput and the nightly pull, on SQLite and PostgreSQL.
 
-Runs a real ``python -m collector serve`` on 127.0.0.1 and talks HTTP to it, as agents and the
+Runs a real ``python -m duecare.collector serve`` on 127.0.0.1 and talks HTTP to it, as agents and the
 MSP would. Phases, per database:
 
 1. steady state: 4 agents (4 sites) each post 50 reports of the same 100 findings (a quiet
@@ -30,12 +30,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from collector.client import pull
-from collector.exports import ExportFormat
+from duecare.collector.client import pull
+
+from duecare.collector.exports import ExportFormat
+from duecare.wire import Exposure, Proto
 from tests.collector.databases import database_url
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import Server, cli
-from wire import Exposure, Proto
 
 EXPOSURES = list(Exposure)[:10]
 
@@ -85,27 +86,37 @@ def bench(kind: str, fill: int, tmp: Path) -> None:
         server = Server(db, tmp / f"{kind}.log").start()
         try:
             steady = [_enroll(server.url, t) for t in tokens[:4]]
-            same = [finding(f"198.18.0.{h + 1}", e, 1000 + i, Proto.TCP) for i, e in enumerate(EXPOSURES)
-                    for h in range(10)]  # fmt: skip
-            streams = [(auth, [chain.next(findings=same, targets=["198.18.0.0/24"]) for _ in range(50)])
-                       for auth, chain in steady]  # fmt: skip
+            same = [
+                finding(f"198.18.0.{h + 1}", e, 1000 + i, Proto.TCP) for i, e in enumerate(EXPOSURES) for h in range(10)
+            ]
+            streams = [
+                (auth, [chain.next(findings=same, targets=["198.18.0.0/24"]) for _ in range(50)])
+                for auth, chain in steady
+            ]
             wall, lat = _post_all(server.url, streams)
             n = sum(len(b) for _, b in streams)
             print(f"[{kind}] steady state: {n} reports x 100 findings, 4 agents in parallel")
-            print(f"  {n / wall:7.1f} reports/s  ({n * 100 / wall:8.0f} findings/s), "
-                  f"latency median {statistics.median(lat) * 1000:.0f} ms, p95 {_p95(lat) * 1000:.0f} ms")  # fmt: skip
+            print(
+                f"  {n / wall:7.1f} reports/s  ({n * 100 / wall:8.0f} findings/s), "
+                f"latency median {statistics.median(lat) * 1000:.0f} ms, p95 {_p95(lat) * 1000:.0f} ms"
+            )
 
             fillers = [_enroll(server.url, t) for t in tokens[4:]]
             streams = [(auth, []) for auth, _ in fillers]
             for r in range(fill):
                 net = f"10.{r // 250}.{r % 250}"
-                items = [finding(f"{net}.{h + 1}", e, 1000 + i, Proto.TCP) for i, e in enumerate(EXPOSURES)
-                         for h in range(10)]  # fmt: skip
+                items = [
+                    finding(f"{net}.{h + 1}", e, 1000 + i, Proto.TCP)
+                    for i, e in enumerate(EXPOSURES)
+                    for h in range(10)
+                ]
                 streams[r % 10][1].append(fillers[r % 10][1].next(findings=items, targets=[f"{net}.0/24"]))
             wall, lat = _post_all(server.url, streams)
             print(f"[{kind}] fill: {fill} reports x 100 new findings, 10 agents in parallel")
-            print(f"  {fill / wall:7.1f} reports/s  ({fill * 100 / wall:8.0f} findings/s), "
-                  f"latency median {statistics.median(lat) * 1000:.0f} ms, p95 {_p95(lat) * 1000:.0f} ms")  # fmt: skip
+            print(
+                f"  {fill / wall:7.1f} reports/s  ({fill * 100 / wall:8.0f} findings/s), "
+                f"latency median {statistics.median(lat) * 1000:.0f} ms, p95 {_p95(lat) * 1000:.0f} ms"
+            )
 
             print(f"[{kind}] nightly pull ({fill * 100 + 400} findings in the database)")
             for fmt in ExportFormat:
@@ -122,8 +133,11 @@ def bench(kind: str, fill: int, tmp: Path) -> None:
 
                 def export(fmt: ExportFormat = fmt) -> int:
                     with httpx.Client(timeout=600) as http:
-                        resp = http.get(f"{server.url}/v1/export/findings", params={"format": fmt.value},
-                                        headers={"authorization": f"Bearer {key}"})  # fmt: skip
+                        resp = http.get(
+                            f"{server.url}/v1/export/findings",
+                            params={"format": fmt.value},
+                            headers={"authorization": f"Bearer {key}"},
+                        )
                         resp.raise_for_status()
                         return len(resp.content)
 

@@ -23,13 +23,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from agent.config import AgentConfig
-from agent.scan import plan_ports
 from bench._measure import Measured, machine_load, measure
 from bench.lab_exposures import NOT_OBSERVABLE_BY_NMAP, Found, expected, from_nmap_xml, from_report, score
-from probes.registry import all_probes
-from tests.lab.lab import Lab
-from wire import Report
+from duecare.agent.config import AgentConfig
+from duecare.agent.scan import plan_ports
+from duecare.lab.lab import Lab
+from duecare.probes.registry import all_probes
+from duecare.wire import Report
 
 SUBNET = "198.18.0.0/24"
 SCANNER = "198.18.0.2"
@@ -50,9 +50,24 @@ def duecare_full(out: Path) -> list[str]:
 def nmap_full(tcp_ports: str, xml: Path) -> list[str]:
     cfg = AgentConfig()
     return [
-        "nmap", "-sS", "-sU", "-p", f"T:{tcp_ports},U:161", "-sV", "--script", SCRIPTS,
-        "-n", "-T4", "--min-rate", str(cfg.ports.min_rate), "-oX", str(xml), SUBNET, "--exclude", SCANNER,
-    ]  # fmt: skip
+        "nmap",
+        "-sS",
+        "-sU",
+        "-p",
+        f"T:{tcp_ports},U:161",
+        "-sV",
+        "--script",
+        SCRIPTS,
+        "-n",
+        "-T4",
+        "--min-rate",
+        str(cfg.ports.min_rate),
+        "-oX",
+        str(xml),
+        SUBNET,
+        "--exclude",
+        SCANNER,
+    ]
 
 
 def duecare_discovery() -> list[str]:

@@ -12,11 +12,11 @@ import asyncio
 import json
 import time
 
-from agent.config import AgentConfig
-from agent.privileges import can_use_raw_sockets
-from agent.scan import _discover
-from agent.scope import Scope
-from probes.ports._nmap import Nmap
+from duecare.agent.config import AgentConfig
+from duecare.agent.privileges import can_use_raw_sockets
+from duecare.agent.scan import _discover
+from duecare.agent.scope import Scope
+from duecare.probes.ports._nmap import Nmap
 
 
 def main() -> None:

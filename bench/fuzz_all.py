@@ -43,7 +43,7 @@ INTERESTING = (0, 1, 0x7F, 0x80, 0xFF)
 @functools.cache
 def allowed() -> tuple[type[BaseException], ...]:
     """The parsers' documented error (imported late: atheris must instrument probes first)."""
-    from probes.errors import ProtocolError
+    from duecare.probes.errors import ProtocolError
 
     return (ProtocolError,)
 
@@ -151,8 +151,13 @@ def run_hypothesis(entries: Sequence[Entry], examples: int, hang_s: float) -> Ou
         spliced = st.tuples(st.sampled_from(seeds), cut, st.binary(max_size=64), cut)
         inputs = st.one_of(st.binary(max_size=4096), spliced.map(lambda t: t[0][: t[1]] + t[2] + t[0][t[3] :]))
 
-        @settings(max_examples=examples, database=None, deadline=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(
+            max_examples=examples,
+            database=None,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(inputs)
         def check(data: bytes) -> None:
             counts[entry.name] += 1

@@ -19,7 +19,7 @@ import atheris  # type: ignore[import-untyped]
 
 with atheris.instrument_imports(include=["probes"]):
     from bench.fuzz_targets import discover
-    from probes.errors import ProtocolError
+    from duecare.probes.errors import ProtocolError
 
 FLUSH_EVERY = 5000
 
@@ -54,8 +54,15 @@ def main() -> None:
         with contextlib.suppress(ProtocolError):
             entry.call(data[1:])
 
-    argv = [sys.argv[0], f"-runs={args.runs}", "-max_len=8193", "-timeout=5", "-rss_limit_mb=2048",
-            "-print_final_stats=1", str(corpus)]  # fmt: skip
+    argv = [
+        sys.argv[0],
+        f"-runs={args.runs}",
+        "-max_len=8193",
+        "-timeout=5",
+        "-rss_limit_mb=2048",
+        "-print_final_stats=1",
+        str(corpus),
+    ]
     atheris.Setup(argv, one)
     atheris.Fuzz()
 

@@ -25,21 +25,39 @@ FIXTURES = REPO / "tests" / "probes"
 SEED_SUFFIXES = {".bin", ".der", ".http", ".json", ".xml", ".html", ".txt"}
 #: Parser modules beyond probes/*/parse.py (the issue's list, plus pure decoders kept beside probes).
 EXTRA_MODULES = (
-    "probes.ntlm", "probes.x509", "probes.ports.parse", "probes.discovery.neighbors",
-    "probes.rdp.mcs", "probes.rdp.credssp", "probes.printer.ipp", "probes.printer.pjl",
-)  # fmt: skip
+    "duecare.probes.ntlm",
+    "duecare.probes.x509",
+    "duecare.probes.ports.parse",
+    "duecare.probes.discovery.neighbors",
+    "duecare.probes.rdp.mcs",
+    "duecare.probes.rdp.credssp",
+    "duecare.probes.printer.ipp",
+    "duecare.probes.printer.pjl",
+)
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 _LEN = object()  # sentinel: "the length of the fuzzed input"
 FILL: dict[str, object] = {
-    "now": NOW, "observed_on": NOW.date(), "status": 200, "http_status": 200, "host": "198.18.0.30",
-    "path": "/owa/", "pos": 0, "end": _LEN, "proto": "tcp", "count": 100, "content_encoding": "gzip",
-    "limit": 256, "target": IPv4Address("198.18.0.30"),
-}  # fmt: skip
+    "now": NOW,
+    "observed_on": NOW.date(),
+    "status": 200,
+    "http_status": 200,
+    "host": "198.18.0.30",
+    "path": "/owa/",
+    "pos": 0,
+    "end": _LEN,
+    "proto": "tcp",
+    "count": 100,
+    "content_encoding": "gzip",
+    "limit": 256,
+    "target": IPv4Address("198.18.0.30"),
+}
 
 
 def parser_modules() -> list[str]:
     found = sorted(p.parent.name for p in (REPO / "probes").glob("*/parse.py"))
-    return [f"probes.{name}.parse" for name in found] + [m for m in EXTRA_MODULES if m != "probes.ports.parse"]
+    return [f"duecare.probes.{name}.parse" for name in found] + [
+        m for m in EXTRA_MODULES if m != "duecare.probes.ports.parse"
+    ]
 
 
 @dataclass(frozen=True)

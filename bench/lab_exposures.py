@@ -13,10 +13,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-from advisories.exchange.decision import identify, patch, support
-from advisories.exchange.tables import load_exchange_tables
-from tests.lab.hosts import default_hosts
-from wire import Exposure, Report, Verdict
+from duecare.advisories.exchange.decision import identify, patch, support
+from duecare.advisories.exchange.tables import load_exchange_tables
+from duecare.lab.hosts import default_hosts
+from duecare.wire import Exposure, Report, Verdict
 
 Found = set[tuple[str, Exposure]]
 

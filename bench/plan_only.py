@@ -12,12 +12,12 @@ import json
 import resource
 import time
 
-from agent.config import AgentConfig
-from agent.scan import plan_ports, select_probes
-from agent.scope import Scope, ScopeError
-from probes.discovery._scapy import attached_groups
-from probes.ports.parse import expand_ranges
-from probes.registry import all_probes
+from duecare.agent.config import AgentConfig
+from duecare.agent.scan import plan_ports, select_probes
+from duecare.agent.scope import Scope, ScopeError
+from duecare.probes.discovery._scapy import attached_groups
+from duecare.probes.ports.parse import expand_ranges
+from duecare.probes.registry import all_probes
 
 
 def main() -> None:
@@ -39,15 +39,19 @@ def main() -> None:
     t = time.monotonic()
     plan = plan_ports(config, select_probes(config, all_probes()))
     steps["port_plan_s"] = time.monotonic() - t
-    print(json.dumps({
-        "addresses": len(addrs),
-        "on_link": {iface: len(ips) for iface, ips in groups.items()},
-        "routed": len(routed),
-        "tcp_ports": len(expand_ranges(plan.tcp)),
-        "udp_ports": len(expand_ranges(plan.udp)),
-        **{k: round(v, 3) for k, v in steps.items()},
-        "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "addresses": len(addrs),
+                "on_link": {iface: len(ips) for iface, ips in groups.items()},
+                "routed": len(routed),
+                "tcp_ports": len(expand_ranges(plan.tcp)),
+                "udp_ports": len(expand_ranges(plan.udp)),
+                **{k: round(v, 3) for k, v in steps.items()},
+                "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

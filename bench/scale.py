@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from bench._measure import Measured, machine_load, measure
-from tests.lab import netns, procs
+from duecare.lab import netns, procs
 
 REPO = Path(__file__).resolve().parents[1]
 PY = str(REPO / ".venv" / "bin" / "python")
@@ -89,10 +89,14 @@ def main() -> int:
                 m = lan.run(argv)
                 found = len(json.loads(m.stdout)["assets"])
                 results[scope].append(m)
-                print(f"  round {rnd + 1} {scope}: wall {m.wall_s:6.2f} s  cpu {m.cpu_s:5.2f} s  "
-                      f"rss {m.maxrss_mb:6.1f} MB  hosts found {found}")  # fmt: skip
-        plans = {bits: lan.run([PY, "-m", "bench.plan_only", f"198.18.0.0/{bits}", "--exclude", SCANNER])
-                 for bits in (24, 16)}  # fmt: skip
+                print(
+                    f"  round {rnd + 1} {scope}: wall {m.wall_s:6.2f} s  cpu {m.cpu_s:5.2f} s  "
+                    f"rss {m.maxrss_mb:6.1f} MB  hosts found {found}"
+                )
+        plans = {
+            bits: lan.run([PY, "-m", "bench.plan_only", f"198.18.0.0/{bits}", "--exclude", SCANNER])
+            for bits in (24, 16)
+        }
     finally:
         lan.down()
         shutil.rmtree(lan.workdir, ignore_errors=True)
@@ -108,14 +112,18 @@ def main() -> int:
         bound = n / SCOPES["/24"][1] * SLACK
         fine = wall / base_wall <= bound and rss / base_rss <= bound
         ok &= fine
-        print(f"{scope:<6}{n:>10}{wall:>9.2f}{wall / base_wall:>7.2f}{cpu:>8.2f}{rss:>8.1f}{rss / base_rss:>7.2f}"
-              f"  <= {bound:.2f} {'ok' if fine else 'WORSE THAN LINEAR'}")  # fmt: skip
+        print(
+            f"{scope:<6}{n:>10}{wall:>9.2f}{wall / base_wall:>7.2f}{cpu:>8.2f}{rss:>8.1f}{rss / base_rss:>7.2f}"
+            f"  <= {bound:.2f} {'ok' if fine else 'WORSE THAN LINEAR'}"
+        )
     for bits, plan in plans.items():
         info = json.loads(plan.stdout)
-        print(f"\n/{bits} planned, nothing sent: {info['addresses']} addresses ({info['on_link']} on-link, "
-              f"{info['routed']} routed), {info['tcp_ports']} TCP + {info['udp_ports']} UDP ports; "
-              f"scope {info['scope_s']} s, grouping {info['grouping_s']} s, port plan {info['port_plan_s']} s; "
-              f"wall {plan.wall_s:.2f} s, peak RSS {plan.maxrss_mb:.1f} MB")  # fmt: skip
+        print(
+            f"\n/{bits} planned, nothing sent: {info['addresses']} addresses ({info['on_link']} on-link, "
+            f"{info['routed']} routed), {info['tcp_ports']} TCP + {info['udp_ports']} UDP ports; "
+            f"scope {info['scope_s']} s, grouping {info['grouping_s']} s, port plan {info['port_plan_s']} s; "
+            f"wall {plan.wall_s:.2f} s, peak RSS {plan.maxrss_mb:.1f} MB"
+        )
     growth = plans[16].maxrss_mb - plans[24].maxrss_mb
     print(f"planning 256x the addresses cost {growth:+.1f} MB of RSS")
     return 0 if ok else 1

@@ -1,5 +1,5 @@
-"""``python -m collector`` runs the admin CLI."""
+"""``python -m duecare.collector`` runs the collector's admin CLI (the same as ``duecare collector``)."""
 
-from collector.cli import app
+from duecare.cli.collector import app
 
-app(prog_name="collector")
+app(prog_name="duecare collector")

@@ -11,21 +11,20 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from collector.db.models import Agent, Client, EnrollmentToken, ReaderKey, Site
-from collector.db.session import Database
-from collector.errors import Conflict, NotFound, Unauthorized, Unprocessable
-from collector.security import (
+from duecare.collector.db.models import Agent, Client, EnrollmentToken, ReaderKey, Site
+from duecare.collector.db.session import Database
+from duecare.collector.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from duecare.collector.security import (
     AGENT_PREFIX,
     ENROLLMENT_PREFIX,
     READER_PREFIX,
     WEBHOOK_PREFIX,
-    PublicKeyError,
     hash_secret,
-    load_public_key,
     new_id,
     new_secret,
 )
-from wire import EnrollRequest, EnrollResponse
+from duecare.wire import EnrollRequest, EnrollResponse
+from duecare.wire.signatures import PublicKeyError, load_public_key
 
 DEFAULT_TOKEN_TTL = timedelta(days=7)
 

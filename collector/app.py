@@ -13,13 +13,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from collector.api.limits import BodyLimitMiddleware
-from collector.api.routes import changes, enroll, exports, health, reads, reports
-from collector.db.session import Database, make_engine
-from collector.errors import CollectorError, Unauthorized
-from collector.settings import CollectorSettings
-from collector.state import AppState, product_version
-from collector.webhooks import WebhookSender
+from duecare.collector.api.limits import BodyLimitMiddleware
+from duecare.collector.api.routes import changes, enroll, exports, health, reads, reports
+from duecare.collector.db.session import Database, make_engine
+from duecare.collector.errors import CollectorError, Unauthorized
+from duecare.collector.settings import CollectorSettings
+from duecare.collector.state import AppState, product_version
+from duecare.collector.webhooks import WebhookSender
 
 log = logging.getLogger("duecare.collector")
 API_VERSION = "1"

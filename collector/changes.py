@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from collector.db.models import Change, Counter
+from duecare.collector.db.models import Change, Counter
 
 FEED = "changes"
 

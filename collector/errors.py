@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from duecare.errors import DuecareError
 
-class CollectorError(Exception):
+
+class CollectorError(DuecareError):
     status_code = 400
 
     def __init__(self, detail: str) -> None:

@@ -23,9 +23,9 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
-from collector import changes, lifecycle, site_state
-from collector.coverage import Coverage
-from collector.db.models import (
+from duecare.collector import changes, lifecycle, site_state
+from duecare.collector.coverage import Coverage
+from duecare.collector.db.models import (
     Agent,
     AssetState,
     ChainGap,
@@ -36,21 +36,23 @@ from collector.db.models import (
     Site,
     WebhookDelivery,
 )
-from collector.db.models import Report as ReportRow
-from collector.db.session import Database
-from collector.errors import Conflict, Forbidden, Unprocessable
-from collector.schemas import (
-    AssetOut,
-    ChainGapOut,
+from duecare.collector.db.models import Report as ReportRow
+from duecare.collector.db.session import Database
+from duecare.collector.errors import Conflict, Forbidden, Unprocessable
+from duecare.collector.schemas import (
+    asset_out,
+    chain_gap_out,
+    dropped_report_out,
+    finding_out,
+    obligation_out,
+    report_summary,
+)
+from duecare.wire import Receipt, Report, SignedReport, canonical_bytes, report_hash
+from duecare.wire.api import (
     ChangeKind,
     ChangePayload,
-    DroppedReportOut,
-    FindingOut,
-    ObligationOut,
-    ReportSummary,
 )
-from collector.security import SignatureError, verify_report_signature
-from wire import Receipt, Report, SignedReport, canonical_bytes, report_hash
+from duecare.wire.signatures import SignatureError, verify_signature
 
 log = logging.getLogger("duecare.collector.ingest")
 
@@ -75,7 +77,7 @@ class IngestResult:
 def check_report(agent: AgentIdentity, signed: SignedReport) -> Report:
     """Steps 1-3: pure, before any database work."""
     try:
-        verify_report_signature(agent.public_key, signed.report, signed.signature)
+        verify_signature(agent.public_key, signed.report, signed.signature)
     except SignatureError as exc:
         raise Unprocessable(str(exc)) from exc
     try:
@@ -104,9 +106,13 @@ def ingest(db: Database, agent: AgentIdentity, signed: SignedReport, report: Rep
 
 def _receipt(row: ReportRow, *, duplicate: bool) -> Receipt:
     return Receipt(
-        report_id=row.id, report_hash=row.report_hash, sequence=row.sequence,
-        received_at=row.received_at, duplicate=duplicate, chain_gap=row.chain_gap,
-    )  # fmt: skip
+        report_id=row.id,
+        report_hash=row.report_hash,
+        sequence=row.sequence,
+        received_at=row.received_at,
+        duplicate=duplicate,
+        chain_gap=row.chain_gap,
+    )
 
 
 def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, report: Report) -> IngestResult:
@@ -139,23 +145,38 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, repor
         expected, got = agent_row.last_report_hash, report.previous_report_hash
         gap = expected != got
         row = ReportRow(
-            id=report_id, client_id=agent.client_id, site_id=agent.site_id, agent_id=agent.id,
-            report_hash=digest, raw_report=canonical_bytes(signed.report).decode("utf-8"),
-            signature=signed.signature, sequence=0, received_at=now, started_at=report.started_at,
-            finished_at=report.finished_at, previous_report_hash=got, chain_gap=gap,
+            id=report_id,
+            client_id=agent.client_id,
+            site_id=agent.site_id,
+            agent_id=agent.id,
+            report_hash=digest,
+            raw_report=canonical_bytes(signed.report).decode("utf-8"),
+            signature=signed.signature,
+            sequence=0,
+            received_at=now,
+            started_at=report.started_at,
+            finished_at=report.finished_at,
+            previous_report_hash=got,
+            chain_gap=gap,
             finding_count=len(report.findings),
-        )  # fmt: skip
+        )
         s.add(row)
-        note(ChangeKind.REPORT, report_id, ChangePayload(report=ReportSummary.of(row)))
+        note(ChangeKind.REPORT, report_id, ChangePayload(report=report_summary(row)))
         _record_tombstones(s, agent, signed, report_id, now, note)
         if gap:
             explained = got is not None and _is_tombstoned(s, agent.id, got)
             gap_row = ChainGap(
-                client_id=agent.client_id, site_id=agent.site_id, agent_id=agent.id, report_id=report_id,
-                expected=expected, got=got, explained_by_tombstone=explained, recorded_at=now,
-            )  # fmt: skip
+                client_id=agent.client_id,
+                site_id=agent.site_id,
+                agent_id=agent.id,
+                report_id=report_id,
+                expected=expected,
+                got=got,
+                explained_by_tombstone=explained,
+                recorded_at=now,
+            )
             s.add(gap_row)
-            note(ChangeKind.CHAIN_GAP, agent.id, ChangePayload(chain_gap=ChainGapOut.of(gap_row)))
+            note(ChangeKind.CHAIN_GAP, agent.id, ChangePayload(chain_gap=chain_gap_out(gap_row)))
         transitions, hostnames = _apply_lifecycle(s, agent, report)
         s.flush()  # new state rows get their ids for the feed
         _load_data(s, transitions)
@@ -173,15 +194,20 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, repor
     log.info(
         "report stored",
         extra={
-            "report_id": report_id, "agent_id": agent.id, "site_id": agent.site_id,
-            "sequence": receipt.sequence, "chain_gap": gap, "changes": len(feed),
+            "report_id": report_id,
+            "agent_id": agent.id,
+            "site_id": agent.site_id,
+            "sequence": receipt.sequence,
+            "chain_gap": gap,
+            "changes": len(feed),
         },
-    )  # fmt: skip
+    )
     return IngestResult(receipt, created=True, webhook_ids=webhook_ids)
 
 
-def _record_tombstones(s: Session, agent: AgentIdentity, signed: SignedReport, report_id: str,
-                       now: datetime, note: _Note) -> None:  # fmt: skip
+def _record_tombstones(
+    s: Session, agent: AgentIdentity, signed: SignedReport, report_id: str, now: datetime, note: _Note
+) -> None:
     if not signed.tombstones:
         return
     ids = [str(t.report_id) for t in signed.tombstones]
@@ -196,11 +222,17 @@ def _record_tombstones(s: Session, agent: AgentIdentity, signed: SignedReport, r
             continue
         known.add(tid)
         dropped = DroppedReport(
-            client_id=agent.client_id, site_id=agent.site_id, agent_id=agent.id, report_id=tid,
-            report_hash=t.report_hash, dropped_at=t.dropped_at, recorded_in_report=report_id, recorded_at=now,
-        )  # fmt: skip
+            client_id=agent.client_id,
+            site_id=agent.site_id,
+            agent_id=agent.id,
+            report_id=tid,
+            report_hash=t.report_hash,
+            dropped_at=t.dropped_at,
+            recorded_in_report=report_id,
+            recorded_at=now,
+        )
         s.add(dropped)
-        note(ChangeKind.DROPPED_REPORT, tid, ChangePayload(dropped_report=DroppedReportOut.of(dropped)))
+        note(ChangeKind.DROPPED_REPORT, tid, ChangePayload(dropped_report=dropped_report_out(dropped)))
     s.flush()
 
 
@@ -249,14 +281,15 @@ def _payload(t: lifecycle.Transition, hostnames: dict[str, str | None]) -> Chang
     r = t.row
     base = {"transition": t.transition, "previous_status": t.previous_status}
     if isinstance(r, FindingState):
-        return ChangePayload(**base, finding=FindingOut.of(r, hostnames.get(r.ip)))
+        return ChangePayload(**base, finding=finding_out(r, hostnames.get(r.ip)))
     if isinstance(r, AssetState):
-        return ChangePayload(**base, asset=AssetOut.of(r))
-    return ChangePayload(**base, obligation=ObligationOut.of(r))
+        return ChangePayload(**base, asset=asset_out(r))
+    return ChangePayload(**base, obligation=obligation_out(r))
 
 
-def _queue_webhooks(s: Session, client: Client, alerts: list[tuple[Change, lifecycle.Transition]],
-                    now: datetime) -> tuple[int, ...]:  # fmt: skip
+def _queue_webhooks(
+    s: Session, client: Client, alerts: list[tuple[Change, lifecycle.Transition]], now: datetime
+) -> tuple[int, ...]:
     if not alerts or not client.webhook_url:
         return ()
     rows = [

@@ -20,34 +20,16 @@ Every transition becomes one entry of the change feed (``ingest.py``).
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from collector.coverage import Coverage
-from collector.db.models import AssetState, FindingState, ObligationState
-from wire import Finding, Proto, Report, Severity, Verdict
-
-
-class FindingStatus(enum.StrEnum):
-    NEW = "new"
-    OPEN = "open"
-    RESOLVED = "resolved"
-    REOPENED = "reopened"
-
-
-class AssetStatus(enum.StrEnum):
-    NEW = "new"
-    PRESENT = "present"
-    VANISHED = "vanished"
-    RETURNED = "returned"
-
-
-LIVE_FINDING = frozenset({FindingStatus.NEW, FindingStatus.OPEN, FindingStatus.REOPENED})
-LIVE_ASSET = frozenset({AssetStatus.NEW, AssetStatus.PRESENT, AssetStatus.RETURNED})
+from duecare.collector.coverage import Coverage
+from duecare.collector.db.models import AssetState, FindingState, ObligationState
+from duecare.wire import Finding, Proto, Report, Severity, Verdict
+from duecare.wire.api import LIVE_ASSET, LIVE_FINDING, AssetStatus, FindingStatus
 
 
 @dataclass(frozen=True)
@@ -119,13 +101,25 @@ def apply_findings(ctx: ReportContext, rows: dict[str, FindingState]) -> list[Tr
         data = f.model_dump(mode="json")
         if row is None:
             row = FindingState(
-                client_id=ctx.client_id, site_id=ctx.site_id, ident=key, ip=str(f.ip),
-                exposure=f.exposure.value, port=f.port, proto=None if f.proto is None else f.proto.value,
-                status=FindingStatus.NEW, severity=f.severity.value, title=f.title[:500], kev=is_kev(f),
-                first_seen_at=ctx.seen_at, last_seen_at=ctx.seen_at, status_changed_at=ctx.seen_at,
-                last_agent_id=ctx.agent_id, last_report_id=ctx.report_id,
-                changed_by_report_id=ctx.report_id, data=data,
-            )  # fmt: skip
+                client_id=ctx.client_id,
+                site_id=ctx.site_id,
+                ident=key,
+                ip=str(f.ip),
+                exposure=f.exposure.value,
+                port=f.port,
+                proto=None if f.proto is None else f.proto.value,
+                status=FindingStatus.NEW,
+                severity=f.severity.value,
+                title=f.title[:500],
+                kev=is_kev(f),
+                first_seen_at=ctx.seen_at,
+                last_seen_at=ctx.seen_at,
+                status_changed_at=ctx.seen_at,
+                last_agent_id=ctx.agent_id,
+                last_report_id=ctx.report_id,
+                changed_by_report_id=ctx.report_id,
+                data=data,
+            )
             rows[key] = row
             out.append(Transition("finding", row, FindingStatus.NEW, None))
             continue
@@ -164,11 +158,19 @@ def apply_assets(ctx: ReportContext, rows: dict[str, AssetState]) -> list[Transi
         row = rows.get(ip)
         if row is None:
             row = AssetState(
-                client_id=ctx.client_id, site_id=ctx.site_id, ip=ip, status=AssetStatus.NEW,
-                hostname=asset.hostname, mac=asset.mac, first_seen_at=ctx.seen_at,
-                last_seen_at=ctx.seen_at, status_changed_at=ctx.seen_at, last_agent_id=ctx.agent_id,
-                last_report_id=ctx.report_id, changed_by_report_id=ctx.report_id,
-            )  # fmt: skip
+                client_id=ctx.client_id,
+                site_id=ctx.site_id,
+                ip=ip,
+                status=AssetStatus.NEW,
+                hostname=asset.hostname,
+                mac=asset.mac,
+                first_seen_at=ctx.seen_at,
+                last_seen_at=ctx.seen_at,
+                status_changed_at=ctx.seen_at,
+                last_agent_id=ctx.agent_id,
+                last_report_id=ctx.report_id,
+                changed_by_report_id=ctx.report_id,
+            )
             rows[ip] = row
             out.append(Transition("asset", row, AssetStatus.NEW, None))
             continue
@@ -210,11 +212,19 @@ def apply_obligations(ctx: ReportContext, rows: dict[tuple[str, str], Obligation
         row = rows.get(key)
         if row is None:
             row = ObligationState(
-                client_id=ctx.client_id, site_id=ctx.site_id, framework=key[0], requirement=key[1],
-                title=result.title[:500], status=result.status.value, first_seen_at=ctx.seen_at,
-                last_seen_at=ctx.seen_at, status_changed_at=ctx.seen_at, last_report_id=ctx.report_id,
-                changed_by_report_id=ctx.report_id, data=data,
-            )  # fmt: skip
+                client_id=ctx.client_id,
+                site_id=ctx.site_id,
+                framework=key[0],
+                requirement=key[1],
+                title=result.title[:500],
+                status=result.status.value,
+                first_seen_at=ctx.seen_at,
+                last_seen_at=ctx.seen_at,
+                status_changed_at=ctx.seen_at,
+                last_report_id=ctx.report_id,
+                changed_by_report_id=ctx.report_id,
+                data=data,
+            )
             rows[key] = row
             out.append(Transition("obligation", row, row.status, None))
             continue

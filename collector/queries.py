@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from collector.db.models import (
+from duecare.collector.db.models import (
     Agent,
     AssetState,
     Change,
@@ -23,8 +23,10 @@ from collector.db.models import (
     Report,
     Site,
 )
-from collector.errors import NotFound
-from collector.schemas import ChangeOut
+from duecare.collector.errors import NotFound
+from duecare.wire.api import ChangeOut
+
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def resolve(s: Session, scope: ReaderScope, client: str | None, site: str | None
     return Filters(client_id, site)
 
 
-def _scoped(stmt: Select[Any], model: Any, f: Filters) -> Select[Any]:
+def _scoped(stmt: S, model: Any, f: Filters) -> S:
     if f.client_id is not None:
         stmt = stmt.where(model.client_id == f.client_id)
     if f.site_id is not None:
@@ -66,9 +68,21 @@ def changes_after(s: Session, f: Filters, cursor: int, limit: int) -> list[Chang
     return [ChangeOut.model_validate(c) for c in changes_after_raw(s, f, cursor, limit)]
 
 
-def changes_after_raw(s: Session, f: Filters, cursor: int, limit: int) -> list[dict[str, Any]]:
+def changes_head(s: Session, f: Filters, cursor: int) -> tuple[int, int]:
+    """The newest change id in reach (or ``cursor`` when nothing is newer) and how many lie after ``cursor``."""
+    stmt = _scoped(select(func.max(Change.id), func.count(Change.id)), Change, f).where(Change.id > cursor)
+    head, count = s.execute(stmt).one()
+    return (int(head) if head is not None else cursor), int(count)
+
+
+def changes_after_raw(
+    s: Session, f: Filters, cursor: int, limit: int, until: int | None = None
+) -> list[dict[str, Any]]:
     """Feed entries as JSON-ready dicts: the payloads were built from ``ChangePayload`` at ingest."""
-    stmt = _scoped(select(Change), Change, f).where(Change.id > cursor).order_by(Change.id).limit(limit)
+    stmt = _scoped(select(Change), Change, f).where(Change.id > cursor)
+    if until is not None:
+        stmt = stmt.where(Change.id <= until)
+    stmt = stmt.order_by(Change.id).limit(limit)
     return [
         (
             {

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from collector import lifecycle
-from collector.coverage import IPAddress
-from collector.db.models import AssetState, FindingState, ObligationState
-from wire import Proto, Verdict
+from duecare.collector import lifecycle
+from duecare.collector.coverage import IPAddress
+from duecare.collector.db.models import AssetState, FindingState, ObligationState
+from duecare.wire import Proto, Verdict
+from duecare.wire.api import LIVE_ASSET, LIVE_FINDING
 
 _CHUNK = 500  # IN-list length (SQLite limits bound parameters)
 
@@ -60,7 +61,7 @@ def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingState
         FindingState.id, FindingState.ident, FindingState.ip, FindingState.port, FindingState.proto
     ).where(
         site,
-        FindingState.status.in_(list(lifecycle.LIVE_FINDING)),
+        FindingState.status.in_(list(LIVE_FINDING)),
         FindingState.last_agent_id == ctx.agent_id,
         FindingState.last_seen_at <= report.started_at,
     )
@@ -84,7 +85,7 @@ def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetState]:
     cover = _Cover(ctx)
     candidates = select(AssetState.id, AssetState.ip).where(
         site,
-        AssetState.status.in_(list(lifecycle.LIVE_ASSET)),
+        AssetState.status.in_(list(LIVE_ASSET)),
         AssetState.last_agent_id == ctx.agent_id,
         AssetState.last_seen_at <= report.started_at,
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from collector.db.session import Database
-from collector.settings import CollectorSettings
-from collector.webhooks import WebhookSender
+from duecare.collector.db.session import Database
+from duecare.collector.settings import CollectorSettings
+from duecare.collector.webhooks import WebhookSender
 
 
 def product_version() -> str:

@@ -20,10 +20,10 @@ import anyio
 import httpx
 from sqlalchemy import and_, or_, select, update
 
-from collector.db.models import Client, WebhookDelivery
-from collector.db.session import Database
-from collector.security import webhook_signature
-from collector.settings import WebhookSettings
+from duecare.collector.db.models import Client, WebhookDelivery
+from duecare.collector.db.session import Database
+from duecare.collector.security import webhook_signature
+from duecare.collector.settings import WebhookSettings
 
 log = logging.getLogger("duecare.collector.webhooks")
 
@@ -113,8 +113,9 @@ class WebhookSender:
                 return None  # delivered already, or another replica has it
             row = s.get_one(WebhookDelivery, delivery_id)
             client = s.get_one(Client, row.client_id)
-            return _Claimed(row.id, client.webhook_url, client.webhook_secret, row.body.encode(), row.attempts,
-                            row.change_id)  # fmt: skip
+            return _Claimed(
+                row.id, client.webhook_url, client.webhook_secret, row.body.encode(), row.attempts, row.change_id
+            )
 
     def _finish(self, c: _Claimed, ok: bool, attempts: int, error: str | None) -> None:
         now = datetime.now(UTC)

@@ -11,7 +11,7 @@ import socket
 import ssl
 from types import TracebackType
 
-from probes.errors import ProbeTimeout, ProtocolError, Unreachable
+from duecare.probes.errors import ProbeTimeout, ProtocolError, Unreachable
 
 DEFAULT_MAX_READ = 256 * 1024
 #: Longest line a line-based protocol may send before we call it garbage.
@@ -78,9 +78,7 @@ class Stream:
         except TimeoutError as exc:
             raise ProbeTimeout(f"no {what} within {self.read_timeout}s") from exc
         except asyncio.IncompleteReadError as exc:
-            raise ProtocolError(
-                f"connection closed after {len(exc.partial)} of {exc.expected} bytes ({what})"
-            ) from exc
+            raise ProtocolError(f"connection closed after {len(exc.partial)} of {exc.expected} bytes ({what})") from exc
         except asyncio.LimitOverrunError as exc:
             raise ProtocolError(f"{what}: line longer than {LINE_LIMIT} bytes") from exc
         except ssl.SSLError as exc:

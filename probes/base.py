@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind, Proto
 
 if TYPE_CHECKING:
-    from probes.context import ProbeContext
+    from duecare.probes.context import ProbeContext
 
 
 class ProbeClass(enum.StrEnum):

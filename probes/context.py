@@ -14,9 +14,9 @@ from typing import TypeVar
 
 import httpx
 
-from probes._net import DEFAULT_MAX_READ, Stream, insecure_tls_context, udp_exchange
-from probes.base import ProbeClass
-from probes.errors import NotPermitted, ProbeTimeout
+from duecare.probes._net import DEFAULT_MAX_READ, Stream, insecure_tls_context, udp_exchange
+from duecare.probes.base import ProbeClass
+from duecare.probes.errors import NotPermitted, ProbeTimeout
 
 T = TypeVar("T")
 
@@ -122,9 +122,7 @@ class ProbeContext:
         """One UDP question, guarded and paced; silence raises ProbeTimeout."""
         self.check_scope(host)
         await self.pace()
-        return await udp_exchange(
-            host, port, payload, timeout=self.timeouts.read, retries=retries, max_bytes=max_bytes
-        )
+        return await udp_exchange(host, port, payload, timeout=self.timeouts.read, retries=retries, max_bytes=max_bytes)
 
     async def run_blocking(self, fn: Callable[[], T], *, timeout: float) -> T:
         """Run a blocking library call on the bounded pool, with an asyncio deadline around it.

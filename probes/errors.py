@@ -9,8 +9,10 @@ ProbeError
 
 from __future__ import annotations
 
+from duecare.errors import DuecareError
 
-class ProbeError(Exception):
+
+class ProbeError(DuecareError):
     """Base of every error a probe raises on purpose."""
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 SIGNATURE = b"NTLMSSP\x00"
 NEGOTIATE, CHALLENGE = 1, 2

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from probes.base import Probe
-from probes.elasticsearch.probe import ElasticsearchProbe
-from probes.exchange.probe import ExchangeProbe
-from probes.ftp.probe import FtpProbe
-from probes.ipmi.probe import IpmiProbe
-from probes.memcached.probe import MemcachedProbe
-from probes.mongodb.probe import MongodbProbe
-from probes.printer.probe import PrinterProbe
-from probes.rdp.probe import RdpProbe
-from probes.redis.probe import RedisProbe
-from probes.rmm.probe import RmmProbe
-from probes.smb.ms17_010 import Ms17010Probe
-from probes.smb.probe import SmbProbe
-from probes.snmp.probe import SnmpProbe
-from probes.telnet.probe import TelnetProbe
-from probes.tls.probe import TlsProbe
-from probes.upnp.probe import UpnpProbe
-from probes.vnc.probe import VncProbe
-from wire import Proto
+from duecare.probes.base import Probe
+from duecare.probes.elasticsearch.probe import ElasticsearchProbe
+from duecare.probes.exchange.probe import ExchangeProbe
+from duecare.probes.ftp.probe import FtpProbe
+from duecare.probes.ipmi.probe import IpmiProbe
+from duecare.probes.memcached.probe import MemcachedProbe
+from duecare.probes.mongodb.probe import MongodbProbe
+from duecare.probes.printer.probe import PrinterProbe
+from duecare.probes.rdp.probe import RdpProbe
+from duecare.probes.redis.probe import RedisProbe
+from duecare.probes.rmm.probe import RmmProbe
+from duecare.probes.smb.ms17_010 import Ms17010Probe
+from duecare.probes.smb.probe import SmbProbe
+from duecare.probes.snmp.probe import SnmpProbe
+from duecare.probes.telnet.probe import TelnetProbe
+from duecare.probes.tls.probe import TlsProbe
+from duecare.probes.upnp.probe import UpnpProbe
+from duecare.probes.vnc.probe import VncProbe
+from duecare.wire import Proto
 
 
 def all_probes() -> list[Probe[Any]]:

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from probes.base import Observation, Probe, Target
-from probes.context import ProbeContext
-from probes.errors import NotPermitted, ProbeError, ProbeTimeout, ProtocolError, Unreachable
-from wire import ProbeAttempt, ProbeStatus
+from duecare.probes.base import Observation, Probe, Target
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import NotPermitted, ProbeError, ProbeTimeout, ProtocolError, Unreachable
+from duecare.wire import ProbeAttempt, ProbeStatus
 
 
 @dataclass(frozen=True, slots=True)

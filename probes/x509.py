@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import dh, dsa, ec, ed448, ed2551
 from cryptography.x509.oid import NameOID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 _TEXT_CAP = 1024
 _SAN_CAP = 100

@@ -15,12 +15,12 @@ COLLECTOR_PID=""
 
 cleanup() {
   [ -n "$COLLECTOR_PID" ] && kill "$COLLECTOR_PID" 2>/dev/null && wait "$COLLECTOR_PID" 2>/dev/null || true
-  "$PY" -m tests.lab down --prefix "$PREFIX" >/dev/null 2>&1 || true
+  "$PY" -m duecare.lab down --prefix "$PREFIX" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 echo "== lab: building the demo office LAN (network namespaces, no route to this machine's network)"
-"$PY" -m tests.lab up --prefix "$PREFIX" | tail -n +1
+"$PY" -m duecare.lab up --prefix "$PREFIX" | tail -n +1
 
 echo "== collector: a local one, inside the lab's scanner namespace (127.0.0.1 there)"
 "$D" collector init --db "$DB" >/dev/null

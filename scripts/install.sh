@@ -14,7 +14,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   chmod +x /usr/sbin/policy-rc.d
 fi
 
-mapfile -t pkgs < <(grep -hv '^\s*#' tests/lab/packages.txt scripts/packages-extra.txt | awk 'NF {print $1}' | sort -u)
+mapfile -t pkgs < <(grep -hv '^\s*#' lab/packages.txt scripts/packages-extra.txt | awk 'NF {print $1}' | sort -u)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,5 +31,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null
 .venv/bin/python -m pip install -q -e '.[dev,pdf]' 2>&1 | grep -v -i 'warning' || true
-.venv/bin/python -c "import agent, collector, probes, advisories, wire" 
+.venv/bin/python -c "import duecare.agent, duecare.collector, duecare.probes, duecare.advisories, duecare.wire, duecare.report, duecare.cli"
 echo "install.sh: ready (.venv)"

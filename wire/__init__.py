@@ -1,6 +1,6 @@
 """The versioned agent↔collector contract. Imports pydantic and the stdlib only."""
 
-from wire.envelope import (
+from duecare.wire.envelope import (
     EnrollRequest,
     EnrollResponse,
     Receipt,
@@ -9,7 +9,7 @@ from wire.envelope import (
     canonical_bytes,
     report_hash,
 )
-from wire.models import (
+from duecare.wire.models import (
     SCHEMA_VERSION,
     AdvisoryRef,
     Asset,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wire.envelope import SignedReport
-from wire.models import Report
+from duecare.wire.envelope import SignedReport
+from duecare.wire.models import Report
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 
@@ -14,8 +14,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 def schemas() -> dict[str, str]:
     return {
         "report.schema.json": json.dumps(Report.model_json_schema(), indent=2, sort_keys=True) + "\n",
-        "signed-report.schema.json": json.dumps(SignedReport.model_json_schema(), indent=2, sort_keys=True)
-        + "\n",
+        "signed-report.schema.json": json.dumps(SignedReport.model_json_schema(), indent=2, sort_keys=True) + "\n",
     }
 
 

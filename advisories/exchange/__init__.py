@@ -1,6 +1,6 @@
 """Exchange: build tables (``tables``) and the pure decision over a disclosed build (``decision``)."""
 
-from advisories.exchange.decision import (
+from duecare.advisories.exchange.decision import (
     Identified,
     MissingFix,
     Patch,
@@ -10,7 +10,7 @@ from advisories.exchange.decision import (
     patch,
     support,
 )
-from advisories.exchange.tables import (
+from duecare.advisories.exchange.tables import (
     DATA_DIR,
     END_OF_SUPPORT,
     BuildNumber,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from advisories.exchange.tables import (
+from duecare.advisories.exchange.tables import (
     END_OF_SUPPORT,
     BuildNumber,
     BuildRow,

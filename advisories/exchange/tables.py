@@ -20,7 +20,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from advisories.errors import CatalogError
+from duecare.advisories.errors import CatalogError
 
 DATA_DIR = Path(__file__).parent.parent / "data" / "exchange"
 BUILDS_FILE = "exchange-builds.csv"

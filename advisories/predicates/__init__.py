@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from advisories.exchange import ExchangeTables
-from advisories.predicates import (
+from duecare.advisories.exchange import ExchangeTables
+from duecare.advisories.predicates import (
     elasticsearch,
     exchange,
     ftp,
@@ -21,7 +21,7 @@ from advisories.predicates import (
     upnp,
     vnc,
 )
-from advisories.predicates.base import Check, NoParams, PredicateRegistry, PredicateSpec
+from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, PredicateSpec
 
 __all__ = ["Check", "NoParams", "PredicateRegistry", "PredicateSpec", "default_registry"]
 

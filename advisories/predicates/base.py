@@ -13,8 +13,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from probes.base import Facts
-from wire import Verdict
+from duecare.probes.base import Facts
+from duecare.wire import Verdict
 
 FactsT = TypeVar("FactsT", bound=Facts)
 ParamsT = TypeVar("ParamsT", bound=BaseModel)

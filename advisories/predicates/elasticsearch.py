@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, not_affected
-from probes.elasticsearch.facts import ElasticsearchFacts
+from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, not_affected
+from duecare.probes.elasticsearch.facts import ElasticsearchFacts
 
 
 def register(reg: PredicateRegistry) -> None:

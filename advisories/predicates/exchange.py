@@ -11,7 +11,7 @@ from datetime import date
 
 from pydantic import JsonValue
 
-from advisories.exchange import (
+from duecare.advisories.exchange import (
     ExchangeTables,
     Identified,
     Patch,
@@ -21,8 +21,8 @@ from advisories.exchange import (
     patch,
     support,
 )
-from advisories.predicates.base import Check, PredicateRegistry, affected, indeterminate, not_affected
-from probes.exchange.facts import BuildObservation, BuildPrecision, ExchangeFacts
+from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, indeterminate, not_affected
+from duecare.probes.exchange.facts import BuildObservation, BuildPrecision, ExchangeFacts
 
 _SETTLE = (
     "a full 4-part build would settle it: the ECP export-tool manifest "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
-from advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
-from probes.ftp.facts import FtpFacts
+from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
+from duecare.probes.ftp.facts import FtpFacts
 
 
 def register(reg: PredicateRegistry) -> None:

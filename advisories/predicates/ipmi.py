@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
-from advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
-from probes.ipmi.facts import IpmiFacts
+from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
+from duecare.probes.ipmi.facts import IpmiFacts
 
 
 def register(reg: PredicateRegistry) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, not_affected
-from probes.memcached.facts import MemcachedFacts
+from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, not_affected
+from duecare.probes.memcached.facts import MemcachedFacts
 
 
 def register(reg: PredicateRegistry) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
-from probes.mongodb.facts import MongodbFacts
+from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
+from duecare.probes.mongodb.facts import MongodbFacts
 
 
 def register(reg: PredicateRegistry) -> None:

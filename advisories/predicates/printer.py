@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
-from probes.printer.facts import PrinterFacts
+from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
+from duecare.probes.printer.facts import PrinterFacts
 
 
 def register(reg: PredicateRegistry) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from advisories.predicates.base import (
+from duecare.advisories.predicates.base import (
     Check,
     NoParams,
     PredicateRegistry,
@@ -16,7 +16,7 @@ from advisories.predicates.base import (
     indeterminate,
     not_affected,
 )
-from probes.rdp.facts import EncryptionStatus, NtlmStep, RdpFacts
+from duecare.probes.rdp.facts import EncryptionStatus, NtlmStep, RdpFacts
 
 BLUEKEEP_CVE = "CVE-2019-0708"
 

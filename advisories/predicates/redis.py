@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, not_affected
-from probes.redis.facts import RedisFacts
+from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, not_affected
+from duecare.probes.redis.facts import RedisFacts
 
 
 def register(reg: PredicateRegistry) -> None:

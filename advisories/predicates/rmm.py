@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
-from probes.rmm.facts import RmmFacts
+from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
+from duecare.probes.rmm.facts import RmmFacts
 
 
 class RmmParams(BaseModel):

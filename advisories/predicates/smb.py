@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
-from advisories.predicates.base import (
+from duecare.advisories.predicates.base import (
     Check,
     NoParams,
     PredicateRegistry,
@@ -16,7 +16,7 @@ from advisories.predicates.base import (
     indeterminate,
     not_affected,
 )
-from probes.smb.facts import Ms17010Facts, Ms17010Outcome, SessionOutcome, Smb1Outcome, SmbFacts
+from duecare.probes.smb.facts import Ms17010Facts, Ms17010Outcome, SessionOutcome, Smb1Outcome, SmbFacts
 
 #: The six CVEs of Microsoft bulletin MS17-010 (EternalBlue, EternalRomance, EternalChampion…).
 MS17_010_CVES = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
-from advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
-from probes.snmp.facts import SnmpFacts
+from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
+from duecare.probes.snmp.facts import SnmpFacts
 
 
 def register(reg: PredicateRegistry) -> None:

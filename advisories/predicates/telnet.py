@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
-from probes.telnet.facts import TelnetFacts
+from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
+from duecare.probes.telnet.facts import TelnetFacts
 
 
 def register(reg: PredicateRegistry) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from advisories.predicates.base import Check, PredicateRegistry, affected, indeterminate, not_affected
-from probes.tls.facts import OBSOLETE_VERSIONS, TlsFacts, TlsVersion, VersionResult
+from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, indeterminate, not_affected
+from duecare.probes.tls.facts import OBSOLETE_VERSIONS, TlsFacts, TlsVersion, VersionResult
 
 
 class ObsoleteParams(BaseModel):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
-from advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
-from probes.vnc.facts import NONE, WRAPPING_TYPES, VncFacts
+from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
+from duecare.probes.vnc.facts import NONE, WRAPPING_TYPES, VncFacts
 
 
 def register(reg: PredicateRegistry) -> None:

@@ -8,17 +8,19 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from collector.db.models import Agent, ReaderKey
-from collector.errors import Unauthorized
-from collector.ingest import AgentIdentity
-from collector.queries import ReaderScope
-from collector.security import AGENT_PREFIX, READER_PREFIX, hash_secret, secret_matches
-from collector.state import AppState
+from duecare.collector.db.models import Agent, ReaderKey
+from duecare.collector.errors import Unauthorized
+from duecare.collector.ingest import AgentIdentity
+from duecare.collector.queries import ReaderScope
+from duecare.collector.security import AGENT_PREFIX, READER_PREFIX, hash_secret, secret_matches
+from duecare.collector.state import AppState
 
-_agent_bearer = HTTPBearer(scheme_name="AgentCredential", auto_error=False,
-                           description="Agent credential from POST /v1/enroll")  # fmt: skip
-_reader_bearer = HTTPBearer(scheme_name="ReaderKey", auto_error=False,
-                            description="Read key from `collector add-reader`")  # fmt: skip
+_agent_bearer = HTTPBearer(
+    scheme_name="AgentCredential", auto_error=False, description="Agent credential from POST /v1/enroll"
+)
+_reader_bearer = HTTPBearer(
+    scheme_name="ReaderKey", auto_error=False, description="Read key from `collector add-reader`"
+)
 
 
 def get_state(request: Request) -> AppState:

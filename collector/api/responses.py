@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.schemas import Problem
+from duecare.wire.api import Problem
 
 _WHY = {
     401: "Missing, unknown or revoked credential",

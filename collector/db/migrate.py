@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from collector.db.session import WRITE_OPTION
+from duecare.collector.db.session import WRITE_OPTION
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: Arbitrary constant naming "duecare collector schema migration" for pg_advisory_lock.

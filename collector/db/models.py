@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from collector.db.types import BigId, Json, UTCDateTime
+from duecare.collector.db.types import BigId, Json, UTCDateTime
 
 # Stable constraint names, so migrations can refer to them on both back ends.
 NAMING = {

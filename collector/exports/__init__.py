@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from duecare.wire.api import ExportFormat
 
-class ExportFormat(enum.StrEnum):
-    JSON = "json"
-    CSV = "csv"
-    OCSF = "ocsf"
+__all__ = ["MEDIA_TYPES", "ExportFormat", "Names"]
 
 
 MEDIA_TYPES = {

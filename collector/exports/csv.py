@@ -12,17 +12,45 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from collector.exports import Names
-from collector.schemas import ChangeOut, FindingOut, ObligationOut
+from duecare.collector.exports import Names
+from duecare.wire.api import ChangeOut, FindingOut, ObligationOut
 
 FINDING_COLUMNS = (
-    "tenant", "site", "host", "ip", "port", "proto", "exposure", "title", "severity", "cve", "kev",
-    "kev_due", "first_seen", "last_seen", "status", "remediation", "controls", "finding_id", "last_report_id",
-)  # fmt: skip
+    "tenant",
+    "site",
+    "host",
+    "ip",
+    "port",
+    "proto",
+    "exposure",
+    "title",
+    "severity",
+    "cve",
+    "kev",
+    "kev_due",
+    "first_seen",
+    "last_seen",
+    "status",
+    "remediation",
+    "controls",
+    "finding_id",
+    "last_report_id",
+)
 OBLIGATION_COLUMNS = (
-    "tenant", "site", "framework", "requirement", "title", "status", "deadline", "overdue", "reason",
-    "first_seen", "last_seen", "obligation_id", "last_report_id",
-)  # fmt: skip
+    "tenant",
+    "site",
+    "framework",
+    "requirement",
+    "title",
+    "status",
+    "deadline",
+    "overdue",
+    "reason",
+    "first_seen",
+    "last_seen",
+    "obligation_id",
+    "last_report_id",
+)
 CHANGE_PREFIX = ("change_id", "kind", "transition")
 
 

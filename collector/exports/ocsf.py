@@ -22,9 +22,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from collector.exports import Names
-from collector.schemas import ChangeOut, FindingOut, ObligationOut
-from wire import ObligationStatus, Severity
+from duecare.collector.exports import Names
+from duecare.wire import ObligationStatus, Severity
+from duecare.wire.api import ChangeOut, FindingOut, ObligationOut
 
 OCSF_VERSION = "1.5.0"
 VULNERABILITY_FINDING = 2002
@@ -35,8 +35,11 @@ PRODUCT = {"name": "duecare", "vendor_name": "duecare project"}
 SEVERITY_ID = {Severity.INFO: 1, Severity.LOW: 2, Severity.MEDIUM: 3, Severity.HIGH: 4, Severity.CRITICAL: 5}
 _STATUS_ID = {"new": 1, "open": 1, "reopened": 1, "resolved": 4}
 _COMPLIANCE_STATUS_ID = {
-    ObligationStatus.MET: 1, ObligationStatus.NOT_MET: 3, ObligationStatus.UNKNOWN: 0, ObligationStatus.WAIVED: 99,
-}  # fmt: skip
+    ObligationStatus.MET: 1,
+    ObligationStatus.NOT_MET: 3,
+    ObligationStatus.UNKNOWN: 0,
+    ObligationStatus.WAIVED: 99,
+}
 _OBLIGATION_SEVERITY = {ObligationStatus.NOT_MET: 4, ObligationStatus.UNKNOWN: 2}
 
 
@@ -62,9 +65,12 @@ def _activity(status: str, transition: str | None) -> int:
 
 def _metadata(uid: str, tenant: str, product_version: str) -> dict[str, Any]:
     return {
-        "version": OCSF_VERSION, "uid": uid, "tenant_uid": tenant, "profiles": ["host"],
+        "version": OCSF_VERSION,
+        "uid": uid,
+        "tenant_uid": tenant,
+        "profiles": ["host"],
         "product": {**PRODUCT, "version": product_version},
-    }  # fmt: skip
+    }
 
 
 def _vulnerabilities(f: FindingOut) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -72,9 +78,12 @@ def _vulnerabilities(f: FindingOut) -> tuple[list[dict[str, Any]], list[dict[str
     remediation = {"remediation": {"desc": w.remediation}} if w.remediation else {}
     refs = sorted({a.url for a in w.advisories if a.url})
     common: dict[str, Any] = {
-        "title": w.title, "desc": w.reason, "severity": f.severity.value.capitalize(), **remediation,
+        "title": w.title,
+        "desc": w.reason,
+        "severity": f.severity.value.capitalize(),
+        **remediation,
         **({"references": refs} if refs else {}),
-    }  # fmt: skip
+    }
     vulns: list[dict[str, Any]] = []
     enrichments: list[dict[str, Any]] = []
     for i, c in enumerate(w.cves):
@@ -85,9 +94,14 @@ def _vulnerabilities(f: FindingOut) -> tuple[list[dict[str, Any]], list[dict[str
         if c.known_exploited:
             data = {k: str(v) for k, v in c.model_dump().items() if v is not None and k not in ("cve",)}
             enrichments.append(
-                {"name": f"vulnerabilities[{i}].cve.uid", "value": c.cve, "type": "kev",
-                 "provider": "CISA KEV", "data": data}
-            )  # fmt: skip
+                {
+                    "name": f"vulnerabilities[{i}].cve.uid",
+                    "value": c.cve,
+                    "type": "kev",
+                    "provider": "CISA KEV",
+                    "data": data,
+                }
+            )
     if not vulns:
         vulns.append({**common, "advisory": {"uid": f.exposure, "title": w.title}})
     return vulns, enrichments

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from probes.errors import NotPermitted, ProtocolError
+from duecare.probes.errors import NotPermitted, ProtocolError
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 TAGLINE = "You Know, for Search"
 

@@ -11,12 +11,12 @@ from typing import ClassVar, Literal
 
 import httpx
 
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.elasticsearch.facts import ElasticsearchFacts
-from probes.elasticsearch.parse import RootInfo, count_indices, parse_root
-from probes.errors import ProtocolError
-from wire import Evidence, EvidenceKind, Proto
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.elasticsearch.facts import ElasticsearchFacts
+from duecare.probes.elasticsearch.parse import RootInfo, count_indices, parse_root
+from duecare.probes.errors import ProtocolError
+from duecare.wire import Evidence, EvidenceKind, Proto
 
 #: ``GET /`` is under 1 KiB; an index list of a big cluster can be MBs and is only counted.
 MAX_ROOT_BODY = 64 * 1024

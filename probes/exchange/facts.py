@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from probes.base import Facts
-from probes.ntlm import NtlmInfo
+from duecare.probes.base import Facts
+from duecare.probes.ntlm import NtlmInfo
 
 #: 3 or 4 dotted numbers, each small enough that no hostile value balloons a comparison.
 BUILD_PATTERN = r"^\d{1,3}\.\d{1,3}\.\d{1,5}(\.\d{1,5})?$"

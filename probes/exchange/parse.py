@@ -17,8 +17,8 @@ from datetime import date
 from typing import Literal
 from urllib.parse import urlsplit
 
-from probes.errors import ProtocolError
-from probes.exchange.facts import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.exchange.facts import (
     BUILD_PATTERN,
     BuildObservation,
     BuildPrecision,
@@ -27,7 +27,7 @@ from probes.exchange.facts import (
     EndpointResponse,
     ExchangeFacts,
 )
-from probes.ntlm import NtlmInfo, find_challenge, parse_challenge
+from duecare.probes.ntlm import NtlmInfo, find_challenge, parse_challenge
 
 Headers = Sequence[tuple[str, str]]
 

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.exchange.facts import BuildPrecision, BuildSource, Endpoint, EndpointResponse, ExchangeFacts
-from probes.exchange.parse import (
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.exchange.facts import BuildPrecision, BuildSource, Endpoint, EndpointResponse, ExchangeFacts
+from duecare.probes.exchange.parse import (
     BODY_CAP,
     ParsedResponse,
     classify_location,
@@ -29,8 +29,8 @@ from probes.exchange.parse import (
     is_https_upgrade,
     parse_response,
 )
-from probes.ntlm import negotiate_message
-from wire import Evidence, EvidenceKind, Proto
+from duecare.probes.ntlm import negotiate_message
+from duecare.wire import Evidence, EvidenceKind, Proto
 
 OWA = "/owa/"
 OWA_LOGON = "/owa/auth/logon.aspx"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from probes.base import Facts
+from duecare.probes.base import Facts
 
 #: Root-listing entries kept in facts; the rest is only counted.
 MAX_ENTRIES = 20

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from probes.errors import ProtocolError
-from probes.ftp.facts import MAX_ENTRIES, EntryKind, FtpEntry
+from duecare.probes.errors import ProtocolError
+from duecare.probes.ftp.facts import MAX_ENTRIES, EntryKind, FtpEntry
 
 #: A reply longer than this is garbage, not FTP (vsftpd's FEAT is ~120 bytes).
 MAX_REPLY_BYTES = 16 * 1024

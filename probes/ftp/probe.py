@@ -9,12 +9,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from probes._net import Stream
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeError, ProtocolError
-from probes.ftp.facts import FtpEntry, FtpFacts
-from probes.ftp.parse import (
+from duecare.probes._net import Stream
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeError, ProtocolError
+from duecare.probes.ftp.facts import FtpEntry, FtpFacts
+from duecare.probes.ftp.parse import (
     FtpReply,
     banner_product,
     features,
@@ -23,7 +23,7 @@ from probes.ftp.parse import (
     split_reply,
     tls_in_features,
 )
-from wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind, Proto
 
 #: RFC 1635 asks anonymous users for an e-mail address; this one is reserved (RFC 2606) and says who we are.
 ANON_PASSWORD = b"ftp-audit@duecare.invalid"

@@ -6,8 +6,8 @@ RMCP/ASF Presence Ping. No session is ever opened, no user name is ever sent.
 
 from __future__ import annotations
 
-from probes.errors import ProtocolError
-from probes.ipmi.facts import IpmiFacts
+from duecare.probes.errors import ProtocolError
+from duecare.probes.ipmi.facts import IpmiFacts
 
 RMCP_HEADER_IPMI = bytes((0x06, 0x00, 0xFF, 0x07))  # version 1.0, reserved, no ACK, class IPMI
 RMCP_HEADER_ASF = bytes((0x06, 0x00, 0xFF, 0x06))  # class ASF

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from probes._net import udp_exchange
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeTimeout
-from probes.ipmi.facts import IpmiFacts
-from probes.ipmi.parse import (
+from duecare.probes._net import udp_exchange
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeTimeout
+from duecare.probes.ipmi.facts import IpmiFacts
+from duecare.probes.ipmi.parse import (
     auth_capabilities_request,
     parse_auth_capabilities,
     parse_presence_pong,
     presence_ping,
 )
-from wire import EvidenceKind, Proto
+from duecare.wire import EvidenceKind, Proto
 
 _INVALID_DATA_FIELD = 0xCC
 #: BMCs answer in milliseconds; a long wait only slows scans of hosts without one.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from probes.base import Facts
+from duecare.probes.base import Facts
 
 
 class MemcachedFacts(Facts):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 #: memcached 1.6 answers ``stats`` in ~2.2 KiB; 64 KiB is plenty and bounds a hostile peer.
 MAX_STATS_BYTES = 64 * 1024

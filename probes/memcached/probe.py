@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 from typing import ClassVar
 
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeError, ProtocolError
-from probes.memcached.facts import MemcachedFacts
-from probes.memcached.parse import as_int, parse_stats
-from wire import EvidenceKind, Proto
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeError, ProtocolError
+from duecare.probes.memcached.facts import MemcachedFacts
+from duecare.probes.memcached.parse import as_int, parse_stats
+from duecare.wire import EvidenceKind, Proto
 
 
 class MemcachedProbe:

@@ -10,7 +10,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 OP_REPLY, OP_QUERY, OP_COMPRESSED, OP_MSG = 1, 2004, 2012, 2013
 HEADER_LEN = 16

@@ -10,12 +10,12 @@ from __future__ import annotations
 import secrets
 from typing import ClassVar, Literal
 
-from probes._net import Stream
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProtocolError
-from probes.mongodb.facts import MongodbFacts
-from probes.mongodb.parse import (
+from duecare.probes._net import Stream
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProtocolError
+from duecare.probes.mongodb.facts import MongodbFacts
+from duecare.probes.mongodb.parse import (
     HEADER_LEN,
     OP_MSG,
     OP_REPLY,
@@ -28,7 +28,7 @@ from probes.mongodb.parse import (
     parse_op_msg,
     parse_op_reply,
 )
-from wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind, Proto
 
 Wire = Literal["op_msg", "op_query"]
 _UNAUTHORIZED = 13  # MongoDB error code "Unauthorized"

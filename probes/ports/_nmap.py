@@ -9,9 +9,9 @@ from pathlib import Path
 
 import nmap
 
-from probes.errors import NotPermitted, ProbeTimeout, ProtocolError
-from probes.ports.facts import PortScan
-from probes.ports.parse import parse_nmap_xml
+from duecare.probes.errors import NotPermitted, ProbeTimeout, ProtocolError
+from duecare.probes.ports.facts import PortScan
+from duecare.probes.ports.parse import parse_nmap_xml
 
 NMAP_DATA = Path("/usr/share/nmap")
 
@@ -48,9 +48,7 @@ class Nmap:
             ]
             scanner = nmap.PortScanner()
             try:
-                scanner.scan(
-                    hosts="", ports=ports, arguments=" ".join(arguments), timeout=int(timeout_s) or 1
-                )
+                scanner.scan(hosts="", ports=ports, arguments=" ".join(arguments), timeout=int(timeout_s) or 1)
             except nmap.PortScannerTimeout as exc:
                 raise ProbeTimeout(f"nmap did not finish within {timeout_s:.0f}s") from exc
             except nmap.PortScannerError as exc:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from probes.base import Facts
-from wire import PortState, Proto
+from duecare.probes.base import Facts
+from duecare.wire import PortState, Proto
 
 
 class PortFact(Facts):

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
-from probes.errors import ProtocolError
-from probes.ports.facts import HostPorts, PortFact, PortScan
-from wire import PortState, Proto
+from duecare.probes.errors import ProtocolError
+from duecare.probes.ports.facts import HostPorts, PortFact, PortScan
+from duecare.wire import PortState, Proto
 
 _STATES = {s.value: s for s in PortState}
 

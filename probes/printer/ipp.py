@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 GET_PRINTER_ATTRIBUTES = 0x000B
 #: CUPS extension: the default destination's attributes, for CUPS servers that have no

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from probes.printer.facts import PrinterFacts
-from probes.printer.ipp import IppResponse, Value
-from probes.printer.pjl import parse_info_id
+from duecare.probes.printer.facts import PrinterFacts
+from duecare.probes.printer.ipp import IppResponse, Value
+from duecare.probes.printer.pjl import parse_info_id
 
 
 def jetdirect_facts(reply: bytes | None) -> PrinterFacts:

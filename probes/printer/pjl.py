@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 #: Universal Exit Language: puts the printer in PJL mode and back out, so nothing is printed.
 UEL = b"\x1b%-12345X"

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeTimeout, ProtocolError
-from probes.printer.facts import PrinterFacts
-from probes.printer.ipp import (
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeTimeout, ProtocolError
+from duecare.probes.printer.facts import PrinterFacts
+from duecare.probes.printer.ipp import (
     CLIENT_ERROR_NOT_FOUND,
     IppResponse,
     cups_get_default,
     get_printer_attributes,
     parse_response,
 )
-from probes.printer.parse import IppOperation, ipp_facts, jetdirect_facts
-from probes.printer.pjl import FORM_FEED, INFO_ID, MAX_REPLY
-from wire import EvidenceKind, Proto
+from duecare.probes.printer.parse import IppOperation, ipp_facts, jetdirect_facts
+from duecare.probes.printer.pjl import FORM_FEED, INFO_ID, MAX_REPLY
+from duecare.wire import EvidenceKind, Proto
 
 RAW_PORTS = frozenset({9100})
 IPP_PORTS = frozenset({631})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 #: CredSSP version we announce (Windows 10 / Server 2016 and later send 6).
 CREDSSP_VERSION = 6

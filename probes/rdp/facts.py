@@ -10,9 +10,9 @@ import enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from probes.base import Facts
-from probes.ntlm import NtlmInfo
-from probes.x509 import CertificateFacts
+from duecare.probes.base import Facts
+from duecare.probes.ntlm import NtlmInfo
+from duecare.probes.x509 import CertificateFacts
 
 
 class _Model(BaseModel):

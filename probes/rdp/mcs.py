@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import struct
 
-from probes.errors import ProtocolError
-from probes.rdp.facts import EncryptionStatus, StandardSecurity
-from probes.rdp.parse import tpkt
+from duecare.probes.errors import ProtocolError
+from duecare.probes.rdp.facts import EncryptionStatus, StandardSecurity
+from duecare.probes.rdp.parse import tpkt
 
 # encryptionMethods bits, [MS-RDPBCGR] 2.2.1.3.3.
 METHODS = {0x01: "40-bit RC4", 0x02: "128-bit RC4", 0x08: "56-bit RC4", 0x10: "FIPS 140-1 3DES"}

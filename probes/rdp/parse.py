@@ -11,8 +11,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from probes.errors import ProtocolError
-from probes.rdp.facts import FailureCode, Negotiation, Outcome, SecurityProtocol
+from duecare.probes.errors import ProtocolError
+from duecare.probes.rdp.facts import FailureCode, Negotiation, Outcome, SecurityProtocol
 
 PROTOCOL_RDP, PROTOCOL_SSL, PROTOCOL_HYBRID, PROTOCOL_RDSTLS, PROTOCOL_HYBRID_EX = 0, 1, 2, 4, 8
 #: One connection per requested set, in this order (HYBRID implies SSL, HYBRID_EX implies both).

@@ -12,13 +12,13 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from probes._net import Stream
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeError, ProbeTimeout, ProtocolError
-from probes.ntlm import NtlmInfo, find_challenge, negotiate_message, parse_challenge
-from probes.rdp import credssp, mcs
-from probes.rdp.facts import (
+from duecare.probes._net import Stream
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeError, ProbeTimeout, ProtocolError
+from duecare.probes.ntlm import NtlmInfo, find_challenge, negotiate_message, parse_challenge
+from duecare.probes.rdp import credssp, mcs
+from duecare.probes.rdp.facts import (
     EncryptionStatus,
     Negotiation,
     NtlmStep,
@@ -27,7 +27,7 @@ from probes.rdp.facts import (
     StandardSecurity,
     TlsInfo,
 )
-from probes.rdp.parse import (
+from duecare.probes.rdp.parse import (
     CREDSSP_PROTOCOLS,
     PROBE_SETS,
     PROTOCOL_RDP,
@@ -38,8 +38,8 @@ from probes.rdp.parse import (
     parse_connection_confirm,
     tpkt_length,
 )
-from probes.x509 import parse_certificate
-from wire import Evidence, EvidenceKind, Proto
+from duecare.probes.x509 import parse_certificate
+from duecare.wire import Evidence, EvidenceKind, Proto
 
 RECONNECT_PAUSE = 0.2
 MAX_CONNECTIONS = 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 #: INFO server is ~1.5 KiB; a bulk reply bigger than this is not an answer to our questions.
 MAX_BULK = 256 * 1024

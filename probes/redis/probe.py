@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 from typing import ClassVar
 
-from probes._net import Stream
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeError, ProtocolError
-from probes.redis.facts import RedisFacts
-from probes.redis.parse import Resp, RespError, encode_command, is_auth_error, parse_info, parse_reply
-from wire import EvidenceKind, Proto
+from duecare.probes._net import Stream
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeError, ProtocolError
+from duecare.probes.redis.facts import RedisFacts
+from duecare.probes.redis.parse import Resp, RespError, encode_command, is_auth_error, parse_info, parse_reply
+from duecare.wire import EvidenceKind, Proto
 
 
 class _Conn:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from probes.base import Facts
+from duecare.probes.base import Facts
 
 
 class RmmMatch(Facts):

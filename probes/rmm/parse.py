@@ -6,8 +6,8 @@ import html
 import re
 from collections.abc import Sequence
 
-from probes.rmm.facts import RmmFacts, RmmMatch
-from probes.rmm.table import Product
+from duecare.probes.rmm.facts import RmmFacts, RmmMatch
+from duecare.probes.rmm.table import Product
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 MAX_BODY = 64 * 1024

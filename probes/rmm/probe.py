@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeTimeout, ProtocolError
-from probes.rmm.facts import RmmFacts
-from probes.rmm.parse import MAX_BODY, http_text, match_products
-from probes.rmm.table import Table, load_table
-from wire import EvidenceKind, Proto
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeTimeout, ProtocolError
+from duecare.probes.rmm.facts import RmmFacts
+from duecare.probes.rmm.parse import MAX_BODY, http_text, match_products
+from duecare.probes.rmm.table import Table, load_table
+from duecare.wire import EvidenceKind, Proto
 
 #: Banner-first protocols speak at once; waiting longer only slows silent ports.
 _BANNER_WAIT = 2.0

@@ -26,10 +26,10 @@ from impacket.dcerpc.v5.rpcrt import DCERPCException
 from impacket.smbconnection import SessionError as SmbSessionError
 from impacket.smbconnection import SMBConnection
 
-from probes.errors import ProbeError, ProbeTimeout, ProtocolError, Unreachable
-from probes.ntlm import NtlmVersion
-from probes.smb.errors import ConnectionDropped, Hangup
-from probes.smb.facts import (
+from duecare.probes.errors import ProbeError, ProbeTimeout, ProtocolError, Unreachable
+from duecare.probes.ntlm import NtlmVersion
+from duecare.probes.smb.errors import ConnectionDropped, Hangup
+from duecare.probes.smb.facts import (
     MAX_SHARES,
     SHARE_NAME_CAP,
     Ms17010Facts,
@@ -38,7 +38,7 @@ from probes.smb.facts import (
     SmbHostInfo,
     SmbSession,
 )
-from probes.smb.parse import dialect_name, parse_ms17_010_reply
+from duecare.probes.smb.parse import dialect_name, parse_ms17_010_reply
 
 #: Dialects impacket's SMBConnection accepts as ``preferredDialect`` (3.0.2 is not among them).
 IMPACKET_DIALECTS = frozenset({0x0202, 0x0210, 0x0300, 0x0311})

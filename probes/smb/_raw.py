@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from probes._net import Stream
-from probes.context import ProbeContext
-from probes.errors import ProbeError, ProbeTimeout, ProtocolError, Unreachable
-from probes.smb.errors import ConnectionDropped, Hangup
-from probes.smb.facts import Smb1Negotiation, Smb1Outcome
-from probes.smb.packets import smb1_negotiate_request
-from probes.smb.parse import Rejected, parse_smb1_negotiate, transport_length
+from duecare.probes._net import Stream
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeError, ProbeTimeout, ProtocolError, Unreachable
+from duecare.probes.smb.errors import ConnectionDropped, Hangup
+from duecare.probes.smb.facts import Smb1Negotiation, Smb1Outcome
+from duecare.probes.smb.packets import smb1_negotiate_request
+from duecare.probes.smb.parse import Rejected, parse_smb1_negotiate, transport_length
 
 
 async def _read_exactly(stream: Stream, n: int, what: str, received: int) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from probes.errors import ProtocolError
+from duecare.probes.errors import ProtocolError
 
 
 class Hangup(enum.StrEnum):

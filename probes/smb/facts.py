@@ -6,8 +6,8 @@ import enum
 
 from pydantic import AwareDatetime, Field
 
-from probes.base import Facts
-from probes.ntlm import NtlmVersion
+from duecare.probes.base import Facts
+from duecare.probes.ntlm import NtlmVersion
 
 _NAME_CAP = 256
 MAX_SHARES = 64

@@ -14,14 +14,14 @@ from __future__ import annotations
 from functools import partial
 from typing import ClassVar
 
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeTimeout, ProtocolError
-from probes.smb._impacket import ms17_010_exchange
-from probes.smb._raw import Budget, negotiate_smb1
-from probes.smb.facts import Ms17010Facts, Ms17010Outcome, Smb1Outcome
-from probes.smb.probe import IMPACKET_TIMEOUT, SESSION_CAP
-from wire import Evidence, EvidenceKind, Proto
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeTimeout, ProtocolError
+from duecare.probes.smb._impacket import ms17_010_exchange
+from duecare.probes.smb._raw import Budget, negotiate_smb1
+from duecare.probes.smb.facts import Ms17010Facts, Ms17010Outcome, Smb1Outcome
+from duecare.probes.smb.probe import IMPACKET_TIMEOUT, SESSION_CAP
+from duecare.wire import Evidence, EvidenceKind, Proto
 
 _NO_WAY_IN = frozenset({Ms17010Outcome.NO_SESSION, Ms17010Outcome.IPC_REFUSED})
 

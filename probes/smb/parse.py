@@ -13,9 +13,9 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from probes.errors import ProtocolError
-from probes.smb.facts import Ms17010Outcome, Smb1Negotiation, Smb2Negotiation
-from probes.smb.packets import SMB1_COM_NEGOTIATE, SMB1_HEADER_LEN, SMB2_DIALECTS, SMB2_HEADER_LEN
+from duecare.probes.errors import ProtocolError
+from duecare.probes.smb.facts import Ms17010Outcome, Smb1Negotiation, Smb2Negotiation
+from duecare.probes.smb.packets import SMB1_COM_NEGOTIATE, SMB1_HEADER_LEN, SMB2_DIALECTS, SMB2_HEADER_LEN
 
 #: Longest NEGOTIATE reply we accept: Windows sends ~300 bytes, Samba ~260.
 MAX_NEGOTIATE_REPLY = 64 * 1024

@@ -14,16 +14,16 @@ from collections.abc import Iterable
 from functools import partial
 from typing import ClassVar, Literal
 
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeError, ProbeTimeout, ProtocolError
-from probes.smb._impacket import IMPACKET_DIALECTS, SessionReport, empty_password_session
-from probes.smb._raw import Budget, Smb1Answer, exchange, negotiate_smb1
-from probes.smb.errors import ConnectionDropped
-from probes.smb.facts import SessionOutcome, Smb1Outcome, Smb2Negotiation, SmbFacts, SmbSession
-from probes.smb.packets import DIALECT_311, SMB2_DIALECTS, smb2_negotiate_request
-from probes.smb.parse import Rejected, parse_smb2_negotiate
-from wire import Evidence, EvidenceKind, Proto
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeError, ProbeTimeout, ProtocolError
+from duecare.probes.smb._impacket import IMPACKET_DIALECTS, SessionReport, empty_password_session
+from duecare.probes.smb._raw import Budget, Smb1Answer, exchange, negotiate_smb1
+from duecare.probes.smb.errors import ConnectionDropped
+from duecare.probes.smb.facts import SessionOutcome, Smb1Outcome, Smb2Negotiation, SmbFacts, SmbSession
+from duecare.probes.smb.packets import DIALECT_311, SMB2_DIALECTS, smb2_negotiate_request
+from duecare.probes.smb.parse import Rejected, parse_smb2_negotiate
+from duecare.wire import Evidence, EvidenceKind, Proto
 
 #: impacket's own socket timeout, per round trip.
 IMPACKET_TIMEOUT = 5.0

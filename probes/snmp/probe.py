@@ -13,12 +13,12 @@ import secrets
 from dataclasses import dataclass
 from typing import ClassVar
 
-from probes._net import udp_exchange
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeTimeout, ProtocolError, Unreachable
-from probes.snmp.facts import CommunityAnswer, SnmpFacts, SnmpVersion
-from probes.snmp.parse import (
+from duecare.probes._net import udp_exchange
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeTimeout, ProtocolError, Unreachable
+from duecare.probes.snmp.facts import CommunityAnswer, SnmpFacts, SnmpVersion
+from duecare.probes.snmp.parse import (
     RESPONSE,
     SYS_DESCR,
     SYS_NAME,
@@ -34,7 +34,7 @@ from probes.snmp.parse import (
     engine_enterprise,
     text,
 )
-from wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind, Proto
 
 _VERSIONS: tuple[tuple[SnmpVersion, int], ...] = (("v2c", VERSION_V2C), ("v1", VERSION_V1))
 _OIDS = (SYS_DESCR, SYS_OBJECT_ID, SYS_NAME)

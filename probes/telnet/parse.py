@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probes.telnet.facts import TelnetFacts
+from duecare.probes.telnet.facts import TelnetFacts
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 _VERBS = {DO: "DO", DONT: "DONT", WILL: "WILL", WONT: "WONT"}

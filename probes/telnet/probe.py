@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeTimeout, ProtocolError
-from probes.telnet.facts import TelnetFacts
-from probes.telnet.parse import parse_greeting, refuse_all, split_stream
-from wire import EvidenceKind, Proto
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeTimeout, ProtocolError
+from duecare.probes.telnet.facts import TelnetFacts
+from duecare.probes.telnet.parse import parse_greeting, refuse_all, split_stream
+from duecare.wire import EvidenceKind, Proto
 
 _MAX_GREETING = 8192
 

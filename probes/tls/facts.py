@@ -6,8 +6,8 @@ import enum
 
 from pydantic import Field
 
-from probes.base import Facts
-from probes.x509 import CertificateFacts
+from duecare.probes.base import Facts
+from duecare.probes.x509 import CertificateFacts
 
 
 class TlsVersion(enum.StrEnum):

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from probes.errors import ProtocolError
-from probes.tls.facts import TlsFacts, TlsVersion, VersionProbe, VersionResult
-from probes.x509 import CertificateFacts, parse_certificate
+from duecare.probes.errors import ProtocolError
+from duecare.probes.tls.facts import TlsFacts, TlsVersion, VersionProbe, VersionResult
+from duecare.probes.x509 import CertificateFacts, parse_certificate
 
 _HANDSHAKE, _ALERT = 22, 21
 _SERVER_HELLO = 2

@@ -12,14 +12,14 @@ import ssl
 import warnings
 from typing import ClassVar
 
-from probes._net import Stream
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeTimeout, ProtocolError, Unreachable
-from probes.tls.facts import TlsFacts, TlsVersion, VersionResult
-from probes.tls.parse import MAX_FLIGHT, Attempt, build_facts
-from probes.tls.render import certificate_lines, version_lines
-from wire import EvidenceKind, Proto
+from duecare.probes._net import Stream
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeTimeout, ProtocolError, Unreachable
+from duecare.probes.tls.facts import TlsFacts, TlsVersion, VersionResult
+from duecare.probes.tls.parse import MAX_FLIGHT, Attempt, build_facts
+from duecare.probes.tls.render import certificate_lines, version_lines
+from duecare.wire import EvidenceKind, Proto
 
 #: Ports where TLS is spoken from the first byte (IANA; 3389 is RDP, which has its own probe).
 TLS_PORTS = frozenset({443, 465, 636, 853, 990, 993, 995, 8443})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from probes.tls.facts import TlsFacts, VersionResult
-from probes.x509 import CertificateFacts
+from duecare.probes.tls.facts import TlsFacts, VersionResult
+from duecare.probes.x509 import CertificateFacts
 
 
 def version_lines(facts: TlsFacts) -> list[str]:

@@ -14,8 +14,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from probes.errors import ProtocolError
-from probes.upnp.facts import SsdpResponse, UpnpDevice, UpnpFacts
+from duecare.probes.errors import ProtocolError
+from duecare.probes.upnp.facts import SsdpResponse, UpnpDevice, UpnpFacts
 
 MAX_DESCRIPTION = 64 * 1024
 _MAX_HEADERS = 64

@@ -14,11 +14,11 @@ from typing import ClassVar
 
 import httpx
 
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.errors import ProbeTimeout, ProtocolError, Unreachable
-from probes.upnp.facts import SsdpResponse, UpnpDevice, UpnpFacts
-from probes.upnp.parse import (
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.errors import ProbeTimeout, ProtocolError, Unreachable
+from duecare.probes.upnp.facts import SsdpResponse, UpnpDevice, UpnpFacts
+from duecare.probes.upnp.parse import (
     MAX_DESCRIPTION,
     build_facts,
     location_refusal,
@@ -26,7 +26,7 @@ from probes.upnp.parse import (
     parse_device_description,
     parse_ssdp_response,
 )
-from wire import EvidenceKind, Proto
+from duecare.wire import EvidenceKind, Proto
 
 _MX = 1
 _MAX_ANSWERS = 32

@@ -6,8 +6,8 @@ import re
 import struct
 from dataclasses import dataclass
 
-from probes.errors import ProtocolError
-from probes.vnc.facts import RfbProtocol
+from duecare.probes.errors import ProtocolError
+from duecare.probes.vnc.facts import RfbProtocol
 
 #: IANA "Remote Framebuffer Security Types" (the ones seen in practice).
 SECURITY_TYPE_NAMES = {

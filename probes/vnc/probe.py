@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from probes._net import Stream
-from probes.base import Facts, Observation, ProbeClass, Target, evidence
-from probes.context import ProbeContext
-from probes.vnc.facts import NONE, RfbProtocol, VncFacts
-from probes.vnc.parse import (
+from duecare.probes._net import Stream
+from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.context import ProbeContext
+from duecare.probes.vnc.facts import NONE, RfbProtocol, VncFacts
+from duecare.probes.vnc.parse import (
     SERVER_INIT_HEADER,
     client_version,
     parse_version,
@@ -26,7 +26,7 @@ from probes.vnc.parse import (
     u8,
     u32,
 )
-from wire import EvidenceKind, Proto
+from duecare.wire import EvidenceKind, Proto
 
 
 class VncProbe:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from advisories.catalog import Catalog, collect
-from advisories.exposures import BoundCondition, Condition, Detect, ExposureRule
-from advisories.predicates.base import PredicateRegistry, affected
-from probes.telnet.facts import TelnetFacts
-from wire import Exposure, Finding, Proto, Severity, Verdict
+from duecare.advisories.catalog import Catalog, collect
+from duecare.advisories.exposures import BoundCondition, Condition, Detect, ExposureRule
+from duecare.advisories.predicates.base import PredicateRegistry, affected
+from duecare.probes.telnet.facts import TelnetFacts
+from duecare.wire import Exposure, Finding, Proto, Severity, Verdict
 
 #: A fixed clock: the shipped KEV snapshot (2025-08-25) is stale at this date.
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

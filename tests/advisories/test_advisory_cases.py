@@ -13,27 +13,27 @@ from ipaddress import ip_address
 
 import pytest
 
-from advisories.catalog import Catalog
-from advisories.engine import FactsRecord, evaluate
-from advisories.kev_versions import version_disclosure_findings
-from advisories.obligations import apply_profile
-from probes.base import Facts
-from probes.elasticsearch.facts import ElasticsearchFacts
-from probes.ftp.facts import FtpFacts
-from probes.ipmi.facts import IpmiFacts
-from probes.memcached.facts import MemcachedFacts
-from probes.mongodb.facts import MongodbFacts
-from probes.printer.facts import PrinterFacts
-from probes.redis.facts import RedisFacts
-from probes.rmm.facts import RmmFacts, RmmMatch
-from probes.smb.facts import Ms17010Facts, Ms17010Outcome
-from probes.snmp.facts import CommunityAnswer, SnmpFacts
-from probes.telnet.facts import TelnetFacts
-from probes.upnp.facts import SsdpResponse, UpnpFacts
-from probes.vnc.facts import VncFacts
+from duecare.advisories.catalog import Catalog
+from duecare.advisories.engine import FactsRecord, evaluate
+from duecare.advisories.kev_versions import version_disclosure_findings
+from duecare.advisories.obligations import apply_profile
+from duecare.probes.base import Facts
+from duecare.probes.elasticsearch.facts import ElasticsearchFacts
+from duecare.probes.ftp.facts import FtpFacts
+from duecare.probes.ipmi.facts import IpmiFacts
+from duecare.probes.memcached.facts import MemcachedFacts
+from duecare.probes.mongodb.facts import MongodbFacts
+from duecare.probes.printer.facts import PrinterFacts
+from duecare.probes.redis.facts import RedisFacts
+from duecare.probes.rmm.facts import RmmFacts, RmmMatch
+from duecare.probes.smb.facts import Ms17010Facts, Ms17010Outcome
+from duecare.probes.snmp.facts import CommunityAnswer, SnmpFacts
+from duecare.probes.telnet.facts import TelnetFacts
+from duecare.probes.upnp.facts import SsdpResponse, UpnpFacts
+from duecare.probes.vnc.facts import VncFacts
+from duecare.wire import Exposure, Finding, ObligationStatus, PortState, ProbeStatus, Proto, Service, Verdict
 from tests.advisories.conftest import NOW
 from tests.advisories.predicates import test_exchange, test_rdp, test_smb, test_tls
-from wire import Exposure, Finding, ObligationStatus, PortState, ProbeStatus, Proto, Service, Verdict
 
 Case = tuple[Callable[[], Facts], Callable[[], Facts]]
 _TLS = test_tls._facts
@@ -141,7 +141,7 @@ def _kev_findings(catalog: Catalog, product: str, version: str) -> list[Finding]
 
 
 def _pairs() -> list[tuple[str, Exposure]]:
-    from advisories.catalog import collect
+    from duecare.advisories.catalog import collect
 
     catalog = collect()[0]
     return [(a.id, e) for a in sorted(catalog.advisories.values(), key=lambda a: a.id) for e in a.flags]

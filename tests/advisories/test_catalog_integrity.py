@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from advisories.catalog import PACKAGED_DATA_DIR, Catalog, collect, data_version, load_catalog
-from advisories.integrity import CATALOG_ENTRIES
-from advisories.kev import normalize_name
-from advisories.manage import cannot_check, find_advisory, list_advisories
-from wire import Exposure
+from duecare.advisories.catalog import PACKAGED_DATA_DIR, Catalog, collect, data_version, load_catalog
+from duecare.advisories.integrity import CATALOG_ENTRIES
+from duecare.advisories.kev import normalize_name
+from duecare.advisories.manage import cannot_check, find_advisory, list_advisories
+from duecare.wire import Exposure
 
 #: shared/reference/advisory-catalog.md §5: the exposure ids that decide each observable entry.
 OBSERVABLE_ENTRIES: dict[str, set[Exposure]] = {

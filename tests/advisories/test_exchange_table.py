@@ -14,19 +14,24 @@ from datetime import date
 import pytest
 from pydantic import JsonValue
 
-from advisories.exchange import DATA_DIR, ExchangeTables, load_exchange_tables, su_month
-from advisories.predicates.base import Check
-from advisories.predicates.exchange import judge_unpatched, judge_unsupported
-from probes.exchange.facts import BuildObservation, BuildPrecision, BuildSource, ExchangeFacts
-from wire import Verdict
+from duecare.advisories.exchange import DATA_DIR, ExchangeTables, load_exchange_tables, su_month
+from duecare.advisories.predicates.base import Check
+from duecare.advisories.predicates.exchange import judge_unpatched, judge_unsupported
+from duecare.probes.exchange.facts import BuildObservation, BuildPrecision, BuildSource, ExchangeFacts
+from duecare.wire import Verdict
 
 TODAY = date(2026, 11, 30)
 PROXYLOGON = {"CVE-2021-26855", "CVE-2021-26857", "CVE-2021-26858", "CVE-2021-27065"}
 #: CUs Microsoft still serviced when the March 2021 SU shipped (2021-03-02). For every older CU it
 #: published an out-of-band update that fixed only the ProxyLogon CVEs, so those CUs stayed behind on
 #: every earlier SU they had missed.
-SERVICED_MARCH_2021 = {"Exchange Server 2019 CU7", "Exchange Server 2019 CU8", "Exchange Server 2016 CU18",
-                       "Exchange Server 2016 CU19", "Exchange Server 2013 CU23"}  # fmt: skip
+SERVICED_MARCH_2021 = {
+    "Exchange Server 2019 CU7",
+    "Exchange Server 2019 CU8",
+    "Exchange Server 2016 CU18",
+    "Exchange Server 2016 CU19",
+    "Exchange Server 2013 CU23",
+}
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from advisories.catalog import PACKAGED_DATA_DIR
-from advisories.errors import CatalogError
-from advisories.kev import KEV_FILE, Kev, kev_status, load_kev, load_kev_file, parse_kev, state_kev_path
+from duecare.advisories.catalog import PACKAGED_DATA_DIR
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.kev import KEV_FILE, Kev, kev_status, load_kev, load_kev_file, parse_kev, state_kev_path
 from tests.advisories.conftest import NOW
 
 KEV_DIR = PACKAGED_DATA_DIR / "kev"

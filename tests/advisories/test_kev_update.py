@@ -15,12 +15,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from advisories.catalog import PACKAGED_DATA_DIR
-from advisories.kev import KEV_FILE, load_kev, state_kev_path
-from advisories.kev_update import KevUpdateError, schema_errors, update_kev
-from agent.cli_advisories import app
+from duecare.advisories.catalog import PACKAGED_DATA_DIR
+from duecare.advisories.kev import KEV_FILE, load_kev, state_kev_path
+from duecare.advisories.kev_update import KevUpdateError, KevUpdateResult, schema_errors, update_kev
+from duecare.agent.feeds import FeedError, read_source
+from duecare.cli.advisories import app
 
 KEV_DIR = PACKAGED_DATA_DIR / "kev"
+
+
+def install(state: Path, source: str) -> KevUpdateResult:
+    """What `update-kev --from SOURCE` does: read (file or URL), validate, install."""
+    return update_kev(KEV_DIR, state, read_source(source), source)
+
+
 SHIPPED = json.loads((KEV_DIR / KEV_FILE).read_bytes())
 
 
@@ -57,7 +65,7 @@ def test_update_from_file_installs_and_is_then_used(tmp_path: Path) -> None:
     feed = tmp_path / "feed.json"
     feed.write_bytes(newer_feed())
     state = tmp_path / "state"
-    result = update_kev(KEV_DIR, state, str(feed))
+    result = install(state, str(feed))
     assert result.changed and result.previous_version == "2025.08.25"
     assert result.catalog_version == "2026.11.27" and result.count == 1405
     assert state_kev_path(state).read_bytes() == feed.read_bytes()  # stored as published
@@ -82,7 +90,7 @@ def test_feed_failing_the_schema_is_refused_and_nothing_written(tmp_path: Path, 
     feed = tmp_path / "feed.json"
     feed.write_text(json.dumps(doc))
     with pytest.raises(KevUpdateError, match=message):
-        update_kev(KEV_DIR, tmp_path / "state", str(feed))
+        install(tmp_path / "state", str(feed))
     assert not (tmp_path / "state").exists()
 
 
@@ -90,19 +98,19 @@ def test_not_json_is_refused(tmp_path: Path) -> None:
     feed = tmp_path / "feed.json"
     feed.write_bytes(b"<html>maintenance</html>")
     with pytest.raises(KevUpdateError, match="not JSON"):
-        update_kev(KEV_DIR, tmp_path / "state", str(feed))
+        install(tmp_path / "state", str(feed))
 
 
 def test_older_feed_never_replaces_a_newer_one(tmp_path: Path) -> None:
     state = tmp_path / "state"
     feed = tmp_path / "feed.json"
     feed.write_bytes(newer_feed())
-    update_kev(KEV_DIR, state, str(feed))
+    install(state, str(feed))
     before = state_kev_path(state).read_bytes()
     old = tmp_path / "old.json"
     old.write_bytes((KEV_DIR / KEV_FILE).read_bytes())
     with pytest.raises(KevUpdateError, match="older"):
-        update_kev(KEV_DIR, state, str(old))
+        install(state, str(old))
     assert state_kev_path(state).read_bytes() == before
 
 
@@ -110,7 +118,7 @@ def test_a_crash_mid_write_leaves_the_previous_copy_intact(tmp_path: Path, monke
     state = tmp_path / "state"
     feed = tmp_path / "feed.json"
     feed.write_bytes(newer_feed())
-    update_kev(KEV_DIR, state, str(feed))
+    install(state, str(feed))
     before = state_kev_path(state).read_bytes()
     feed.write_bytes(newer_feed(catalogVersion="2026.11.28", dateReleased="2026-11-28T16:00:00.000Z"))
 
@@ -119,7 +127,7 @@ def test_a_crash_mid_write_leaves_the_previous_copy_intact(tmp_path: Path, monke
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        update_kev(KEV_DIR, state, str(feed))
+        install(state, str(feed))
     assert state_kev_path(state).read_bytes() == before
     assert [p.name for p in state_kev_path(state).parent.iterdir()] == [KEV_FILE]
 
@@ -156,14 +164,14 @@ def feed_server() -> Iterator[str]:
 
 
 def test_update_from_url(tmp_path: Path, feed_server: str) -> None:
-    result = update_kev(KEV_DIR, tmp_path, f"{feed_server}/kev.json")
+    result = install(tmp_path, f"{feed_server}/kev.json")
     assert result.catalog_version == "2026.11.27"
     assert state_kev_path(tmp_path).is_file()
 
 
 def test_http_error_is_reported(tmp_path: Path, feed_server: str) -> None:
-    with pytest.raises(KevUpdateError, match="HTTP 404"):
-        update_kev(KEV_DIR, tmp_path, f"{feed_server}/missing.json")
+    with pytest.raises(FeedError, match="HTTP 404"):
+        install(tmp_path, f"{feed_server}/missing.json")
 
 
 def test_cli_update_kev_from_url_and_refusal(tmp_path: Path, feed_server: str) -> None:

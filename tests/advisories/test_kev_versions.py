@@ -10,12 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advisories.catalog import Catalog
-from advisories.engine import FactsRecord
-from advisories.kev_versions import WORDING, is_disclosed_version, match_disclosed_version, version_disclosure_findings
-from probes.base import Facts
+from duecare.advisories.catalog import Catalog
+from duecare.advisories.engine import FactsRecord
+from duecare.advisories.kev_versions import (
+    WORDING,
+    is_disclosed_version,
+    match_disclosed_version,
+    version_disclosure_findings,
+)
+from duecare.probes.base import Facts
+from duecare.wire import Exposure, PortState, ProbeStatus, Proto, Service, Verdict
 from tests.advisories.conftest import NOW
-from wire import Exposure, PortState, ProbeStatus, Proto, Service, Verdict
 
 
 class BannerFacts(Facts):

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from advisories.catalog import Catalog
-from advisories.errors import CatalogError
-from advisories.kev_versions import version_disclosure_findings
-from advisories.obligations import apply_profile, finding_key
-from advisories.profiles import Waiver, load_waivers
-from tests.advisories.conftest import NOW
-from wire import (
+from duecare.advisories.catalog import Catalog
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.kev_versions import version_disclosure_findings
+from duecare.advisories.obligations import apply_profile, finding_key
+from duecare.advisories.profiles import Waiver, load_waivers
+from duecare.wire import (
     Exposure,
     Finding,
     KevStatus,
@@ -29,6 +28,7 @@ from wire import (
     Severity,
     Verdict,
 )
+from tests.advisories.conftest import NOW
 
 Make = Callable[..., Finding]
 
@@ -180,7 +180,7 @@ def test_active_waiver_waives_and_stays_visible(catalog: Catalog, make_finding: 
 
 
 def test_waiver_does_not_cover_the_compensating_control_it_relies_on(catalog: Catalog, make_finding: Make) -> None:
-    """"RDP allowed on 10.0.0.5, NLA required": without NLA the obligation is still breached."""
+    """ "RDP allowed on 10.0.0.5, NLA required": without NLA the obligation is still breached."""
     findings = [make_finding(Exposure.RDP_EXPOSED), make_finding(Exposure.RDP_NO_NLA)]
     out, summary = apply_profile(findings, catalog, "hipaa", NOW, waivers=[waiver()])
     assert [f.waived for f in out] == [True, False]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from advisories.catalog import PACKAGED_DATA_DIR, collect, load_catalog
-from advisories.errors import CatalogError
-from advisories.manage import validate
-from agent.cli_advisories import app
+from duecare.advisories.catalog import PACKAGED_DATA_DIR, collect, load_catalog
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.manage import validate
+from duecare.cli.advisories import app
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
-from advisories.catalog import Catalog
-from advisories.engine import FactsRecord
-from advisories.obligations import apply_profile
+from duecare.advisories.catalog import Catalog
+from duecare.advisories.engine import FactsRecord
+from duecare.advisories.obligations import apply_profile
+from duecare.wire import Exposure, PortState, ProbeStatus, Proto, Service, Verdict
 from tests.advisories.conftest import NOW
-from wire import Exposure, PortState, ProbeStatus, Proto, Service, Verdict
 
 TARPIT = ip_address("198.18.0.120")  # lab host: accepts on many ports, never speaks
 PORTS = (21, 23, 80, 443, 445, 3389, 5900, 6379)

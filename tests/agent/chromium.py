@@ -190,9 +190,13 @@ class Browser:
         """Print as Chromium would to A4 paper; returns the PDF size in bytes."""
         self.call("Emulation.setEmulatedMedia", session=True, media="print")
         res = self.call(
-            "Page.printToPDF", session=True, paperWidth=8.27, paperHeight=11.69, printBackground=True,
+            "Page.printToPDF",
+            session=True,
+            paperWidth=8.27,
+            paperHeight=11.69,
+            printBackground=True,
             preferCSSPageSize=True,
-        )  # fmt: skip
+        )
         data = base64.b64decode(res["data"])
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.state import StateDir
+from duecare.agent.state import StateDir
 from tests.agent.live import AgentProcess, LiveCollector, assert_no_secrets
 
 

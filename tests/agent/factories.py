@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from wire import Exposure as E
-from wire import Finding, Report, ScanMode, ScopeRecord, Severity, Verdict
+from duecare.wire import Exposure as E
+from duecare.wire import Finding, Report, ScanMode, ScopeRecord, Severity, Verdict
 
 
 def make_report(n_findings: int = 1, *, when: datetime | None = None) -> Report:

@@ -24,13 +24,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from agent.outbox import Outbox
-from agent.state import StateDir
-from collector import admin
-from collector.db import migrate
-from collector.db.models import ChainGap
-from collector.db.models import Report as ReportRow
-from collector.db.session import Database, make_engine
+from duecare.agent.outbox import Outbox
+from duecare.agent.state import StateDir
+from duecare.collector import admin
+from duecare.collector.db import migrate
+from duecare.collector.db.models import ChainGap
+from duecare.collector.db.models import Report as ReportRow
+from duecare.collector.db.session import Database, make_engine
 from tests.agent.factories import make_report
 from tests.collector.processes import Server, free_port
 
@@ -147,8 +147,12 @@ class AgentProcess:
         with log.open("w") as err:
             out = subprocess.run(
                 [DUECARE, "agent", *args, "--state-dir", str(self.state_dir)],
-                cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True, timeout=timeout,
-            )  # fmt: skip
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                timeout=timeout,
+            )
         out.stderr = log.read_text()
         self.logs.append(log.with_suffix(".stdout"))
         log.with_suffix(".stdout").write_text(out.stdout)
@@ -175,8 +179,10 @@ class AgentProcess:
         with self._log("daemon").open("w") as err:
             self.proc = subprocess.Popen(
                 [DUECARE, "agent", "run", "--config", str(self.config), "--state-dir", str(self.state_dir), *extra],
-                cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         return self
 
     @property

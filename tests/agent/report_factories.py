@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from ipaddress import ip_address
 from typing import Any
 
-from wire import (
+from duecare.wire import (
     AdvisoryRef,
     Asset,
     Evidence,
@@ -29,7 +29,7 @@ from wire import (
     Severity,
     Verdict,
 )
-from wire import Exposure as E
+from duecare.wire import Exposure as E
 
 WHEN = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 SCRIPT = "<script>document.title='PWNED-SCRIPT';document.body.setAttribute('data-pwned','script')</script>"

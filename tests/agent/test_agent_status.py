@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.privileges import can_use_raw_sockets
+from duecare.agent.privileges import can_use_raw_sockets
 from tests.agent.live import DUECARE, REPO, AgentProcess, LiveCollector, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -80,10 +80,23 @@ def test_capability_self_test_without_cap_net_raw(live_agent: AgentProcess, live
     live_collector.start()
     live_agent.enroll(live_collector.url, live_collector.token)
     out = subprocess.run(
-        ["setpriv", "--bounding-set", "-net_raw", DUECARE, "agent", "status", "--json", "--state-dir",
-         str(live_agent.state_dir)],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        [
+            "setpriv",
+            "--bounding-set",
+            "-net_raw",
+            DUECARE,
+            "agent",
+            "status",
+            "--json",
+            "--state-dir",
+            str(live_agent.state_dir),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     caps = json.loads(out.stdout)["capabilities"]
     assert caps["raw_sockets"] is False
     assert caps["scan_mode"].startswith("connect")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-DUECARE = [sys.executable, "-m", "agent"]
+DUECARE = [sys.executable, "-m", "duecare.cli"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

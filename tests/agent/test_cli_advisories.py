@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from agent.cli_advisories import app
+from duecare.cli.advisories import app
 
 runner = CliRunner()
 

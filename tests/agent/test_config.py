@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentConfig, ConfigError, load_config
+from duecare.agent.config import AgentConfig, ConfigError, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentConfig
-from agent.daemon import AgentDaemon
-from agent.delivery import Backoff
-from agent.state import StateDir
+from duecare.agent.config import AgentConfig
+from duecare.agent.daemon import AgentDaemon
+from duecare.agent.delivery import Backoff
+from duecare.agent.state import StateDir
+from duecare.wire import Receipt, Report
 from tests.agent.factories import make_report
 from tests.agent.fault_proxy import Fault, FaultProxy
 from tests.agent.live import AgentProcess, LiveCollector, assert_chain_intact, wait_for
-from wire import Receipt, Report
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -190,8 +190,13 @@ def test_retry_after_from_500_and_503_is_respected(live_agent: AgentProcess, liv
     finally:
         proxy.stop()
     posts = proxy.report_posts()
-    assert [(p.status, p.injected) for p in posts] == [(503, True), (500, True), (201, False), (201, False),
-                                                       (201, False)]  # fmt: skip
+    assert [(p.status, p.injected) for p in posts] == [
+        (503, True),
+        (500, True),
+        (201, False),
+        (201, False),
+        (201, False),
+    ]
     first, second, third = posts[0].at, posts[1].at, posts[2].at
     assert second - first >= 6.0, "retried before the 503's Retry-After"
     assert posts[1].retry_after is not None

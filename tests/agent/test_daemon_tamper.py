@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from duecare.wire import Receipt, SignedReport
 from tests.agent.live import DUECARE, REPO, AgentProcess, LiveCollector, wait_for
-from wire import Receipt, SignedReport
 
 pytestmark = pytest.mark.timeout(120)
 

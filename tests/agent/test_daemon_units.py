@@ -13,13 +13,13 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.config import AgentConfig
-from agent.daemon import make_trigger
-from agent.delivery import deliver_due
-from agent.logs import setup_logging
-from agent.outbox import Outbox
-from agent.signing import verify_chain
-from agent.state import Enrollment
+from duecare.agent.config import AgentConfig
+from duecare.agent.daemon import make_trigger
+from duecare.agent.delivery import deliver_due
+from duecare.agent.logs import setup_logging
+from duecare.agent.outbox import Outbox
+from duecare.agent.state import Enrollment
+from duecare.wire.signatures import verify_chain
 from tests.agent.factories import make_report
 
 ENROLL = Enrollment(collector_url="http://c.test", agent_id="a", site_id="s", client_id="c", credential="k" * 40)
@@ -75,8 +75,9 @@ def test_refused_reports_stay_in_the_agents_chain(tmp_path: Path) -> None:
 def test_scheduler_warnings_are_json_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
-    saved = {n: (lg.handlers[:], lg.level, lg.propagate) for n in ("duecare", "apscheduler")
-             for lg in [logging.getLogger(n)]}  # fmt: skip
+    saved = {
+        n: (lg.handlers[:], lg.level, lg.propagate) for n in ("duecare", "apscheduler") for lg in [logging.getLogger(n)]
+    }
     try:
         setup_logging()
         logging.getLogger("apscheduler.scheduler").warning("Run time of job %r was missed by %s", "scan", "0:01:00")

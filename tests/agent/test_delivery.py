@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 
-from agent.delivery import Backoff, deliver_due, retry_after_seconds
-from agent.outbox import Outbox
-from agent.state import Enrollment
+from duecare.agent.delivery import Backoff, deliver_due, retry_after_seconds
+from duecare.agent.outbox import Outbox
+from duecare.agent.state import Enrollment
+from duecare.wire import SignedReport, report_hash
 from tests.agent.factories import make_report
-from wire import SignedReport, report_hash
 
 ENROLL = Enrollment(
     collector_url="http://collector.test", agent_id="a1", site_id="s1", client_id="c1", credential="k" * 40

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from advisories.obligations import finding_key
-from agent.config import AgentConfig
-from probes.ports.parse import expand_ranges, parse_nmap_xml
-from tests.lab.lab import Lab
-from wire import Report
+from duecare.advisories.obligations import finding_key
+from duecare.agent.config import AgentConfig
+from duecare.lab.lab import Lab
+from duecare.probes.ports.parse import expand_ranges, parse_nmap_xml
+from duecare.wire import Report
 
 pytestmark = pytest.mark.lab
 

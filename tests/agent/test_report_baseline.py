@@ -7,12 +7,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.report_baseline import diff, key, load_report
+from duecare.cli.main import app
+from duecare.report.baseline import diff, key, load_report
+from duecare.wire import Exposure as E
+from duecare.wire import ObligationStatus, Severity, SignedReport, Verdict
 from tests.agent.report_factories import finding, rich_report
 from tests.agent.test_report_html import Page
-from wire import Exposure as E
-from wire import ObligationStatus, Severity, SignedReport, Verdict
 
 
 def pair() -> tuple:  # type: ignore[type-arg]

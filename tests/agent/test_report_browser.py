@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.html_report import render
+from duecare.report.html import render
 from tests.agent import chromium
 from tests.agent.report_factories import SCRIPT, hostile_report, rich_report
 from tests.lab.fixtures import in_ci

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from duecare.wire import Exposure, Report
 from tests.agent.test_report_html import Page
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import Server, cli
-from wire import Exposure, Report
 
 pytestmark = pytest.mark.timeout(300)
 DUECARE = str(Path(sys.executable).with_name("duecare"))

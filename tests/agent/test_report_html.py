@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.html_report import hexdump, render, safe_url
-from agent.report_view import actions, finding_id
+from duecare.report.html import hexdump, render, safe_url
+from duecare.report.view import actions, finding_id
+from duecare.wire import Severity, Verdict
 from tests.agent.report_factories import HOSTILE_URL, IMG, SCRIPT, hostile_report, rich_report
-from wire import Severity, Verdict
 
 
 class Page(HTMLParser):
@@ -155,7 +155,7 @@ def test_hexdump_and_safe_url() -> None:
 
 @pytest.mark.parametrize("sev", list(Severity))
 def test_severity_counts_ignore_waived_and_indeterminate(sev: Severity) -> None:
-    from agent.report_view import severity_counts
+    from duecare.report.view import severity_counts
 
     counts = severity_counts(rich_report().findings)
     expected = sum(
@@ -165,7 +165,7 @@ def test_severity_counts_ignore_waived_and_indeterminate(sev: Severity) -> None:
 
 
 def test_write_report_html(tmp_path: Path) -> None:
-    from agent.html_report import write_report
+    from duecare.report.html import write_report
 
     out = tmp_path / "r" / "report.html"
     write_report(rich_report(), out)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.report_view import finding_id
+from duecare.lab.lab import Lab
+from duecare.report.view import finding_id
+from duecare.wire import ObligationStatus, Report, Verdict
 from tests.agent import chromium
 from tests.agent.test_report_html import Page
 from tests.lab.fixtures import in_ci, lab  # noqa: F401 - the session-scoped lab fixture
-from tests.lab.lab import Lab
-from wire import ObligationStatus, Report, Verdict
 
 pytestmark = pytest.mark.lab
 
@@ -42,8 +42,22 @@ class LabScan:
 def lab_scan(lab: Lab) -> LabScan:  # noqa: F811 - pytest fixture injection
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     out, html = ARTIFACTS / "lab-report.json", ARTIFACTS / "lab-report.html"
-    argv = [DUECARE, "scan", "198.18.0.0/24", "--exclude", "198.18.0.2", "--profile", "hipaa", "--json",
-            "--out", str(out), "--report", str(html), "--authorized-by", AUTHORIZED]  # fmt: skip
+    argv = [
+        DUECARE,
+        "scan",
+        "198.18.0.0/24",
+        "--exclude",
+        "198.18.0.2",
+        "--profile",
+        "hipaa",
+        "--json",
+        "--out",
+        str(out),
+        "--report",
+        str(html),
+        "--authorized-by",
+        AUTHORIZED,
+    ]
     t0 = time.monotonic()
     proc = subprocess.run(lab.exec_argv(argv), capture_output=True, text=True, timeout=600, check=False)
     elapsed = time.monotonic() - t0
@@ -97,9 +111,15 @@ def test_lab_report_in_chromium_desktop_and_print(lab_scan: LabScan, browser: ch
     load_s = time.monotonic() - t0
     assert browser.problems() == []
     text = browser.evaluate("document.body.innerText")
-    for needle in ("Action required", "HIPAA covered entity or business associate", "most important actions",
-                   "Known exploited vulnerabilities", "What could not be determined", "Authorisation record",
-                   str(lab_scan.report.report_id)):  # fmt: skip
+    for needle in (
+        "Action required",
+        "HIPAA covered entity or business associate",
+        "most important actions",
+        "Known exploited vulnerabilities",
+        "What could not be determined",
+        "Authorisation record",
+        str(lab_scan.report.report_id),
+    ):
         assert needle in text, needle
     for sel in ("#headline", "svg.chart", "#actions", "#detail .finding", "#unsettled", "#appendix"):
         assert browser.evaluate(f"document.querySelector({sel!r}).getBoundingClientRect().height") > 0, sel
@@ -128,8 +148,13 @@ def test_lab_report_as_pdf_through_weasyprint(lab_scan: LabScan) -> None:
     pytest.importorskip("weasyprint")
     out = ARTIFACTS / "lab-weasyprint.pdf"
     t0 = time.monotonic()
-    proc = subprocess.run([DUECARE, "report", str(ARTIFACTS / "lab-report.json"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [DUECARE, "report", str(ARTIFACTS / "lab-report.json"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes().startswith(b"%PDF-")
     assert time.monotonic() - t0 < 120

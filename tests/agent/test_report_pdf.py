@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from duecare.cli.main import app
 from tests.agent.report_factories import rich_report
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "report"
@@ -17,7 +17,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "report"
 
 def test_pdf_is_rendered_by_weasyprint(tmp_path: Path) -> None:
     weasyprint = pytest.importorskip("weasyprint")
-    from agent.html_report import render, write_report
+    from duecare.report.html import render, write_report
 
     out = tmp_path / "report.pdf"
     t0 = time.monotonic()

@@ -10,12 +10,12 @@ from pathlib import Path
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from agent.config import AgentConfig
-from agent.daemon import AgentDaemon, make_trigger
-from agent.state import Enrollment, StateDir
-from agent.window import inside
+from duecare.agent.config import AgentConfig
+from duecare.agent.daemon import AgentDaemon, make_trigger
+from duecare.agent.state import Enrollment, StateDir
+from duecare.agent.window import inside
+from duecare.wire import Report
 from tests.agent.factories import make_report
-from wire import Report
 
 
 def _cfg(**schedule: object) -> AgentConfig:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.scope import Scope, ScopeError, parse_spec
+from duecare.agent.scope import Scope, ScopeError, parse_spec
 
 octet = st.integers(0, 255)
 net24 = st.builds(lambda a, b: f"10.{a}.{b}.0/24", octet, octet)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.outbox import Outbox
-from agent.signing import verify_chain
-from agent.state import StateDir
+from duecare.agent.outbox import Outbox
+from duecare.agent.state import StateDir
+from duecare.wire import Receipt, SignedReport, report_hash
+from duecare.wire.signatures import verify_chain
 from tests.agent.factories import make_report
-from wire import Receipt, SignedReport, report_hash
 
 
 def _outbox(tmp_path: Path, **kw: int) -> tuple[Outbox, Ed25519PrivateKey]:

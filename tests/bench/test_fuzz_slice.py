@@ -14,9 +14,9 @@ import pytest
 
 from bench.fuzz_all import arm_hang_timer, call_once, run_hypothesis, run_mutator
 from bench.fuzz_targets import Entry, discover, parser_modules
-from probes.errors import ProtocolError
-from probes.ports.parse import parse_nmap_xml
-from probes.x509 import parse_certificate
+from duecare.probes.errors import ProtocolError
+from duecare.probes.ports.parse import parse_nmap_xml
+from duecare.probes.x509 import parse_certificate
 
 TLS_CERT = Path(__file__).parents[1] / "probes" / "tls" / "fixtures" / "nginx1221_expired_cert.der"
 
@@ -31,9 +31,14 @@ def entries() -> list[Entry]:
 def test_every_parser_module_has_entry_points(entries: list[Entry]) -> None:
     modules = {e.name.rsplit(".", 1)[0] for e in entries}
     assert set(parser_modules()) <= modules, sorted(set(parser_modules()) - modules)
-    for name in ("probes.telnet.parse.parse_greeting", "probes.x509.parse_certificate",
-                 "probes.ntlm.parse_challenge", "probes.ports.parse.parse_nmap_xml",
-                 "probes.discovery.neighbors.parse_proc_net_arp", "probes.snmp.parse.decode_message"):  # fmt: skip
+    for name in (
+        "duecare.probes.telnet.parse.parse_greeting",
+        "duecare.probes.x509.parse_certificate",
+        "duecare.probes.ntlm.parse_challenge",
+        "duecare.probes.ports.parse.parse_nmap_xml",
+        "duecare.probes.discovery.neighbors.parse_proc_net_arp",
+        "duecare.probes.snmp.parse.decode_message",
+    ):
         assert any(e.name == name for e in entries), name
     assert all(e.seeds for e in entries)
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from collector import admin
-from collector.app import create_app
-from collector.db import migrate
-from collector.db.session import Database, make_engine
-from collector.settings import CollectorSettings, WebhookSettings
+from duecare.collector import admin
+from duecare.collector.app import create_app
+from duecare.collector.db import migrate
+from duecare.collector.db.session import Database, make_engine
+from duecare.collector.settings import CollectorSettings, WebhookSettings
 from tests.collector.databases import database_url
 from tests.collector.factories import AgentChain
 
@@ -62,8 +62,9 @@ class Collector:
     def enroll(self, client: str, site: str, token: str | None = None) -> Enrolled:
         token = token or self.add_site(client, site)
         chain = AgentChain()
-        resp = self.http.post("/v1/enroll", json={"token": token, "public_key": chain.key.public_b64,
-                                                   "hostname": "box"})  # fmt: skip
+        resp = self.http.post(
+            "/v1/enroll", json={"token": token, "public_key": chain.key.public_b64, "hostname": "box"}
+        )
         assert resp.status_code == 201, resp.text
         body = resp.json()
         return Enrolled(body["client_id"], body["site_id"], body["agent_id"], body["credential"], chain)

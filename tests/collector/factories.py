@@ -13,7 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from wire import (
+from duecare.wire import (
     Asset,
     Exposure,
     Finding,
@@ -49,17 +49,31 @@ class AgentKey:
 
 
 def finding(
-    ip: str, exposure: Exposure = Exposure.TELNET_EXPOSED, port: int | None = 23, proto: Proto | None = Proto.TCP,
-    *, severity: Severity = Severity.HIGH, verdict: Verdict = Verdict.AFFECTED, kev_cves: Sequence[str] = (),
-    cves: Sequence[str] = (), title: str | None = None,
-) -> Finding:  # fmt: skip
+    ip: str,
+    exposure: Exposure = Exposure.TELNET_EXPOSED,
+    port: int | None = 23,
+    proto: Proto | None = Proto.TCP,
+    *,
+    severity: Severity = Severity.HIGH,
+    verdict: Verdict = Verdict.AFFECTED,
+    kev_cves: Sequence[str] = (),
+    cves: Sequence[str] = (),
+    title: str | None = None,
+) -> Finding:
     cve_rows = [KevStatus(cve=c, known_exploited=True, kev_due_date=BASE_TIME.date()) for c in kev_cves]
     cve_rows += [KevStatus(cve=c, known_exploited=False) for c in cves]
     return Finding(
-        exposure=exposure, ip=ip_address(ip), port=port, proto=proto, severity=severity, verdict=verdict,
-        title=title or f"{exposure.value} on {ip}", reason="test", cves=tuple(cve_rows),
+        exposure=exposure,
+        ip=ip_address(ip),
+        port=port,
+        proto=proto,
+        severity=severity,
+        verdict=verdict,
+        title=title or f"{exposure.value} on {ip}",
+        reason="test",
+        cves=tuple(cve_rows),
         remediation="Turn it off.",
-    )  # fmt: skip
+    )
 
 
 def asset(ip: str, hostname: str | None = None) -> Asset:
@@ -72,22 +86,43 @@ def obligations(*items: tuple[str, str, ObligationStatus]) -> ObligationSummary:
 
 
 def make_report(
-    *, findings: Sequence[Finding] = (), assets: Sequence[Asset] | None = None,
-    targets: Sequence[str] = ("198.18.0.0/24",), exclusions: Sequence[str] = (), tcp_ports: str = "1-65535",
-    started_at: datetime = BASE_TIME, previous_report_hash: str | None = None, site_id: str | None = None,
-    agent_id: str | None = None, obligation_summary: ObligationSummary | None = None,
+    *,
+    findings: Sequence[Finding] = (),
+    assets: Sequence[Asset] | None = None,
+    targets: Sequence[str] = ("198.18.0.0/24",),
+    exclusions: Sequence[str] = (),
+    tcp_ports: str = "1-65535",
+    started_at: datetime = BASE_TIME,
+    previous_report_hash: str | None = None,
+    site_id: str | None = None,
+    agent_id: str | None = None,
+    obligation_summary: ObligationSummary | None = None,
     report_id: uuid.UUID | None = None,
-) -> Report:  # fmt: skip
+) -> Report:
     if assets is None:
         assets = [asset(ip) for ip in sorted({str(f.ip) for f in findings})]
     return Report(
-        report_id=report_id or uuid.uuid4(), agent_id=agent_id, site_id=site_id, duecare_version="0.1.0",
-        catalog_version="test", started_at=started_at, finished_at=started_at + timedelta(minutes=5),
-        scope=ScopeRecord(targets=tuple(targets), exclusions=tuple(exclusions), tcp_ports=tcp_ports, udp_ports="",
-                          probe_classes=("non-intrusive",), mode=ScanMode.CONNECT, privileged=False),
-        assets=tuple(assets), findings=tuple(findings), obligations=obligation_summary,
+        report_id=report_id or uuid.uuid4(),
+        agent_id=agent_id,
+        site_id=site_id,
+        duecare_version="0.1.0",
+        catalog_version="test",
+        started_at=started_at,
+        finished_at=started_at + timedelta(minutes=5),
+        scope=ScopeRecord(
+            targets=tuple(targets),
+            exclusions=tuple(exclusions),
+            tcp_ports=tcp_ports,
+            udp_ports="",
+            probe_classes=("non-intrusive",),
+            mode=ScanMode.CONNECT,
+            privileged=False,
+        ),
+        assets=tuple(assets),
+        findings=tuple(findings),
+        obligations=obligation_summary,
         previous_report_hash=previous_report_hash,
-    )  # fmt: skip
+    )
 
 
 def signed_body(key: AgentKey, report: Report | dict[str, Any], tombstones: Sequence[Tombstone] = ()) -> dict[str, Any]:
@@ -119,5 +154,4 @@ class AgentChain:
     def skip(self, **kwargs: Any) -> Tombstone:
         """A report the agent made but dropped: only its tombstone travels."""
         body = self.next(**kwargs)
-        return Tombstone(report_id=body["report"]["report_id"], report_hash=self.previous or "",
-                         dropped_at=BASE_TIME)  # fmt: skip
+        return Tombstone(report_id=body["report"]["report_id"], report_hash=self.previous or "", dropped_at=BASE_TIME)

@@ -1,4 +1,4 @@
-"""Real collector processes (``python -m collector serve``) on 127.0.0.1 random ports."""
+"""Real collector processes (``python -m duecare.collector serve``) on 127.0.0.1 random ports."""
 
 from __future__ import annotations
 
@@ -24,9 +24,13 @@ def free_port() -> int:
 def cli(*args: str, db: str) -> list[str]:
     """Run an admin command; returns its output lines (secrets are the last one)."""
     out = subprocess.run(
-        [sys.executable, "-m", "collector", *args, "--db", db], cwd=REPO, capture_output=True, text=True,
-        timeout=60, check=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "duecare.collector", *args, "--db", db],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return out.stdout.strip().splitlines()
 
 
@@ -40,10 +44,23 @@ class Server:
     def start(self, timeout: float = 30.0) -> Server:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "collector", "serve", "--db", self.db, "--listen",
-                 f"127.0.0.1:{self.port}", "--log-level", "warning", *self.extra],
-                cwd=REPO, stdout=log, stderr=log,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "duecare.collector",
+                    "serve",
+                    "--db",
+                    self.db,
+                    "--listen",
+                    f"127.0.0.1:{self.port}",
+                    "--log-level",
+                    "warning",
+                    *self.extra,
+                ],
+                cwd=REPO,
+                stdout=log,
+                stderr=log,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

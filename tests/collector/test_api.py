@@ -7,11 +7,11 @@ import copy
 import pytest
 from sqlalchemy import func, select
 
-from collector.db.models import ChainGap, Change, DroppedReport, FindingState
-from collector.db.models import Report as ReportRow
+from duecare.collector.db.models import ChainGap, Change, DroppedReport, FindingState
+from duecare.collector.db.models import Report as ReportRow
+from duecare.wire import Exposure, Receipt, report_hash
 from tests.collector.conftest import Collector
 from tests.collector.factories import finding
-from wire import Exposure, Receipt, report_hash
 
 
 def _count(collector: Collector, model: type) -> int:
@@ -157,7 +157,7 @@ def test_explicit_own_site_is_accepted(collector: Collector) -> None:
 
 
 def test_nothing_half_written_when_the_transaction_fails(collector: Collector, monkeypatch: pytest.MonkeyPatch) -> None:
-    from collector import changes
+    from duecare.collector import changes
 
     agent = collector.enroll("acme", "hq")
     body = agent.chain.next(findings=[finding("198.18.0.50"), finding("198.18.0.51")])

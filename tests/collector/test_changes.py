@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from collector import changes
-from collector.db.models import Change, Client
-from collector.db.session import Database
+from duecare.collector import changes
+from duecare.collector.db.models import Change, Client
+from duecare.collector.db.session import Database
 
 
 def _client(db: Database) -> None:

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from collector.cli import app, parse_ttl
-from collector.db.models import EnrollmentToken
-from collector.db.session import Database, make_engine
+from duecare.cli.collector import app, parse_ttl
+from duecare.cli.pull import app as pull_app
+from duecare.collector.db.models import EnrollmentToken
+from duecare.collector.db.session import Database, make_engine
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import REPO, Server
 
@@ -29,6 +30,11 @@ def run(*args: str) -> list[str]:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output.strip().splitlines()
+
+
+def pull(*args: str) -> None:
+    result = runner.invoke(pull_app, list(args))
+    assert result.exit_code == 0, result.output
 
 
 def test_admin_commands_print_secrets_last(tmp_path: Path) -> None:
@@ -74,9 +80,15 @@ def test_parse_ttl() -> None:
 
 
 def test_python_dash_m_collector() -> None:
-    out = subprocess.run([sys.executable, "-m", "collector", "--help"], cwd=REPO, capture_output=True, text=True,
-                         timeout=60, check=True)  # fmt: skip
-    assert "add-site" in out.stdout and "pull" in out.stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "duecare.collector", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "add-site" in out.stdout and "serve" in out.stdout
 
 
 @pytest.fixture
@@ -100,34 +112,46 @@ def test_pull_keeps_the_cursor(live: tuple[Server, Path, AgentChain, dict[str, s
     for _ in range(2):
         httpx.post(f"{server.url}/v1/reports", json=chain.next(findings=[finding("198.18.0.50")]), headers=auth)
     cursor, out = tmp_path / "cursor", tmp_path / "out.json"
-    base = ["pull", "--collector", server.url, "--key-file", str(key_file), "--cursor-file", str(cursor)]
-    run(*base, "-o", str(out))
+    base = ["--collector", server.url, "--key-file", str(key_file), "--cursor-file", str(cursor)]
+    pull(*base, "-o", str(out))
     doc = json.loads(out.read_text())
     ids = [c["id"] for c in doc["changes"]]
     assert ids == list(range(1, len(ids) + 1)) and doc["cursor"] == cursor.read_text().strip() == str(ids[-1])
     assert doc["clients"] and {c["kind"] for c in doc["changes"]} >= {"report", "finding"}
-    run(*base, "-o", str(out))
+    pull(*base, "-o", str(out))
     assert json.loads(out.read_text())["changes"] == []  # nothing new
     httpx.post(f"{server.url}/v1/reports", json=chain.next(findings=[]), headers=auth)  # telnet fixed
-    run(*base, "--format", "csv", "-o", str(tmp_path / "out.csv"))
+    pull(*base, "--format", "csv", "-o", str(tmp_path / "out.csv"))
     rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
     assert [(r["kind"], r["transition"], r["tenant"]) for r in rows] == [("finding", "resolved", "acme")]
     cursor.write_text("0\n")
-    run(*base, "--format", "ocsf", "-o", str(tmp_path / "out.ocsf"))
+    pull(*base, "--format", "ocsf", "-o", str(tmp_path / "out.ocsf"))
     events = json.loads((tmp_path / "out.ocsf").read_text())
     assert [e["activity_id"] for e in events] == [1, 2, 3]  # new, open, resolved
 
 
-def test_cursor_not_moved_when_the_output_fails(live: tuple[Server, Path, AgentChain, dict[str, str]],
-                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_cursor_not_moved_when_the_output_fails(
+    live: tuple[Server, Path, AgentChain, dict[str, str]], tmp_path: Path
+) -> None:
     server, key_file, chain, auth = live
     httpx.post(f"{server.url}/v1/reports", json=chain.next(findings=[finding("198.18.0.50")]), headers=auth)
     cursor = tmp_path / "cursor"
     cursor.write_text("0\n")
     blocked = tmp_path / "is-a-directory"
     blocked.mkdir()
-    result = runner.invoke(app, ["pull", "--collector", server.url, "--key-file", str(key_file),
-                                 "--cursor-file", str(cursor), "-o", str(blocked)])  # fmt: skip
+    result = runner.invoke(
+        pull_app,
+        [
+            "--collector",
+            server.url,
+            "--key-file",
+            str(key_file),
+            "--cursor-file",
+            str(cursor),
+            "-o",
+            str(blocked),
+        ],
+    )
     assert result.exit_code != 0
     assert cursor.read_text() == "0\n"
 
@@ -136,5 +160,5 @@ def test_pull_with_a_bad_key_says_so(live: tuple[Server, Path, AgentChain, dict[
     server, _, _, _ = live
     bad = tmp_path / "bad"
     bad.write_text("dcr_nope\n")
-    result = runner.invoke(app, ["pull", "--collector", server.url, "--key-file", str(bad)])
+    result = runner.invoke(pull_app, ["--collector", server.url, "--key-file", str(bad)])
     assert result.exit_code == 1 and "401" in result.output

@@ -5,9 +5,9 @@ from ipaddress import ip_address
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.coverage import Coverage, parse_ports, parse_targets
+from duecare.collector.coverage import Coverage, parse_ports, parse_targets
+from duecare.wire import Proto
 from tests.collector.factories import asset, make_report
-from wire import Proto
 
 
 def test_parse_ports_nmap_notation() -> None:

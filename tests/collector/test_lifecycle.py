@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from collector import lifecycle
-from collector.coverage import Coverage
-from collector.db.models import AssetState, FindingState, ObligationState
+from duecare.collector import lifecycle
+from duecare.collector.coverage import Coverage
+from duecare.collector.db.models import AssetState, FindingState, ObligationState
+from duecare.wire import Exposure, ObligationStatus, Report, Severity, Verdict
 from tests.collector.factories import BASE_TIME, asset, finding, make_report, obligations
-from wire import Exposure, ObligationStatus, Report, Severity, Verdict
 
 TELNET = finding("198.18.0.50")
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from collector.logs import JsonFormatter
+from duecare.collector.logs import JsonFormatter
 from tests.collector.conftest import Collector
 from tests.collector.factories import finding
 

@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from collector.db import migrate
-from collector.db.models import Base
-from collector.db.session import make_engine
+from duecare.collector.db import migrate
+from duecare.collector.db.models import Base
+from duecare.collector.db.session import make_engine
 from tests.collector.processes import REPO
 
 
@@ -35,7 +35,7 @@ def test_replicas_starting_together_migrate_once(db_url: str) -> None:
     """Three ``collector init`` processes at once, as replicas starting together would."""
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "collector", "init", "--db", db_url],
+            [sys.executable, "-m", "duecare.collector", "init", "--db", db_url],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

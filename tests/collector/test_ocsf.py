@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from collector.exports.ocsf import OCSF_VERSION
+from duecare.collector.exports.ocsf import OCSF_VERSION
+from duecare.wire import Exposure, ObligationStatus, Severity
 from tests.collector.conftest import Collector
 from tests.collector.factories import asset, finding, obligations
-from wire import Exposure, ObligationStatus, Severity
 
 SCHEMAS = Path(__file__).parent / "data" / "ocsf" / OCSF_VERSION
 CLASSES = {2002: "vulnerability_finding", 2003: "compliance_finding"}
@@ -40,25 +40,41 @@ def test_vendored_schemas_match_the_pinned_package() -> None:
 
 
 def test_the_schema_really_rejects_a_bad_event() -> None:
-    bad = {"class_uid": 2002, "category_uid": 2, "activity_id": 1, "type_uid": 200201, "severity_id": 5,
-           "time": 0, "metadata": {"version": "1.5.0", "product": {"name": "x"}}, "finding_info": {"uid": "u"},
-           "vulnerabilities": [{"cve": {"uid": "CVE-1"}, "advisory": {"uid": "both"}}]}  # fmt: skip
+    bad = {
+        "class_uid": 2002,
+        "category_uid": 2,
+        "activity_id": 1,
+        "type_uid": 200201,
+        "severity_id": 5,
+        "time": 0,
+        "metadata": {"version": "1.5.0", "product": {"name": "x"}},
+        "finding_info": {"uid": "u"},
+        "vulnerabilities": [{"cve": {"uid": "CVE-1"}, "advisory": {"uid": "both"}}],
+    }
     assert list(_validator(2002).iter_errors(bad))  # just_one of advisory/cve/cwe
 
 
 def _populate(collector: Collector) -> dict[str, str]:
     agent = collector.enroll("acme", "hq")
     items = [
-        finding("198.18.0.30", Exposure.EXCHANGE_UNPATCHED, 443, severity=Severity.CRITICAL,
-                kev_cves=["CVE-2021-34473", "CVE-2021-34523"], cves=["CVE-2021-31207"]),
+        finding(
+            "198.18.0.30",
+            Exposure.EXCHANGE_UNPATCHED,
+            443,
+            severity=Severity.CRITICAL,
+            kev_cves=["CVE-2021-34473", "CVE-2021-34523"],
+            cves=["CVE-2021-31207"],
+        ),
         finding("198.18.0.50"),
         finding("198.18.0.70", Exposure.REDIS_NO_AUTH, 6379, severity=Severity.MEDIUM),
         finding("198.18.0.60", Exposure.SNMP_DEFAULT_COMMUNITY, None, None, severity=Severity.INFO),
-    ]  # fmt: skip
+    ]
     summary = obligations(
-        ("CIS Controls v8", "4.8", ObligationStatus.NOT_MET), ("HIPAA", "164.312(e)(1)", ObligationStatus.MET),
-        ("PCI DSS v4.0.1", "1.2.1", ObligationStatus.UNKNOWN), ("NIST CSF 2.0", "PR.PS-01", ObligationStatus.WAIVED),
-    )  # fmt: skip
+        ("CIS Controls v8", "4.8", ObligationStatus.NOT_MET),
+        ("HIPAA", "164.312(e)(1)", ObligationStatus.MET),
+        ("PCI DSS v4.0.1", "1.2.1", ObligationStatus.UNKNOWN),
+        ("NIST CSF 2.0", "PR.PS-01", ObligationStatus.WAIVED),
+    )
     hosts = [asset(str(f.ip), hostname="mail01" if str(f.ip).endswith(".30") else None) for f in items]
     collector.post(agent, agent.chain.next(findings=items, assets=hosts, obligation_summary=summary))
     collector.post(agent, agent.chain.next(findings=items[:3], assets=hosts))  # snmp resolved
@@ -93,13 +109,8 @@ def test_obligations_export_is_valid_2003(collector: Collector) -> None:
 
 
 def test_change_events_are_valid(collector: Collector) -> None:
-    from collector.client import render
-    from collector.exports import ExportFormat, Names
-    from collector.schemas import ChangesPage
-
     reader = _populate(collector)
-    page = ChangesPage.model_validate(collector.http.get("/v1/changes", headers=reader).json())
-    events = json.loads(render(page.changes, ExportFormat.OCSF, Names(), "0", page.next_cursor))
+    events = collector.http.get("/v1/export/changes", params={"format": "ocsf"}, headers=reader).json()
     assert {e["class_uid"] for e in events} == {2002, 2003}
     _assert_valid(events)
     activities = sorted(e["activity_id"] for e in events if e["class_uid"] == 2002)

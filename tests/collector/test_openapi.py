@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from collector.app import create_app
-from collector.settings import CollectorSettings
+from duecare.collector.app import create_app
+from duecare.collector.settings import CollectorSettings
 
 COMMITTED = Path(__file__).parents[2] / "collector" / "openapi.json"
 
@@ -14,7 +14,9 @@ COMMITTED = Path(__file__).parents[2] / "collector" / "openapi.json"
 def test_committed_openapi_matches_the_app() -> None:
     served = create_app(CollectorSettings(database_url="sqlite://")).openapi()
     committed = json.loads(COMMITTED.read_text())
-    assert served == committed, "API changed: run `python -m collector openapi > collector/openapi.json` and review"
+    assert served == committed, (
+        "API changed: run `python -m duecare.collector openapi > collector/openapi.json` and review"
+    )
 
 
 def test_every_operation_documents_its_errors() -> None:

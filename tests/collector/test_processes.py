@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from collector.db.models import ChainGap, Change
-from collector.db.models import Report as ReportRow
-from collector.db.session import Database, make_engine
+from duecare.collector.db.models import ChainGap, Change
+from duecare.collector.db.models import Report as ReportRow
+from duecare.collector.db.session import Database, make_engine
 from tests.collector.databases import database_url, postgres_database
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import Server, cli
@@ -51,8 +51,12 @@ def _reports(chain: AgentChain, n: int, findings_per_report: int) -> list[dict[s
 def _pull_all(url: str, key: str, cursor: str = "0") -> tuple[list[int], str]:
     ids: list[int] = []
     while True:
-        page = httpx.get(f"{url}/v1/changes", params={"cursor": cursor, "limit": 500},
-                         headers={"authorization": f"Bearer {key}"}, timeout=30).json()  # fmt: skip
+        page = httpx.get(
+            f"{url}/v1/changes",
+            params={"cursor": cursor, "limit": 500},
+            headers={"authorization": f"Bearer {key}"},
+            timeout=30,
+        ).json()
         ids += [c["id"] for c in page["changes"]]
         cursor = page["next_cursor"]
         if not page["has_more"]:
@@ -187,8 +191,10 @@ def test_streamed_body_refused_while_it_is_read(tmp_path: Path, servers: list[Se
     server = Server(db, tmp_path / "s.log", None, "--max-body-bytes", "4096").start()
     servers.append(server)
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+        sock.sendall(
+            b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         for _ in range(3):
             sock.sendall(b"%x\r\n%s\r\n" % (3000, b"a" * 3000))
         # The final chunk is never sent: the answer must come anyway.

@@ -18,14 +18,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
-from collector import admin
-from collector.app import create_app
-from collector.db import migrate
-from collector.db.session import Database, make_engine
-from collector.settings import CollectorSettings, WebhookSettings
+from duecare.collector import admin
+from duecare.collector.app import create_app
+from duecare.collector.db import migrate
+from duecare.collector.db.session import Database, make_engine
+from duecare.collector.settings import CollectorSettings, WebhookSettings
+from duecare.wire import ObligationStatus
 from tests.collector.databases import database_url
 from tests.collector.factories import AgentChain, finding, obligations
-from wire import ObligationStatus
 
 HEADERS: dict[str, dict[str, str]] = {}
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from collector import admin
-from collector.db.models import EnrollmentToken
+from duecare.collector import admin
+from duecare.collector.db.models import EnrollmentToken
+from duecare.wire import ObligationStatus
 from tests.collector.conftest import Collector
 from tests.collector.factories import AgentKey, asset, finding, obligations
-from wire import ObligationStatus
 
 READ_ENDPOINTS = ["/v1/changes", "/v1/findings", "/v1/assets", "/v1/obligations", "/v1/clients"]
 EXPORTS = [("/v1/export/findings", f) for f in ("json", "csv", "ocsf")] + [
@@ -26,8 +26,9 @@ def two_tenants(collector: Collector) -> dict[str, object]:
     for name, ip in (("alpha", "198.18.0.50"), ("bravo", "198.18.0.51")):
         agent = collector.enroll(name, f"{name}-site")
         summary = obligations(("CIS Controls v8", "4.8", ObligationStatus.NOT_MET))
-        body = agent.chain.next(findings=[finding(ip)], assets=[asset(ip, hostname=f"{name}-host")],
-                                obligation_summary=summary)  # fmt: skip
+        body = agent.chain.next(
+            findings=[finding(ip)], assets=[asset(ip, hostname=f"{name}-host")], obligation_summary=summary
+        )
         assert collector.post(agent, body).status_code == 201
         out[name] = agent
         out[f"{name}_report"] = body["report"]["report_id"]

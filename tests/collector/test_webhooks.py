@@ -14,12 +14,12 @@ import anyio
 import pytest
 from sqlalchemy import select, update
 
-from collector import admin
-from collector.db.models import WebhookDelivery
-from collector.db.session import Database
+from duecare.collector import admin
+from duecare.collector.db.models import WebhookDelivery
+from duecare.collector.db.session import Database
+from duecare.wire import Exposure, Severity
 from tests.collector.conftest import Collector
 from tests.collector.factories import finding
-from wire import Exposure, Severity
 
 
 class Receiver:
@@ -62,8 +62,8 @@ def receiver() -> Iterator[Receiver]:
 def _collector(database: Database, attempts: int = 4) -> Iterator[Collector]:
     from fastapi.testclient import TestClient
 
-    from collector.app import create_app
-    from collector.settings import CollectorSettings, WebhookSettings
+    from duecare.collector.app import create_app
+    from duecare.collector.settings import CollectorSettings, WebhookSettings
 
     settings = CollectorSettings(
         database_url=str(database.engine.url),

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from bench._measure import Measured, measure
+from duecare.wire import ProbeStatus, Report, Verdict
 from tests.hostile.topology import HOSTILE_IP, IDLE_IP, HostileLab
 from tests.lab.fixtures import in_ci
-from wire import ProbeStatus, Report, Verdict
 
 pytestmark = pytest.mark.lab
 

@@ -2,7 +2,7 @@
 
 ``<prefix>-br`` holds the bridge; ``<prefix>-scan`` (198.19.66.2), ``<prefix>-bad`` (198.19.66.66,
 runs server.py) and ``<prefix>-idle`` (198.19.66.67, nothing listening: the baseline a scan's
-memory is compared with) each have ``eth0`` on it. Links are made with tests/lab/netns.py, so no
+memory is compared with) each have ``eth0`` on it. Links are made with lab/netns.py, so no
 interface, route or address ever exists in the root namespace. ``down()`` ends the server by PID
 (and anything else left inside these namespaces) and deletes the namespaces.
 """
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from tests.lab import netns, procs
+from duecare.lab import netns, procs
 
 SERVER = Path(__file__).resolve().parent / "server.py"
 SUBNET = "198.19.66.0/24"
@@ -50,8 +50,11 @@ class HostileLab:
             self.workdir = Path(tempfile.mkdtemp(prefix=f"duecare-hostile-{self.prefix}-"))
             netns.add(self.bridge_ns)
             netns.add_bridge(self.bridge_ns)
-            for octet, ns, ip in ((2, self.scanner_ns, SCANNER_IP), (66, self.hostile_ns, HOSTILE_IP),
-                                  (67, self.idle_ns, IDLE_IP)):  # fmt: skip
+            for octet, ns, ip in (
+                (2, self.scanner_ns, SCANNER_IP),
+                (66, self.hostile_ns, HOSTILE_IP),
+                (67, self.idle_ns, IDLE_IP),
+            ):
                 netns.add(ns)
                 netns.attach(self.bridge_ns, ns, f"v{octet}", f"02:dc:66:00:00:{octet:02x}", f"{ip}/24")
             self._start_server()
@@ -63,8 +66,16 @@ class HostileLab:
     def _start_server(self) -> None:
         assert self.workdir is not None
         log = self.workdir / "server.out"
-        argv = [*netns.exec_prefix(self.hostile_ns), sys.executable, "-u", str(SERVER), "--bind", HOSTILE_IP,
-                "--certs", str(self.workdir / "certs")]  # fmt: skip
+        argv = [
+            *netns.exec_prefix(self.hostile_ns),
+            sys.executable,
+            "-u",
+            str(SERVER),
+            "--bind",
+            HOSTILE_IP,
+            "--certs",
+            str(self.workdir / "certs"),
+        ]
         _popen, ref = procs.spawn(argv, log, {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, name="hostile", host="bad")
         self._refs.append(ref)
         deadline = time.monotonic() + READY_WITHIN_S

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab.availability import lab_available
-from tests.lab.lab import Lab
+from duecare.lab.availability import lab_available
+from duecare.lab.lab import Lab
 
 # Both tests/conftest.py (plugin) and tests/lab/conftest.py (import) may register this fixture;
 # the stash makes them share one lab instead of building two with the same prefix.

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.lab import netns
+from duecare.lab import netns
+from duecare.lab.hosts import Host
+from duecare.lab.lab import Lab
 from tests.lab.fixtures import require_lab
-from tests.lab.hosts import Host
-from tests.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
 

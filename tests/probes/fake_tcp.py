@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 from ipaddress import ip_address
 from typing import Any
 
-from probes._net import Stream
-from probes.base import Probe, Target
-from probes.context import ProbeContext, Timeouts
-from probes.runner import ProbeOutcome, run_probe
-from wire import Proto
+from duecare.probes._net import Stream
+from duecare.probes.base import Probe, Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.runner import ProbeOutcome, run_probe
+from duecare.wire import Proto
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

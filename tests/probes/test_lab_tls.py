@@ -1,7 +1,7 @@
 """TLS probe against the namespace lab, through the CLI, from the scanner namespace.
 
 Written against ``duecare probe PROBE IP PORT --json`` (agent/cli.py, being written by the lead)
-and the lab fixture (tests/lab/fixtures.py, being built): it skips until both exist.
+and the lab fixture (tests/lab/fixtures.py).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.ntlm import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.ntlm import (
     NEGOTIATE_UNICODE,
     NEGOTIATE_VERSION,
     NtlmVersion,

@@ -15,8 +15,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.x509 import parse_certificate
+from duecare.probes.errors import ProtocolError
+from duecare.probes.x509 import parse_certificate
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 _RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)

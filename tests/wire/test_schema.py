@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from wire import Exposure, Report, ScanMode, ScopeRecord
-from wire.schema import SCHEMA_DIR, schemas
+from duecare.wire import Exposure, Report, ScanMode, ScopeRecord
+from duecare.wire.schema import SCHEMA_DIR, schemas
 
 
 @pytest.mark.parametrize("name", sorted(schemas()))
@@ -27,8 +27,12 @@ def _report(**kw: object) -> dict[str, object]:
         "started_at": now.isoformat(),
         "finished_at": now.isoformat(),
         "scope": ScopeRecord(
-            targets=("198.18.0.0/24",), tcp_ports="1-1024", udp_ports="161",
-            probe_classes=("non-intrusive",), mode=ScanMode.SYN, privileged=True,
+            targets=("198.18.0.0/24",),
+            tcp_ports="1-1024",
+            udp_ports="161",
+            probe_classes=("non-intrusive",),
+            mode=ScanMode.SYN,
+            privileged=True,
         ).model_dump(mode="json"),
     }
     base.update(kw)
@@ -53,11 +57,29 @@ def test_naive_timestamps_are_refused() -> None:
 def test_exposure_vocabulary_is_stable() -> None:
     # Public interface: ids may be added, never renamed or removed.
     required = {
-        "rdp-exposed", "rdp-no-nla", "rdp-standard-security", "rdp-bluekeep-likely", "smbv1-enabled",
-        "smb-signing-not-required", "smb-guest-access", "exchange-unpatched", "exchange-unsupported",
-        "ftp-anonymous", "ftp-cleartext", "telnet-exposed", "snmp-default-community", "redis-no-auth",
-        "mongodb-no-auth", "elasticsearch-no-auth", "memcached-exposed", "vnc-no-auth",
-        "tls-obsolete-protocol", "tls-certificate-expired", "upnp-exposed", "ipmi-exposed",
-        "printer-raw-exposed", "rmm-tool-exposed",
+        "rdp-exposed",
+        "rdp-no-nla",
+        "rdp-standard-security",
+        "rdp-bluekeep-likely",
+        "smbv1-enabled",
+        "smb-signing-not-required",
+        "smb-guest-access",
+        "exchange-unpatched",
+        "exchange-unsupported",
+        "ftp-anonymous",
+        "ftp-cleartext",
+        "telnet-exposed",
+        "snmp-default-community",
+        "redis-no-auth",
+        "mongodb-no-auth",
+        "elasticsearch-no-auth",
+        "memcached-exposed",
+        "vnc-no-auth",
+        "tls-obsolete-protocol",
+        "tls-certificate-expired",
+        "upnp-exposed",
+        "ipmi-exposed",
+        "printer-raw-exposed",
+        "rmm-tool-exposed",
     }
     assert required <= {e.value for e in Exposure}

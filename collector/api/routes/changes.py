@@ -4,20 +4,24 @@ import json
 
 from fastapi import APIRouter, Response
 
-from collector import queries
-from collector.api.deps import CurrentReader, State
-from collector.api.responses import problems
-from collector.api.routes.params import ClientParam, Cursor, Limit, SiteParam
-from collector.schemas import ChangesPage
+from duecare.collector import queries
+from duecare.collector.api.deps import CurrentReader, State
+from duecare.collector.api.responses import problems
+from duecare.collector.api.routes.params import ClientParam, Cursor, Limit, SiteParam
+from duecare.wire.api import ChangesPage
 
 router = APIRouter(prefix="/v1", tags=["pull"])
 
 
 @router.get("/changes", response_model=ChangesPage, responses=problems(401, 404, 422))
 def list_changes(
-    state: State, reader: CurrentReader, cursor: Cursor = "0", limit: Limit = 1000,
-    client: ClientParam = None, site: SiteParam = None,
-) -> Response:  # fmt: skip
+    state: State,
+    reader: CurrentReader,
+    cursor: Cursor = "0",
+    limit: Limit = 1000,
+    client: ClientParam = None,
+    site: SiteParam = None,
+) -> Response:
     """Everything that changed after ``cursor``, in the collector's ingest order.
 
     Change ids become visible strictly in order (collector/changes.py), so paging with the

@@ -2,18 +2,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from collector import admin
-from collector.api.deps import State
-from collector.api.responses import problems
-from wire import EnrollRequest, EnrollResponse
+from duecare.collector import admin
+from duecare.collector.api.deps import State
+from duecare.collector.api.responses import problems
+from duecare.wire import EnrollRequest, EnrollResponse
 
 router = APIRouter(prefix="/v1", tags=["agents"])
 
 
 @router.post(
-    "/enroll", response_model=EnrollResponse, status_code=status.HTTP_201_CREATED,
+    "/enroll",
+    response_model=EnrollResponse,
+    status_code=status.HTTP_201_CREATED,
     responses=problems(401, 413, 422),
-)  # fmt: skip
+)
 def enroll(state: State, body: EnrollRequest) -> EnrollResponse:
     """Exchange a site's single-use, expiring enrollment token for an agent credential."""
     return admin.enroll(state.db, body)

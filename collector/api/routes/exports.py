@@ -8,16 +8,23 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from collector import queries
-from collector.api.deps import CurrentReader, State
-from collector.api.responses import problems
-from collector.api.routes.params import ClientParam, FindingStatusParam, ObligationStatusParam, SiteParam
-from collector.api.routes.reads import hostnames
-from collector.exports import MEDIA_TYPES, ExportFormat, Names
-from collector.exports import csv as csv_export
-from collector.exports import json as json_export
-from collector.exports import ocsf as ocsf_export
-from collector.schemas import FindingOut, ObligationOut
+from duecare.collector import queries
+from duecare.collector.api.deps import CurrentReader, State
+from duecare.collector.api.responses import problems
+from duecare.collector.api.routes.params import (
+    ClientParam,
+    Cursor,
+    FindingStatusParam,
+    ObligationStatusParam,
+    SiteParam,
+)
+from duecare.collector.api.routes.reads import hostnames
+from duecare.collector.exports import MEDIA_TYPES, ExportFormat, Names
+from duecare.collector.exports import csv as csv_export
+from duecare.collector.exports import json as json_export
+from duecare.collector.exports import ocsf as ocsf_export
+from duecare.collector.schemas import finding_out, obligation_out
+from duecare.wire.api import COUNT_HEADER, CURSOR_HEADER, ChangeOut
 
 router = APIRouter(prefix="/v1/export", tags=["pull"])
 
@@ -39,8 +46,12 @@ Row = TypeVar("Row")
 Out = TypeVar("Out")
 
 
-def _paged(state: State, fetch: Callable[[Session, int], Sequence[Row]], convert: Callable[[Row], Out],
-           key: Callable[[Row], int]) -> Iterator[Out]:  # fmt: skip
+def _paged(
+    state: State,
+    fetch: Callable[[Session, int], Sequence[Row]],
+    convert: Callable[[Row], Out],
+    key: Callable[[Row], int],
+) -> Iterator[Out]:
     """Pages in separate short transactions, so a long download never holds the database."""
     after = 0
     while True:
@@ -80,17 +91,23 @@ def _json_array(items: Iterator[dict[str, Any]]) -> Iterator[bytes]:
 
 @router.get("/findings", response_class=StreamingResponse, responses={**_CONTENT, **problems(401, 404, 422)})
 def export_findings(
-    state: State, reader: CurrentReader, format: FormatParam = ExportFormat.JSON,
-    client: ClientParam = None, site: SiteParam = None, status: FindingStatusParam = None,
-) -> StreamingResponse:  # fmt: skip
+    state: State,
+    reader: CurrentReader,
+    format: FormatParam = ExportFormat.JSON,
+    client: ClientParam = None,
+    site: SiteParam = None,
+    status: FindingStatusParam = None,
+) -> StreamingResponse:
     """Every finding in reach, as JSON, CSV, or OCSF Vulnerability Finding (2002) events."""
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
     names, hosts = _names(state, filters), hostnames(state, filters)
     items = _paged(
-        state, lambda s, after: queries.findings_after(s, filters, status, after, PAGE),
-        lambda r: FindingOut.of(r, hosts.get((r.site_id, r.ip))), lambda r: r.id,
-    )  # fmt: skip
+        state,
+        lambda s, after: queries.findings_after(s, filters, status, after, PAGE),
+        lambda r: finding_out(r, hosts.get((r.site_id, r.ip))),
+        lambda r: r.id,
+    )
     if format is ExportFormat.CSV:
         body: Iterator[bytes] = csv_export.findings_csv(items, names)
     elif format is ExportFormat.OCSF:
@@ -102,17 +119,23 @@ def export_findings(
 
 @router.get("/obligations", response_class=StreamingResponse, responses={**_CONTENT, **problems(401, 404, 422)})
 def export_obligations(
-    state: State, reader: CurrentReader, format: FormatParam = ExportFormat.JSON,
-    client: ClientParam = None, site: SiteParam = None, status: ObligationStatusParam = None,
-) -> StreamingResponse:  # fmt: skip
+    state: State,
+    reader: CurrentReader,
+    format: FormatParam = ExportFormat.JSON,
+    client: ClientParam = None,
+    site: SiteParam = None,
+    status: ObligationStatusParam = None,
+) -> StreamingResponse:
     """Every obligation in reach, as JSON, CSV, or OCSF Compliance Finding (2003) events."""
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
     names = _names(state, filters)
     items = _paged(
-        state, lambda s, after: queries.obligations_after(s, filters, status, after, PAGE),
-        ObligationOut.of, lambda r: r.id,
-    )  # fmt: skip
+        state,
+        lambda s, after: queries.obligations_after(s, filters, status, after, PAGE),
+        obligation_out,
+        lambda r: r.id,
+    )
     if format is ExportFormat.CSV:
         body: Iterator[bytes] = csv_export.obligations_csv(items, names)
     elif format is ExportFormat.OCSF:
@@ -120,3 +143,54 @@ def export_obligations(
     else:
         body = json_export.stream_array("obligations", items)
     return StreamingResponse(_buffered(body), media_type=MEDIA_TYPES[format])
+
+
+@router.get("/changes", response_class=StreamingResponse, responses={**_CONTENT, **problems(401, 404, 422)})
+def export_changes(
+    state: State,
+    reader: CurrentReader,
+    format: FormatParam = ExportFormat.JSON,
+    cursor: Cursor = "0",
+    client: ClientParam = None,
+    site: SiteParam = None,
+) -> StreamingResponse:
+    """Every change after ``cursor`` up to the newest one at the time of the request, streamed.
+
+    The ``X-Duecare-Cursor`` header is the cursor to keep once the body is stored (``duecare pull``
+    moves its cursor file only then); ``X-Duecare-Count`` is how many changes the body holds.
+    """
+    after = int(cursor)
+    with state.db.read() as s:
+        filters = queries.resolve(s, reader, client, site)
+        head, count = queries.changes_head(s, filters, after)
+    names = _names(state, filters)
+
+    def raw() -> Iterator[dict[str, Any]]:
+        last = after
+        while True:
+            with state.db.read() as s:
+                rows = queries.changes_after_raw(s, filters, last, PAGE, until=head)
+            yield from rows
+            if len(rows) < PAGE:
+                return
+            last = int(rows[-1]["id"])
+
+    if format is ExportFormat.CSV:
+        body: Iterator[bytes] = csv_export.changes_csv((ChangeOut.model_validate(c) for c in raw()), names)
+    elif format is ExportFormat.OCSF:
+        events = ocsf_export.change_events(
+            (ChangeOut.model_validate(c) for c in raw()), names, product_version=state.product_version
+        )
+        body = _json_array(events)
+    else:
+        head_doc = {"cursor_before": cursor, "cursor": str(head), "clients": names.tenants, "sites": names.sites}
+        body = _json_document(head_doc, "changes", raw())
+    headers = {CURSOR_HEADER: str(head), COUNT_HEADER: str(count)}
+    return StreamingResponse(_buffered(body), media_type=MEDIA_TYPES[format], headers=headers)
+
+
+def _json_document(head: dict[str, Any], key: str, items: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    """``{<head fields>, "<key>": [item, …]}`` without holding the items in memory."""
+    yield json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"' + key.encode() + b'":'
+    yield from _json_array(items)
+    yield b"}"

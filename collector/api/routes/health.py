@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from collector.api.deps import State
-from collector.schemas import Health
+from duecare.collector.api.deps import State
+from duecare.wire.api import Health
 
 router = APIRouter(tags=["health"])
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from collector import queries
-from collector.api.deps import CurrentReader, State
-from collector.api.responses import problems
-from collector.api.routes.params import (
+from duecare.collector import queries
+from duecare.collector.api.deps import CurrentReader, State
+from duecare.collector.api.responses import problems
+from duecare.collector.api.routes.params import (
     AssetStatusParam,
     ClientParam,
     Cursor,
@@ -15,15 +15,13 @@ from collector.api.routes.params import (
     ObligationStatusParam,
     SiteParam,
 )
-from collector.db.models import AssetState, Client, Site
-from collector.schemas import (
-    AssetOut,
+from duecare.collector.db.models import AssetState, Client, Site
+from duecare.collector.schemas import asset_out, finding_out, obligation_out
+from duecare.wire.api import (
     AssetsPage,
     ClientOut,
     ClientsList,
-    FindingOut,
     FindingsPage,
-    ObligationOut,
     ObligationsPage,
     SiteOut,
 )
@@ -59,40 +57,55 @@ def list_clients(state: State, reader: CurrentReader) -> ClientsList:
 
 @router.get("/findings", response_model=FindingsPage, responses=problems(401, 404, 422))
 def list_findings(
-    state: State, reader: CurrentReader, client: ClientParam = None, site: SiteParam = None,
-    status: FindingStatusParam = None, cursor: Cursor = "0", limit: Limit = 1000,
-) -> FindingsPage:  # fmt: skip
+    state: State,
+    reader: CurrentReader,
+    client: ClientParam = None,
+    site: SiteParam = None,
+    status: FindingStatusParam = None,
+    cursor: Cursor = "0",
+    limit: Limit = 1000,
+) -> FindingsPage:
     """Current state of every tracked finding, by finding id."""
     limit = min(limit, state.settings.max_page_size)
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
         rows = queries.findings_after(s, filters, status, int(cursor), limit + 1)
     hosts = hostnames(state, filters)
-    out = [FindingOut.of(r, hosts.get((r.site_id, r.ip))) for r in rows[:limit]]
+    out = [finding_out(r, hosts.get((r.site_id, r.ip))) for r in rows[:limit]]
     return FindingsPage(findings=out, next_cursor=str(out[-1].id) if len(rows) > limit else None)
 
 
 @router.get("/assets", response_model=AssetsPage, responses=problems(401, 404, 422))
 def list_assets(
-    state: State, reader: CurrentReader, client: ClientParam = None, site: SiteParam = None,
-    status: AssetStatusParam = None, cursor: Cursor = "0", limit: Limit = 1000,
-) -> AssetsPage:  # fmt: skip
+    state: State,
+    reader: CurrentReader,
+    client: ClientParam = None,
+    site: SiteParam = None,
+    status: AssetStatusParam = None,
+    cursor: Cursor = "0",
+    limit: Limit = 1000,
+) -> AssetsPage:
     limit = min(limit, state.settings.max_page_size)
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
         rows = queries.assets_after(s, filters, status, int(cursor), limit + 1)
-        out = [AssetOut.of(r) for r in rows[:limit]]
+        out = [asset_out(r) for r in rows[:limit]]
     return AssetsPage(assets=out, next_cursor=str(out[-1].id) if len(rows) > limit else None)
 
 
 @router.get("/obligations", response_model=ObligationsPage, responses=problems(401, 404, 422))
 def list_obligations(
-    state: State, reader: CurrentReader, client: ClientParam = None, site: SiteParam = None,
-    status: ObligationStatusParam = None, cursor: Cursor = "0", limit: Limit = 1000,
-) -> ObligationsPage:  # fmt: skip
+    state: State,
+    reader: CurrentReader,
+    client: ClientParam = None,
+    site: SiteParam = None,
+    status: ObligationStatusParam = None,
+    cursor: Cursor = "0",
+    limit: Limit = 1000,
+) -> ObligationsPage:
     limit = min(limit, state.settings.max_page_size)
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
         rows = queries.obligations_after(s, filters, status, int(cursor), limit + 1)
-        out = [ObligationOut.of(r) for r in rows[:limit]]
+        out = [obligation_out(r) for r in rows[:limit]]
     return ObligationsPage(obligations=out, next_cursor=str(out[-1].id) if len(rows) > limit else None)

@@ -5,20 +5,25 @@ import uuid
 
 from fastapi import APIRouter, BackgroundTasks, Response, status
 
-from collector import ingest, queries
-from collector.api.deps import CurrentAgent, CurrentReader, State
-from collector.api.responses import problems
-from collector.schemas import ReportSummary, StoredReport
-from wire import Receipt, SignedReport
+from duecare.collector import ingest, queries
+from duecare.collector.api.deps import CurrentAgent, CurrentReader, State
+from duecare.collector.api.responses import problems
+from duecare.collector.schemas import report_summary
+from duecare.wire import Receipt, SignedReport
+from duecare.wire.api import StoredReport
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
 
 @router.post(
-    "/reports", response_model=Receipt, status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": Receipt, "description": "Already received: the same receipt again"},
-               **problems(401, 403, 409, 413, 422)},
-)  # fmt: skip
+    "/reports",
+    response_model=Receipt,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": Receipt, "description": "Already received: the same receipt again"},
+        **problems(401, 403, 409, 413, 422),
+    },
+)
 def post_report(
     state: State, agent: CurrentAgent, body: SignedReport, response: Response, background: BackgroundTasks
 ) -> Receipt:
@@ -39,7 +44,7 @@ def get_report(state: State, reader: CurrentReader, report_id: uuid.UUID) -> Sto
         row, agent = queries.stored_report(s, reader, str(report_id))
         return StoredReport.model_validate(
             {
-                "summary": ReportSummary.of(row),
+                "summary": report_summary(row),
                 "report": json.loads(row.raw_report),
                 "signature": row.signature,
                 "agent_public_key": agent.public_key,

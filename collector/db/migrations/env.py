@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from collector.db.models import Base
+from duecare.collector.db.models import Base
 
 connection = context.config.attributes.get("connection")
 if not isinstance(connection, Connection):

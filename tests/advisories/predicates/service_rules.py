@@ -7,11 +7,11 @@ import tempfile
 from ipaddress import ip_address
 from pathlib import Path
 
-from advisories.engine import FactsRecord, evaluate
-from advisories.exposures import load_exposure_rules
-from advisories.predicates import default_registry
-from probes.base import Facts
-from wire import Finding, ProbeStatus, Proto
+from duecare.advisories.engine import FactsRecord, evaluate
+from duecare.advisories.exposures import load_exposure_rules
+from duecare.advisories.predicates import default_registry
+from duecare.probes.base import Facts
+from duecare.wire import Finding, ProbeStatus, Proto
 
 EXPOSURES = Path(__file__).parents[3] / "advisories" / "data" / "exposures"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from advisories.predicates import default_registry
-from advisories.predicates.base import NoParams
-from probes.elasticsearch.facts import ElasticsearchFacts
+from duecare.advisories.predicates import default_registry
+from duecare.advisories.predicates.base import NoParams
+from duecare.probes.elasticsearch.facts import ElasticsearchFacts
+from duecare.wire import ProbeStatus, Verdict
 from tests.advisories.predicates.service_rules import judge
-from wire import ProbeStatus, Verdict
 
 CHECK = default_registry().get("elasticsearch.no_auth").fn
 OPEN = ElasticsearchFacts(

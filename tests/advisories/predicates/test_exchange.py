@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from advisories.engine import FactsRecord, evaluate
-from advisories.errors import CatalogError
-from advisories.exchange import DATA_DIR, ExchangeTables, load_exchange_tables
-from advisories.exposures import BoundCondition, ExposureRule, bind
-from advisories.loader import load_toml_model
-from advisories.predicates import PredicateRegistry, default_registry
-from advisories.predicates import exchange as exchange_predicates
-from advisories.predicates.exchange import judge_unpatched, judge_unsupported
-from probes.exchange.facts import (
+from duecare.advisories.engine import FactsRecord, evaluate
+from duecare.advisories.errors import CatalogError
+from duecare.advisories.exchange import DATA_DIR, ExchangeTables, load_exchange_tables
+from duecare.advisories.exposures import BoundCondition, ExposureRule, bind
+from duecare.advisories.loader import load_toml_model
+from duecare.advisories.predicates import PredicateRegistry, default_registry
+from duecare.advisories.predicates import exchange as exchange_predicates
+from duecare.advisories.predicates.exchange import judge_unpatched, judge_unsupported
+from duecare.probes.exchange.facts import (
     BuildObservation,
     BuildPrecision,
     BuildSource,
@@ -25,7 +25,7 @@ from probes.exchange.facts import (
     EndpointResponse,
     ExchangeFacts,
 )
-from wire import Exposure, ProbeStatus, Proto, Severity, Verdict
+from duecare.wire import Exposure, ProbeStatus, Proto, Severity, Verdict
 
 EXPOSURES = Path(exchange_predicates.__file__).parent.parent / "data" / "exposures"
 TODAY = date(2026, 11, 30)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advisories.predicates import default_registry
-from advisories.predicates.base import Check, NoParams
-from probes.ftp.facts import FtpFacts
-from probes.ftp.parse import parse_listing
+from duecare.advisories.predicates import default_registry
+from duecare.advisories.predicates.base import Check, NoParams
+from duecare.probes.ftp.facts import FtpFacts
+from duecare.probes.ftp.parse import parse_listing
+from duecare.wire import ProbeStatus, Verdict
 from tests.advisories.predicates.service_rules import judge
-from wire import ProbeStatus, Verdict
 
 REG = default_registry()
 LISTING = Path(__file__).parents[2] / "probes" / "ftp" / "fixtures" / "vsftpd_anon_list_data.bin"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advisories.predicates import PredicateRegistry
-from advisories.predicates.ipmi import register
-from probes.ipmi.facts import IpmiFacts
-from probes.ipmi.parse import parse_auth_capabilities, parse_presence_pong
-from wire import Verdict
+from duecare.advisories.predicates import PredicateRegistry
+from duecare.advisories.predicates.ipmi import register
+from duecare.probes.ipmi.facts import IpmiFacts
+from duecare.probes.ipmi.parse import parse_auth_capabilities, parse_presence_pong
+from duecare.wire import Verdict
 
 FIXTURES = Path(__file__).parents[2] / "probes" / "ipmi" / "fixtures"
 

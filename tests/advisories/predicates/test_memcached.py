@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from advisories.predicates import default_registry
-from advisories.predicates.base import NoParams
-from probes.memcached.facts import MemcachedFacts
+from duecare.advisories.predicates import default_registry
+from duecare.advisories.predicates.base import NoParams
+from duecare.probes.memcached.facts import MemcachedFacts
+from duecare.wire import ProbeStatus, Verdict
 from tests.advisories.predicates.service_rules import judge
-from wire import ProbeStatus, Verdict
 
 CHECK = default_registry().get("memcached.stats_exposed").fn
 OPEN = MemcachedFacts(stats_exposed=True, product="memcached", version="1.6.18", uptime_seconds=308, curr_items=0)

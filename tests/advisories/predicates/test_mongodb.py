@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from advisories.predicates import default_registry
-from advisories.predicates.base import NoParams
-from probes.mongodb.facts import MongodbFacts
+from duecare.advisories.predicates import default_registry
+from duecare.advisories.predicates.base import NoParams
+from duecare.probes.mongodb.facts import MongodbFacts
+from duecare.wire import ProbeStatus, Verdict
 from tests.advisories.predicates.service_rules import judge
-from wire import ProbeStatus, Verdict
 
 CHECK = default_registry().get("mongodb.no_auth").fn
 OPEN = MongodbFacts(

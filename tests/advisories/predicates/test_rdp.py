@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from advisories.engine import FactsRecord, evaluate
-from advisories.exposures import load_exposure_rules
-from advisories.predicates import default_registry
-from advisories.predicates.base import NoParams
-from advisories.predicates.rdp import OsVersionCeiling
-from probes.ntlm import parse_challenge
-from probes.rdp.facts import (
+from duecare.advisories.engine import FactsRecord, evaluate
+from duecare.advisories.exposures import load_exposure_rules
+from duecare.advisories.predicates import default_registry
+from duecare.advisories.predicates.base import NoParams
+from duecare.advisories.predicates.rdp import OsVersionCeiling
+from duecare.probes.ntlm import parse_challenge
+from duecare.probes.rdp.facts import (
     EncryptionStatus,
     FailureCode,
     Negotiation,
@@ -24,9 +24,9 @@ from probes.rdp.facts import (
     SecurityProtocol,
     StandardSecurity,
 )
-from probes.rdp.parse import decide
+from duecare.probes.rdp.parse import decide
+from duecare.wire import Exposure, ProbeStatus, Proto, Verdict
 from tests.probes.ntlm_samples import build_challenge
-from wire import Exposure, ProbeStatus, Proto, Verdict
 
 EXPOSURES = Path(__file__).parents[3] / "advisories" / "data" / "exposures"
 RDP_RULES = ("rdp-exposed", "rdp-no-nla", "rdp-standard-security", "rdp-bluekeep-likely")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from advisories.engine import FactsRecord, evaluate
-from advisories.exposures import BoundCondition, ExposureRule, load_exposure_rules
-from advisories.predicates import PredicateRegistry, default_registry
-from advisories.predicates.smb import MS17_010_CVES, register
-from probes.base import Facts
-from probes.smb.facts import (
+from duecare.advisories.engine import FactsRecord, evaluate
+from duecare.advisories.exposures import BoundCondition, ExposureRule, load_exposure_rules
+from duecare.advisories.predicates import PredicateRegistry, default_registry
+from duecare.advisories.predicates.smb import MS17_010_CVES, register
+from duecare.probes.base import Facts
+from duecare.probes.smb.facts import (
     Ms17010Facts,
     Ms17010Outcome,
     SessionOutcome,
@@ -24,8 +24,8 @@ from probes.smb.facts import (
     SmbFacts,
     SmbSession,
 )
-from probes.smb.parse import parse_smb1_negotiate, parse_smb2_negotiate
-from wire import Exposure, ProbeStatus, Proto, Verdict
+from duecare.probes.smb.parse import parse_smb1_negotiate, parse_smb2_negotiate
+from duecare.wire import Exposure, ProbeStatus, Proto, Verdict
 
 FIXTURES = Path(__file__).parents[2] / "probes" / "smb" / "fixtures"
 EXPOSURES = Path(__file__).parents[3] / "advisories" / "data" / "exposures"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from advisories.predicates import default_registry
-from advisories.predicates.base import NoParams
-from probes.snmp.facts import CommunityAnswer, SnmpFacts
+from duecare.advisories.predicates import default_registry
+from duecare.advisories.predicates.base import NoParams
+from duecare.probes.snmp.facts import CommunityAnswer, SnmpFacts
+from duecare.wire import ProbeStatus, Proto, Verdict
 from tests.advisories.predicates.service_rules import judge
-from wire import ProbeStatus, Proto, Verdict
 
 CHECK = default_registry().get("snmp.default_community").fn
 TRIED = (("v2c", "public"), ("v2c", "private"), ("v1", "public"), ("v1", "private"))

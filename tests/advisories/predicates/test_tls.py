@@ -7,11 +7,11 @@ from pathlib import Path
 
 from cryptography import x509
 
-from advisories.predicates import PredicateRegistry
-from advisories.predicates.tls import ObsoleteParams, register
-from probes.tls.facts import TlsFacts, TlsVersion, VersionProbe, VersionResult
-from probes.x509 import parse_certificate
-from wire import Verdict
+from duecare.advisories.predicates import PredicateRegistry
+from duecare.advisories.predicates.tls import ObsoleteParams, register
+from duecare.probes.tls.facts import TlsFacts, TlsVersion, VersionProbe, VersionResult
+from duecare.probes.x509 import parse_certificate
+from duecare.wire import Verdict
 
 FIXTURES = Path(__file__).parents[2] / "probes" / "tls" / "fixtures"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -5,19 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from advisories.predicates import PredicateRegistry
-from advisories.predicates import printer as printer_preds
-from advisories.predicates import rmm as rmm_preds
-from advisories.predicates import upnp as upnp_preds
-from advisories.predicates.base import Check
-from advisories.predicates.rmm import RmmParams
-from probes.printer.ipp import parse_response
-from probes.printer.parse import ipp_facts, jetdirect_facts
-from probes.rmm.parse import match_products
-from probes.rmm.table import load_table
-from probes.upnp.facts import UpnpFacts
-from probes.upnp.parse import build_facts, parse_ssdp_response
-from wire import Verdict
+from duecare.advisories.predicates import PredicateRegistry
+from duecare.advisories.predicates import printer as printer_preds
+from duecare.advisories.predicates import rmm as rmm_preds
+from duecare.advisories.predicates import upnp as upnp_preds
+from duecare.advisories.predicates.base import Check
+from duecare.advisories.predicates.rmm import RmmParams
+from duecare.probes.printer.ipp import parse_response
+from duecare.probes.printer.parse import ipp_facts, jetdirect_facts
+from duecare.probes.rmm.parse import match_products
+from duecare.probes.rmm.table import load_table
+from duecare.probes.upnp.facts import UpnpFacts
+from duecare.probes.upnp.parse import build_facts, parse_ssdp_response
+from duecare.wire import Verdict
 
 PROBES = Path(__file__).parents[2] / "probes"
 

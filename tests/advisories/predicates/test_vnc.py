@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from advisories.predicates import default_registry
-from advisories.predicates.base import NoParams
-from probes.vnc.facts import VncFacts
+from duecare.advisories.predicates import default_registry
+from duecare.advisories.predicates.base import NoParams
+from duecare.probes.vnc.facts import VncFacts
+from duecare.wire import ProbeStatus, Verdict
 from tests.advisories.predicates.service_rules import judge
-from wire import ProbeStatus, Verdict
 
 CHECK = default_registry().get("vnc.no_auth").fn
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes.discovery.neighbors import parse_proc_net_arp
+from duecare.probes.discovery.neighbors import parse_proc_net_arp
 
 # Captured from a lab scanner namespace after a connect scan (Linux 6.x format).
 SAMPLE = """IP address       HW type     Flags       HW address            Mask     Device

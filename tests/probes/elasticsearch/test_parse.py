@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes.elasticsearch.parse import count_indices, parse_root
-from probes.errors import ProtocolError
+from duecare.probes.elasticsearch.parse import count_indices, parse_root
+from duecare.probes.errors import ProtocolError
 
 FIX = Path(__file__).parent / "fixtures"
 CHALLENGE = 'Basic realm="security", charset="UTF-8"'

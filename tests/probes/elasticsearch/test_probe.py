@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 
-from probes.base import Target
-from probes.context import ProbeContext
-from probes.elasticsearch.probe import ElasticsearchProbe
-from probes.runner import ProbeOutcome, run_probe
+from duecare.probes.base import Target
+from duecare.probes.context import ProbeContext
+from duecare.probes.elasticsearch.probe import ElasticsearchProbe
+from duecare.probes.runner import ProbeOutcome, run_probe
+from duecare.wire import ProbeStatus, Proto
 from tests.probes.fake_tcp import FAST, outcome, silent
-from wire import ProbeStatus, Proto
 
 FIX = Path(__file__).parent / "fixtures"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -9,9 +9,9 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.exchange.facts import Endpoint, ExchangeFacts
-from probes.exchange.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.exchange.facts import Endpoint, ExchangeFacts
+from duecare.probes.exchange.parse import (
     BODY_CAP,
     ParsedResponse,
     combine,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.lab.lab import Lab
+from duecare.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
 

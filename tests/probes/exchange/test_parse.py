@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
-from probes.errors import ProtocolError
-from probes.exchange.facts import BuildPrecision, BuildSource, Endpoint
-from probes.exchange.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.exchange.facts import BuildPrecision, BuildSource, Endpoint
+from duecare.probes.exchange.parse import (
     BODY_CAP,
     classify_location,
     combine,

@@ -11,14 +11,14 @@ from ipaddress import ip_address
 import httpx
 import pytest
 
-from probes.base import Target
-from probes.context import ProbeContext, Timeouts
-from probes.exchange.facts import BuildSource, Endpoint, ExchangeFacts
-from probes.exchange.probe import AUTODISCOVER, EWS, EXPORT_TOOL, ExchangeProbe
-from probes.ntlm import NEGOTIATE, SIGNATURE
-from probes.runner import run_probe
+from duecare.probes.base import Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.exchange.facts import BuildSource, Endpoint, ExchangeFacts
+from duecare.probes.exchange.probe import AUTODISCOVER, EWS, EXPORT_TOOL, ExchangeProbe
+from duecare.probes.ntlm import NEGOTIATE, SIGNATURE
+from duecare.probes.runner import run_probe
+from duecare.wire import ProbeStatus, Proto
 from tests.probes.exchange.http_fixtures import Recorded, body_of, load
-from wire import ProbeStatus, Proto
 
 IP = "198.18.0.30"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.ftp.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.ftp.parse import (
     MAX_REPLY_BYTES,
     FtpReply,
     banner_product,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from probes.ftp.probe import ANON_PASSWORD, FtpProbe
+from duecare.probes.ftp.probe import ANON_PASSWORD, FtpProbe
+from duecare.wire import ProbeStatus
 from tests.probes.fake_tcp import FAST, RecordingContext, flood, outcome, sends, silent
-from wire import ProbeStatus
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -41,7 +41,7 @@ VARIANTS = {"ipmisim": "test", "ipmisim_anon": ""}
 
 
 def _client(host: str, out: Path, prefix: str) -> None:
-    from probes.ipmi.parse import auth_capabilities_request, presence_ping
+    from duecare.probes.ipmi.parse import auth_capabilities_request, presence_ping
 
     asks = {
         f"{prefix}_auth_caps_v2.bin": auth_capabilities_request(ask_v2=True),

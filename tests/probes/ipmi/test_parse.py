@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.ipmi.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.ipmi.parse import (
     auth_capabilities_request,
     parse_auth_capabilities,
     parse_presence_pong,

@@ -6,14 +6,14 @@ import asyncio
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from probes.base import Target
-from probes.context import ProbeContext, Timeouts
-from probes.ipmi.facts import IpmiFacts
-from probes.ipmi.parse import ASF_IANA
-from probes.ipmi.probe import IpmiProbe
-from probes.runner import ProbeOutcome, run_probe
+from duecare.probes.base import Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.ipmi.facts import IpmiFacts
+from duecare.probes.ipmi.parse import ASF_IANA
+from duecare.probes.ipmi.probe import IpmiProbe
+from duecare.probes.runner import ProbeOutcome, run_probe
+from duecare.wire import ProbeStatus, Proto
 from tests.probes.fake_udp import Responder, closed_udp_port, udp_peer
-from wire import ProbeStatus, Proto
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUTH_V2 = (FIXTURES / "ipmisim_auth_caps_v2.bin").read_bytes()

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.memcached.parse import as_int, parse_stats
+from duecare.probes.errors import ProtocolError
+from duecare.probes.memcached.parse import as_int, parse_stats
 
 FIX = Path(__file__).parent / "fixtures"
 

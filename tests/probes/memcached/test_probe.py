@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from probes.memcached.probe import MemcachedProbe
+from duecare.probes.memcached.probe import MemcachedProbe
+from duecare.wire import ProbeStatus
 from tests.probes.fake_tcp import FAST, RecordingContext, flood, outcome, script, sends, silent
-from wire import ProbeStatus
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.mongodb.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.mongodb.parse import (
     HEADER_LEN,
     MAX_DEPTH,
     OP_MSG,

@@ -6,10 +6,10 @@ import asyncio
 import struct
 from pathlib import Path
 
-from probes.mongodb.parse import HEADER_LEN, OP_QUERY, decode_document, parse_op_msg
-from probes.mongodb.probe import MongodbProbe
+from duecare.probes.mongodb.parse import HEADER_LEN, OP_QUERY, decode_document, parse_op_msg
+from duecare.probes.mongodb.probe import MongodbProbe
+from duecare.wire import ProbeStatus
 from tests.probes.fake_tcp import FAST, RecordingContext, flood, outcome, sends, silent
-from wire import ProbeStatus
 
 FIX = Path(__file__).parent / "fixtures"
 

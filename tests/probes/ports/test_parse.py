@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.ports.parse import compact_ranges, expand_ranges, mac_vendors, parse_nmap_xml, top_ports
-from wire import PortState, Proto
+from duecare.probes.errors import ProtocolError
+from duecare.probes.ports.parse import compact_ranges, expand_ranges, mac_vendors, parse_nmap_xml, top_ports
+from duecare.wire import PortState, Proto
 
 FIX = Path(__file__).parent / "fixtures"
 

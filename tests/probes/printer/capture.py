@@ -27,8 +27,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _client(host: str, out: Path) -> None:
-    from probes.printer.ipp import cups_get_default, get_printer_attributes
-    from probes.printer.pjl import INFO_ID
+    from duecare.probes.printer.ipp import cups_get_default, get_printer_attributes
+    from duecare.probes.printer.pjl import INFO_ID
 
     asks = {
         "cups242_gpa_ipp_print.bin": ("/ipp/print", get_printer_attributes(f"ipp://{host}:631/ipp/print")),

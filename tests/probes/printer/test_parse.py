@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.printer.ipp import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.printer.ipp import (
     CLIENT_ERROR_NOT_FOUND,
     REQUESTED,
     cups_get_default,
     get_printer_attributes,
     parse_response,
 )
-from probes.printer.parse import ipp_facts, jetdirect_facts
-from probes.printer.pjl import INFO_ID, UEL, parse_info_id
+from duecare.probes.printer.parse import ipp_facts, jetdirect_facts
+from duecare.probes.printer.pjl import INFO_ID, UEL, parse_info_id
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

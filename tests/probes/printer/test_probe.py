@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from probes.base import Target
-from probes.context import ProbeContext, Timeouts
-from probes.printer.facts import PrinterFacts
-from probes.printer.probe import PrinterProbe
-from probes.runner import ProbeOutcome, run_probe
+from duecare.probes.base import Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.printer.facts import PrinterFacts
+from duecare.probes.printer.probe import PrinterProbe
+from duecare.probes.runner import ProbeOutcome, run_probe
+from duecare.wire import ProbeStatus, Proto
 from tests.probes.fake_http import http_server
-from wire import ProbeStatus, Proto
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PJL_ANSWER = (FIXTURES / "spec_hp_pjl_techref_info_id_format.bin").read_bytes()

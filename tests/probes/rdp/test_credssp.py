@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.ntlm import NtlmVersion, find_challenge, negotiate_message, parse_challenge
-from probes.rdp.credssp import bytes_needed, parse_ts_request, ts_request
+from duecare.probes.errors import ProtocolError
+from duecare.probes.ntlm import NtlmVersion, find_challenge, negotiate_message, parse_challenge
+from duecare.probes.rdp.credssp import bytes_needed, parse_ts_request, ts_request
 from tests.probes.ntlm_samples import build_challenge
 
 FIX = Path(__file__).parent / "fixtures"

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.rdp.facts import EncryptionStatus
-from probes.rdp.mcs import ALL_METHODS, connect_initial, parse_connect_response
-from probes.rdp.parse import tpkt_length
+from duecare.probes.errors import ProtocolError
+from duecare.probes.rdp.facts import EncryptionStatus
+from duecare.probes.rdp.mcs import ALL_METHODS, connect_initial, parse_connect_response
+from duecare.probes.rdp.parse import tpkt_length
 
 FIX = Path(__file__).parent / "fixtures"
 

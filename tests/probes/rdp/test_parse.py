@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.rdp.facts import FailureCode, Negotiation, Outcome, SecurityProtocol
-from probes.rdp.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.rdp.facts import FailureCode, Negotiation, Outcome, SecurityProtocol
+from duecare.probes.rdp.parse import (
     COOKIE,
     PROBE_SETS,
     connection_request,

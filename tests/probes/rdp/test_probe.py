@@ -22,15 +22,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from probes.base import Target
-from probes.context import ProbeContext, Timeouts
-from probes.errors import ProbeTimeout, ProtocolError
-from probes.rdp.credssp import ts_request
-from probes.rdp.facts import EncryptionStatus, NtlmStep, RdpFacts, SecurityProtocol
-from probes.rdp.parse import tpkt_length
-from probes.rdp.probe import RdpProbe
+from duecare.probes.base import Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.errors import ProbeTimeout, ProtocolError
+from duecare.probes.rdp.credssp import ts_request
+from duecare.probes.rdp.facts import EncryptionStatus, NtlmStep, RdpFacts, SecurityProtocol
+from duecare.probes.rdp.parse import tpkt_length
+from duecare.probes.rdp.probe import RdpProbe
+from duecare.wire import Proto
 from tests.probes.ntlm_samples import build_challenge
-from wire import Proto
 
 FIX = Path(__file__).parent / "fixtures"
 

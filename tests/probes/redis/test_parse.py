@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.redis.parse import MAX_BULK, RespError, encode_command, is_auth_error, parse_info, parse_reply
+from duecare.probes.errors import ProtocolError
+from duecare.probes.redis.parse import MAX_BULK, RespError, encode_command, is_auth_error, parse_info, parse_reply
 
 FIX = Path(__file__).parent / "fixtures"
 

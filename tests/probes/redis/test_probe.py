@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from probes.redis.parse import encode_command
-from probes.redis.probe import RedisProbe
+from duecare.probes.redis.parse import encode_command
+from duecare.probes.redis.probe import RedisProbe
+from duecare.wire import ProbeStatus
 from tests.probes.fake_tcp import FAST, RecordingContext, flood, outcome, script, sends, silent
-from wire import ProbeStatus
 
 FIX = Path(__file__).parent / "fixtures"
 PING, INFO, QUIT = encode_command(b"PING"), encode_command(b"INFO", b"server"), encode_command(b"QUIT")

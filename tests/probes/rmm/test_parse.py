@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.rmm.parse import http_text, match_products, title
-from probes.rmm.table import load_table
+from duecare.probes.rmm.parse import http_text, match_products, title
+from duecare.probes.rmm.table import load_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TABLE = load_table()

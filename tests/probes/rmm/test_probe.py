@@ -6,14 +6,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Address
 
-from probes.base import Target
-from probes.context import ProbeContext, Timeouts
-from probes.rmm.facts import RmmFacts
-from probes.rmm.probe import RmmProbe
-from probes.rmm.table import Product, Table
-from probes.runner import ProbeOutcome, run_probe
+from duecare.probes.base import Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.rmm.facts import RmmFacts
+from duecare.probes.rmm.probe import RmmProbe
+from duecare.probes.rmm.table import Product, Table
+from duecare.probes.runner import ProbeOutcome, run_probe
+from duecare.wire import ProbeStatus, Proto
 from tests.probes.fake_http import http_server
-from wire import ProbeStatus, Proto
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

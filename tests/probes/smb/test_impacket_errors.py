@@ -15,9 +15,9 @@ from impacket import nmb, smb, smb3
 from impacket.dcerpc.v5.rpcrt import DCERPCException
 from impacket.smbconnection import SessionError as SmbSessionError
 
-from probes.errors import ProbeError, ProbeTimeout, ProtocolError, Unreachable
-from probes.smb._impacket import empty_password_session, nt_status, translate, translated
-from probes.smb.errors import ConnectionDropped, Hangup
+from duecare.probes.errors import ProbeError, ProbeTimeout, ProtocolError, Unreachable
+from duecare.probes.smb._impacket import empty_password_session, nt_status, translate, translated
+from duecare.probes.smb.errors import ConnectionDropped, Hangup
 from tests.probes.smb.loopback import CLOSE, RESET, SILENT, closed_port, scripted_peer
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from probes.smb.packets import (
+from duecare.probes.smb.packets import (
     DIALECT_210,
     DIALECT_311,
     SMB1_DIALECT,

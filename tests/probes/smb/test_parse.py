@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.smb.facts import Ms17010Outcome, Smb1Negotiation, Smb2Negotiation
-from probes.smb.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.smb.facts import Ms17010Outcome, Smb1Negotiation, Smb2Negotiation
+from duecare.probes.smb.parse import (
     MAX_NEGOTIATE_REPLY,
     STATUS_ACCESS_DENIED,
     STATUS_INSUFF_SERVER_RESOURCES,

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from probes.base import ProbeClass, Target
-from probes.context import ProbeContext, Timeouts
-from probes.runner import ProbeOutcome, run_probe
-from probes.smb import ms17_010, probe
-from probes.smb._impacket import SessionReport
-from probes.smb.facts import (
+from duecare.probes.base import ProbeClass, Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.runner import ProbeOutcome, run_probe
+from duecare.probes.smb import ms17_010, probe
+from duecare.probes.smb._impacket import SessionReport
+from duecare.probes.smb.facts import (
     Ms17010Facts,
     Ms17010Outcome,
     SessionOutcome,
@@ -30,11 +30,11 @@ from probes.smb.facts import (
     SmbHostInfo,
     SmbSession,
 )
-from probes.smb.ms17_010 import Ms17010Probe
-from probes.smb.parse import parse_smb2_negotiate
-from probes.smb.probe import SmbProbe, session_dialect
+from duecare.probes.smb.ms17_010 import Ms17010Probe
+from duecare.probes.smb.parse import parse_smb2_negotiate
+from duecare.probes.smb.probe import SmbProbe, session_dialect
+from duecare.wire import EvidenceKind, ProbeStatus, Proto
 from tests.probes.smb.loopback import CLOSE, RESET, SILENT, Responder, scripted_peer
-from wire import EvidenceKind, ProbeStatus, Proto
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

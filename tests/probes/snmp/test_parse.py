@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.snmp.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.snmp.parse import (
     GET_REQUEST,
     REPORT,
     RESPONSE,

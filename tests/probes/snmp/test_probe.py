@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from probes.runner import ProbeOutcome
-from probes.snmp.parse import decode_message, decode_v3
-from probes.snmp.probe import SnmpProbe
+from duecare.probes.runner import ProbeOutcome
+from duecare.probes.snmp.parse import decode_message, decode_v3
+from duecare.probes.snmp.probe import SnmpProbe
+from duecare.wire import ProbeStatus, Proto
 from tests.probes.fake_tcp import run_local
 from tests.probes.fake_udp import Responder, closed_udp_port, udp_peer
-from wire import ProbeStatus, Proto
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -30,7 +30,7 @@ def _id(value: int) -> bytes:
 def four_byte_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     """Request ids of exactly four octets, so a real reply can carry ours in place of its own."""
     counter = itertools.count(0x10000000, 7919)
-    monkeypatch.setattr("probes.snmp.probe.secrets.randbelow", lambda _n: next(counter))
+    monkeypatch.setattr("duecare.probes.snmp.probe.secrets.randbelow", lambda _n: next(counter))
 
 
 V3_REPORT = "netsnmp_v3_discovery_report"

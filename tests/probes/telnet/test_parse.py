@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.telnet.parse import DO, IAC, WILL, WONT, parse_greeting, refuse_all, split_stream
+from duecare.probes.telnet.parse import DO, IAC, WILL, WONT, parse_greeting, refuse_all, split_stream
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -59,10 +59,10 @@ def nginx_config(tmp: Path, certs: dict[str, tuple[Path, Path]]) -> str:
 
 
 async def _client(host: str, out: Path) -> None:
-    from probes.base import Target
-    from probes.context import ProbeContext
-    from probes.tls.probe import ORDER, handshake, local_limitation
-    from wire import Proto
+    from duecare.probes.base import Target
+    from duecare.probes.context import ProbeContext
+    from duecare.probes.tls.probe import ORDER, handshake, local_limitation
+    from duecare.wire import Proto
 
     ctx = ProbeContext()
     manifest = []

@@ -5,14 +5,14 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from pathlib import Path
 
-import advisories
-from advisories.engine import FactsRecord, evaluate
-from advisories.exposures import load_exposure_rules
-from advisories.predicates import default_registry
-from probes.tls.facts import TlsFacts
-from probes.tls.parse import build_facts
+from duecare import advisories
+from duecare.advisories.engine import FactsRecord, evaluate
+from duecare.advisories.exposures import load_exposure_rules
+from duecare.advisories.predicates import default_registry
+from duecare.probes.tls.facts import TlsFacts
+from duecare.probes.tls.parse import build_facts
+from duecare.wire import ProbeStatus, Proto, Verdict
 from tests.probes.tls.test_parse import NOW, _attempts, _bytes
-from wire import ProbeStatus, Proto, Verdict
 
 RULES = load_exposure_rules(Path(advisories.__file__).parent / "data" / "exposures", default_registry())
 

@@ -12,9 +12,9 @@ from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.tls.facts import TlsVersion, VersionResult
-from probes.tls.parse import Alert, Attempt, ServerHello, build_facts, parse_server_flight
+from duecare.probes.errors import ProtocolError
+from duecare.probes.tls.facts import TlsVersion, VersionResult
+from duecare.probes.tls.parse import Alert, Attempt, ServerHello, build_facts, parse_server_flight
 
 FIXTURES = Path(__file__).parent / "fixtures"
 #: The capture day (the modern/weak certificates are valid ±1 year around it): a fixed clock.

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from probes.base import Target
-from probes.context import ProbeContext, Timeouts
-from probes.runner import ProbeOutcome, run_probe
-from probes.tls.facts import TlsFacts, TlsVersion, VersionResult
-from probes.tls.probe import TlsProbe
+from duecare.probes.base import Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.runner import ProbeOutcome, run_probe
+from duecare.probes.tls.facts import TlsFacts, TlsVersion, VersionResult
+from duecare.probes.tls.probe import TlsProbe
+from duecare.wire import EvidenceKind, ProbeStatus, Proto
 from tests.probes.tls.certs import lab_certificates
-from wire import EvidenceKind, ProbeStatus, Proto
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 FIXED_NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -34,7 +34,7 @@ serial=00000000
 
 
 def _client(host: str, out: Path) -> None:
-    from probes.upnp.parse import m_search
+    from duecare.probes.upnp.parse import m_search
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(2.0)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.upnp.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.upnp.parse import (
     build_facts,
     location_refusal,
     m_search,

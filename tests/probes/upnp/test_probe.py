@@ -6,14 +6,14 @@ import asyncio
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from probes.base import Target
-from probes.context import ProbeContext, Timeouts
-from probes.runner import ProbeOutcome, run_probe
-from probes.upnp.facts import UpnpFacts
-from probes.upnp.probe import UpnpProbe
+from duecare.probes.base import Target
+from duecare.probes.context import ProbeContext, Timeouts
+from duecare.probes.runner import ProbeOutcome, run_probe
+from duecare.probes.upnp.facts import UpnpFacts
+from duecare.probes.upnp.probe import UpnpProbe
+from duecare.wire import EvidenceKind, ProbeStatus, Proto
 from tests.probes.fake_http import FakeHttp, http_server
 from tests.probes.fake_udp import Responder, closed_udp_port, udp_peer
-from wire import EvidenceKind, ProbeStatus, Proto
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ANSWERS = [p.read_bytes() for p in sorted(FIXTURES.glob("miniupnpd231_ssdp_*.txt"))]

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes.errors import ProtocolError
-from probes.vnc.parse import (
+from duecare.probes.errors import ProtocolError
+from duecare.probes.vnc.parse import (
     SERVER_INIT_HEADER,
     client_version,
     parse_version,
@@ -57,9 +57,15 @@ def test_real_blacklist_answer() -> None:
 
 @pytest.mark.parametrize(
     ("line", "protocol"),
-    [(b"RFB 003.003\n", "3.3"), (b"RFB 003.005\n", "3.3"), (b"RFB 003.007\n", "3.7"), (b"RFB 003.889\n", "3.8"),
-     (b"RFB 004.001\n", "3.8"), (b"RFB 005.000\n", "3.8")],
-)  # fmt: skip
+    [
+        (b"RFB 003.003\n", "3.3"),
+        (b"RFB 003.005\n", "3.3"),
+        (b"RFB 003.007\n", "3.7"),
+        (b"RFB 003.889\n", "3.8"),
+        (b"RFB 004.001\n", "3.8"),
+        (b"RFB 005.000\n", "3.8"),
+    ],
+)
 def test_version_negotiation(line: bytes, protocol: str) -> None:
     assert parse_version(line).protocol == protocol
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from probes.vnc.probe import VncProbe
+from duecare.probes.vnc.probe import VncProbe
+from duecare.wire import ProbeStatus
 from tests.probes.fake_tcp import FAST, RecordingContext, flood, outcome, sends, silent
-from wire import ProbeStatus
 
 FIX = Path(__file__).parent / "fixtures"
 

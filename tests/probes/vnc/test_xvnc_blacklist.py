@@ -26,14 +26,14 @@ from typing import Any
 
 import pytest
 
-from advisories.predicates import default_registry
-from advisories.predicates.base import NoParams
-from probes.base import Target
-from probes.context import ProbeContext
-from probes.runner import run_probe
-from probes.vnc.facts import VncFacts
-from probes.vnc.probe import VncProbe
-from wire import ProbeStatus, Proto, Verdict
+from duecare.advisories.predicates import default_registry
+from duecare.advisories.predicates.base import NoParams
+from duecare.probes.base import Target
+from duecare.probes.context import ProbeContext
+from duecare.probes.runner import run_probe
+from duecare.probes.vnc.facts import VncFacts
+from duecare.probes.vnc.probe import VncProbe
+from duecare.wire import ProbeStatus, Proto, Verdict
 
 pytestmark = pytest.mark.skipif(
     shutil.which("Xvnc") is None or shutil.which("vncpasswd") is None, reason="TigerVNC (Xvnc) not installed"
@@ -54,10 +54,26 @@ def xvnc(workdir: Path, security: str) -> Iterator[int]:
     even a bare TCP connect would count against the blacklist we are measuring."""
     port = _free_port()
     argv = [
-        "Xvnc", f":{random.randint(300, 899)}", "-rfbport", str(port), "-interface", "127.0.0.1",
-        "-nolock", "-nolisten", "tcp", "-nolisten", "unix", "-desktop", "blacklist-test",
-        "-geometry", "320x200", "-SecurityTypes", security, "-BlacklistThreshold", "5",
-    ]  # fmt: skip
+        "Xvnc",
+        f":{random.randint(300, 899)}",
+        "-rfbport",
+        str(port),
+        "-interface",
+        "127.0.0.1",
+        "-nolock",
+        "-nolisten",
+        "tcp",
+        "-nolisten",
+        "unix",
+        "-desktop",
+        "blacklist-test",
+        "-geometry",
+        "320x200",
+        "-SecurityTypes",
+        security,
+        "-BlacklistThreshold",
+        "5",
+    ]
     if security == "VncAuth":
         pw = workdir / "passwd"
         pw.write_bytes(subprocess.run(["vncpasswd", "-f"], input=b"t3st-pw\n", capture_output=True, check=True).stdout)

@@ -1,0 +1,3 @@
+from duecare.cli.main import main
+
+main()

@@ -1,0 +1,102 @@
+"""``duecare scan`` in a terminal: progress bar on stderr, summary table or JSON on stdout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from duecare.advisories.errors import CatalogError
+from duecare.agent.config import AgentConfig
+from duecare.agent.run import ScanRequest, post_through_outbox, scan_to_report
+from duecare.agent.scope import ScopeError
+from duecare.cli.output import render_summary
+from duecare.files import write_atomic
+from duecare.probes.errors import ProbeError
+from duecare.wire import Report, Verdict
+
+
+class RichProgress:
+    """Progress bar and live counts on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        self._p = Progress(
+            TextColumn("[bold]{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: Any = None
+
+    def __enter__(self) -> RichProgress:
+        self._p.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._p.stop()
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        if self._task is not None:
+            self._p.update(self._task, completed=self._p.tasks[-1].total or 0)
+        self._task = self._p.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._p.advance(self._task, n)
+
+    def note(self, message: str) -> None:
+        self._p.console.print(message)
+
+
+def exit_code(report: Report, config: AgentConfig) -> int:
+    threshold = config.report.severity_threshold.rank
+    hit = any(f.verdict is Verdict.AFFECTED and not f.waived and f.severity.rank >= threshold for f in report.findings)
+    return 3 if hit else 0
+
+
+def run_oneshot(request: ScanRequest, *, as_json: bool, err: Console, out: Console) -> int:
+    try:
+        with RichProgress(err) as progress:
+            _result, report = scan_to_report(request, progress)
+    except (ScopeError, CatalogError) as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        return 2
+    except ProbeError as exc:
+        err.print(f"[bold red]scan failed:[/] {exc}")
+        return 1
+    except Exception as exc:
+        # Exit 1 is "duecare's own fault": say so plainly, keep the traceback for the bug report.
+        import traceback
+
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
+        err.print(traceback.format_exc(), markup=False, highlight=False)
+        return 1
+    if request.post:
+        from duecare.agent.state import StateError
+
+        try:
+            posted = post_through_outbox(report, request.state_dir)
+        except StateError as exc:
+            err.print(f"[bold red]cannot post:[/] {exc}")
+            return 2
+        report = posted.report
+        if posted.error:
+            err.print(f"[yellow]collector not reached ({posted.error}); report kept in the outbox for retry[/]")
+        else:
+            err.print(f"posted to {posted.collector_url}: {posted.delivered} report(s) delivered")
+    body = report.model_dump_json(indent=2)
+    if request.json_path is not None:
+        write_atomic(request.json_path, body.encode())
+    if request.report_path is not None:
+        from duecare.report.html import write_report
+
+        write_report(report, request.report_path)
+        err.print(f"report written to {request.report_path}")
+    if as_json:
+        out.file.write(body + "\n")
+    else:
+        render_summary(report, out)
+    return exit_code(report, request.config)

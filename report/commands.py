@@ -1,0 +1,95 @@
+"""`duecare report`: render a saved report, a site's report from the collector, or the baseline exhibit.
+
+The application behind ``duecare report``: every function takes paths and strings, writes one
+file, and returns a line for the terminal. Problems are raised as ``ReadClientError`` (the
+collector: exit 1) or another ``ReportError`` (the caller's input: exit 2).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from duecare.report.baseline import diff, load_report, render_baseline, summary_line
+from duecare.report.client import ReadClient, read_key_file
+from duecare.report.errors import BaselineError, ReadClientError, ReportError
+from duecare.report.history import History, replay
+from duecare.report.html import check_output, render, write_html_or_pdf
+from duecare.wire import Report, SignedReport
+from duecare.wire.api import ChangeKind
+from duecare.wire.signatures import PublicKeyError, load_public_key, signature_ok
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1024:.0f} KiB"
+
+
+def report_from_file(source: Path, out: Path) -> str:
+    check_output(out)
+    try:
+        report = load_report(source)
+    except BaselineError as exc:
+        raise ReportError(str(exc)) from exc
+    t0 = time.monotonic()
+    write_html_or_pdf(render(report), out)
+    return f"report written to {out} ({_size(out)}, {time.monotonic() - t0:.2f} s)"
+
+
+def fetch_site_report(client: ReadClient, site: str) -> tuple[Report, History]:
+    """The site's most recent report (by scan time) as signed, with the feed replayed for history."""
+    ref = client.find_site(site)
+    changes = list(client.changes(site=ref.site_id))
+    summaries = [c.report for c in changes if c.kind is ChangeKind.REPORT and c.report is not None]
+    if not summaries:
+        raise ReadClientError(f"site {ref.site!r} ({ref.site_id}) has no reports at the collector yet")
+    latest = max(summaries, key=lambda s: s.finished_at)
+    stored = client.stored_report(latest.report_id)
+    try:
+        report = Report.model_validate(stored.report)
+    except ValidationError as exc:
+        raise ReadClientError(f"report {latest.report_id} does not validate: {exc.errors()[0]['msg']}") from exc
+    try:
+        valid: bool | None = signature_ok(
+            SignedReport(report=stored.report, signature=stored.signature), load_public_key(stored.agent_public_key)
+        )
+    except PublicKeyError:
+        valid = None
+    points, gaps = replay(changes)
+    history = History(
+        client=ref.client,
+        site=ref.site,
+        points=tuple(points),
+        tracks={f.key: f for f in client.findings(site=ref.site_id)},
+        chain_gaps=gaps,
+        signature=stored.signature,
+        signature_valid=valid,
+        agent_public_key=stored.agent_public_key,
+    )
+    return report, history
+
+
+def report_from_collector(url: str, key_file: Path, site: str, out: Path) -> str:
+    check_output(out)
+    key = read_key_file(key_file)
+    t0 = time.monotonic()
+    with ReadClient(url, key) as client:
+        report, history = fetch_site_report(client, site)
+    fetched = time.monotonic() - t0
+    write_html_or_pdf(render(report, history=history), out)
+    rendered = time.monotonic() - t0 - fetched
+    return (
+        f"report {report.report_id} of site {history.site!r} with {len(history.points)} report(s) of history "
+        f"written to {out} ({_size(out)}; fetched in {fetched:.2f} s, rendered in {rendered:.2f} s)"
+    )
+
+
+def baseline_exhibit(baseline: Path, current: Path, out: Path) -> str:
+    check_output(out)
+    try:
+        d = diff(load_report(baseline), load_report(current))
+    except BaselineError as exc:
+        raise ReportError(str(exc)) from exc
+    write_html_or_pdf(render_baseline(d), out)
+    return f"{summary_line(d)}; exhibit written to {out}"
