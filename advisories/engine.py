@@ -12,7 +12,7 @@ from pydantic import JsonValue
 from duecare.advisories.exposures import BoundCondition, ExposureRule
 from duecare.advisories.predicates.base import Check, indeterminate
 from duecare.probes.base import Facts
-from duecare.wire import Evidence, Finding, KevStatus, ProbeStatus, Proto, Verdict
+from duecare.wire import Confidence, Evidence, Finding, KevStatus, ProbeStatus, Proto, Verdict
 
 #: Probe failures that leave a question open. A protocol error means the port does not speak
 #: the protocol at all (no question to ask); unreachable means nothing was there.
@@ -48,7 +48,7 @@ def _judge(cond: BoundCondition, records: Sequence[FactsRecord]) -> tuple[Check,
             return None
         if rec.status in _OPEN_QUESTION:
             why = f"probe {rec.probe} {rec.status.value}: {rec.error or 'no detail'}"
-            return indeterminate(why, confidence="tentative"), rec
+            return indeterminate(why, confidence=Confidence.TENTATIVE), rec
     return None
 
 
@@ -80,7 +80,7 @@ def evaluate(
             if all(j is None for j in judged):
                 continue
             checks = [
-                j[0] if j else indeterminate(f"no {c.spec.facts.__name__} observed", confidence="tentative")
+                j[0] if j else indeterminate(f"no {c.spec.facts.__name__} observed", confidence=Confidence.TENTATIVE)
                 for j, c in zip(judged, conditions, strict=True)
             ]
             verdict = _combine(rule.detect.match, checks)
@@ -105,7 +105,7 @@ def evaluate(
                     title=rule.title,
                     reason="; ".join(c.reason for c in relevant),
                     evidence=tuple(evidence) if verdict is Verdict.AFFECTED else (),
-                    confidence=min((c.confidence for c in relevant), key=_CONF_ORDER.index),
+                    confidence=min((c.confidence for c in relevant), key=lambda c: c.rank),
                     remediation=rule.remediation.strip(),
                     details=details,
                     cves=tuple(
@@ -116,6 +116,3 @@ def evaluate(
             )
     findings.sort(key=lambda f: (-f.severity.rank, f.ip.version, int(f.ip), f.port or 0, f.exposure.value))
     return findings
-
-
-_CONF_ORDER = ["tentative", "firm", "certain"]

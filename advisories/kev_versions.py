@@ -21,6 +21,7 @@ from duecare.advisories.engine import FactsRecord
 from duecare.advisories.kev import Kev, KevEntry, entries_for, normalize_name
 from duecare.advisories.loader import load_toml_model
 from duecare.wire import (
+    Confidence,
     Evidence,
     EvidenceKind,
     Exposure,
@@ -164,7 +165,7 @@ def _finding(d: Disclosure, m: VersionMatch, matches: Sequence[VersionMatch]) ->
         proto=d.proto,
         severity=SEVERITY,
         verdict=Verdict.AFFECTED,
-        confidence="tentative",
+        confidence=Confidence.TENTATIVE,
         title=TITLE,
         reason=f"{WORDING} ({m.product} {m.version} via {d.source}; KEV product {', '.join(names)})",
         evidence=d.evidence,

@@ -14,15 +14,13 @@ from datetime import date
 from ipaddress import ip_address
 from typing import Literal
 
-from duecare.wire import Asset, Finding, ObligationRef, ObligationStatus, Report, Service, Severity, Verdict
-
-Confidence = Literal["certain", "firm", "tentative"]
+from duecare.wire import Asset, Confidence, Finding, ObligationRef, ObligationStatus, Report, Service, Severity, Verdict
 
 #: Greenbone-style quality of detection, in words a reader can weigh (ecosystem §5.4, "qod_type").
 CONFIDENCE_MEANING: dict[str, str] = {
-    "certain": "verified: the service's own answer proves it",
-    "firm": "disclosed: a version or setting the service reported",
-    "tentative": "inferred: a banner or indirect sign, not confirmed",
+    Confidence.CERTAIN: "verified: the service's own answer proves it",
+    Confidence.FIRM: "disclosed: a version or setting the service reported",
+    Confidence.TENTATIVE: "inferred: a banner or indirect sign, not confirmed",
 }
 
 
@@ -56,7 +54,7 @@ def is_kev(f: Finding) -> bool:
 
 def is_confirmed_kev(f: Finding) -> bool:
     """A KEV CVE the probe confirmed; a tentative banner match does not bind the due date yet."""
-    return is_kev(f) and f.confidence != "tentative"
+    return is_kev(f) and f.confidence is not Confidence.TENTATIVE
 
 
 def is_open(f: Finding) -> bool:
@@ -152,8 +150,8 @@ def kev_rows(report: Report, today: date) -> list[KevRow]:
             date_added=c.kev_date_added,
             due=c.kev_due_date,
             ransomware=c.known_ransomware_campaign_use,
-            overdue=f.confidence != "tentative" and c.kev_due_date is not None and c.kev_due_date < today,
-            confirmed=f.confidence != "tentative",
+            overdue=f.confidence is not Confidence.TENTATIVE and c.kev_due_date is not None and c.kev_due_date < today,
+            confirmed=f.confidence is not Confidence.TENTATIVE,
         )
         for f in report.findings
         if f.verdict is Verdict.AFFECTED

@@ -73,6 +73,22 @@ _SEVERITY_RANK = {
 }
 
 
+class Confidence(enum.StrEnum):
+    """How sure a verdict is: ``certain`` (the protocol said so), ``firm`` (strong inference),
+    ``tentative`` (a version or a port number only). Ordered: a finding is as sure as its weakest check."""
+
+    TENTATIVE = "tentative"
+    FIRM = "firm"
+    CERTAIN = "certain"
+
+    @property
+    def rank(self) -> int:
+        return _CONFIDENCE_RANK[self]
+
+
+_CONFIDENCE_RANK = {Confidence.TENTATIVE: 0, Confidence.FIRM: 1, Confidence.CERTAIN: 2}
+
+
 class Verdict(enum.StrEnum):
     """``indeterminate`` is a result, not a pass: the facts needed were missing."""
 
@@ -217,7 +233,7 @@ class Finding(_Frozen):
     title: str
     reason: str
     evidence: tuple[Evidence, ...] = ()
-    confidence: Literal["certain", "firm", "tentative"] = "firm"
+    confidence: Confidence = Confidence.FIRM
     advisories: tuple[AdvisoryRef, ...] = ()
     cves: tuple[KevStatus, ...] = ()
     obligations: tuple[ObligationRef, ...] = ()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from duecare.probes.base import Facts
-from duecare.wire import Verdict
+from duecare.wire import Confidence, Verdict
 
 FactsT = TypeVar("FactsT", bound=Facts)
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
@@ -28,7 +28,7 @@ class NoParams(BaseModel):
 class Check:
     verdict: Verdict
     reason: str
-    confidence: Literal["certain", "firm", "tentative"] = "firm"
+    confidence: Confidence = Confidence.FIRM
     details: dict[str, JsonValue] = field(default_factory=dict)
     cves: tuple[str, ...] = ()
 

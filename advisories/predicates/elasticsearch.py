@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, not_affected
 from duecare.probes.elasticsearch.facts import ElasticsearchFacts
+from duecare.wire import Confidence
 
 
 def register(reg: PredicateRegistry) -> None:
@@ -11,7 +12,7 @@ def register(reg: PredicateRegistry) -> None:
     def no_auth(f: ElasticsearchFacts, _p: NoParams) -> Check:
         """``GET /`` is answered without credentials (security disabled or anonymous access)."""
         if f.auth_enforced:
-            return not_affected(f"GET / refused with HTTP {f.status}", confidence="certain")
+            return not_affected(f"GET / refused with HTTP {f.status}", confidence=Confidence.CERTAIN)
         details = {
             "product": f.product,
             "version": f.version,
@@ -20,4 +21,4 @@ def register(reg: PredicateRegistry) -> None:
             "scheme": f.scheme,
         }
         what = " ".join(x for x in (f.product or "Elasticsearch", f.version) if x)
-        return affected(f"{what} answered GET / without credentials", confidence="certain", details=details)
+        return affected(f"{what} answered GET / without credentials", confidence=Confidence.CERTAIN, details=details)

@@ -23,6 +23,7 @@ from duecare.advisories.exchange import (
 )
 from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, indeterminate, not_affected
 from duecare.probes.exchange.facts import BuildObservation, BuildPrecision, ExchangeFacts
+from duecare.wire import Confidence
 
 _SETTLE = (
     "a full 4-part build would settle it: the ECP export-tool manifest "
@@ -47,7 +48,7 @@ def _no_build(f: ExchangeFacts) -> Check:
     why = f"Exchange answered ({seen}) but disclosed no build"
     if f.external_login_host:
         why += f"; OWA sends logons to {f.external_login_host} (hybrid/federated sign-in, no on-prem version)"
-    return indeterminate(f"{why}; {_SETTLE}", confidence="tentative")
+    return indeterminate(f"{why}; {_SETTLE}", confidence=Confidence.TENTATIVE)
 
 
 def _details(
@@ -124,7 +125,7 @@ def _known(f: ExchangeFacts, tables: ExchangeTables) -> Check | _Known:
     ident = identify(tables, b.parts, f.observed_on)
     sup = support(tables, ident)
     if sup is None:
-        return indeterminate(f"build {b.version} matches no known Exchange product", confidence="tentative")
+        return indeterminate(f"build {b.version} matches no known Exchange product", confidence=Confidence.TENTATIVE)
     return _Known(b, ident, sup, f"{_product_cu(ident)} (build {b.version} from {b.source.value})")
 
 
@@ -143,7 +144,7 @@ def judge_unsupported(f: ExchangeFacts, tables: ExchangeTables) -> Check:
     if not ident.cu_rows:
         return indeterminate(
             f"{what}: CU not in the build table (newest row {tables.newest_release}); refresh the table",
-            confidence="tentative",
+            confidence=Confidence.TENTATIVE,
             details=details,
         )
     return not_affected(f"{what} is in support", details=details)
@@ -162,7 +163,7 @@ def judge_unpatched(f: ExchangeFacts, tables: ExchangeTables) -> Check:
             return affected(f"{what}: no security updates since end of support {sup.end_of_support}", details=details)
         return indeterminate(
             f"{what}: CU not in the build table (newest row {tables.newest_release}); refresh the table",
-            confidence="tentative",
+            confidence=Confidence.TENTATIVE,
             details=details,
         )
     cves = tuple(m.cve for m in pat.missing if m.cve.startswith("CVE-"))
@@ -197,7 +198,7 @@ def judge_unpatched(f: ExchangeFacts, tables: ExchangeTables) -> Check:
         return affected(
             f"{what}: out of support since {sup.end_of_support}; CU-level build only"
             + ("; fully patched only with ESU updates up to " + latest if esu else ""),
-            confidence="tentative" if esu else "firm",
+            confidence=Confidence.TENTATIVE if esu else "firm",
             details=details,
         )
     return indeterminate(

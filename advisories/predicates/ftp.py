@@ -6,6 +6,7 @@ from pydantic import JsonValue
 
 from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
 from duecare.probes.ftp.facts import FtpFacts
+from duecare.wire import Confidence
 
 
 def register(reg: PredicateRegistry) -> None:
@@ -15,7 +16,7 @@ def register(reg: PredicateRegistry) -> None:
         if f.anonymous_login is None:
             return indeterminate("the server did not answer the anonymous login clearly")
         if not f.anonymous_login:
-            return not_affected("anonymous login refused", confidence="certain")
+            return not_affected("anonymous login refused", confidence=Confidence.CERTAIN)
         details: dict[str, JsonValue] = {
             "listing_obtained": f.listing_obtained,
             "root_entries": f.listing_total,
@@ -26,7 +27,7 @@ def register(reg: PredicateRegistry) -> None:
         if f.listing_error:
             details["listing_error"] = f.listing_error
         seen = f"; root lists {f.listing_total} entries" if f.listing_obtained else ""
-        return affected(f"anonymous FTP login accepted{seen}", confidence="certain", details=details)
+        return affected(f"anonymous FTP login accepted{seen}", confidence=Confidence.CERTAIN, details=details)
 
     @reg.add("ftp.no_tls", FtpFacts)
     def no_tls(f: FtpFacts, _p: NoParams) -> Check:
@@ -35,5 +36,7 @@ def register(reg: PredicateRegistry) -> None:
             return indeterminate("AUTH TLS support could not be determined")
         how = "FEAT" if f.tls_evidence == "feat" else "the AUTH TLS reply"
         if f.tls_available:
-            return not_affected(f"AUTH TLS offered (seen in {how})", confidence="certain")
-        return affected(f"no AUTH TLS offered (seen in {how}): logins are sent in cleartext", confidence="certain")
+            return not_affected(f"AUTH TLS offered (seen in {how})", confidence=Confidence.CERTAIN)
+        return affected(
+            f"no AUTH TLS offered (seen in {how}): logins are sent in cleartext", confidence=Confidence.CERTAIN
+        )

@@ -6,6 +6,7 @@ from pydantic import JsonValue
 
 from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
 from duecare.probes.ipmi.facts import IpmiFacts
+from duecare.wire import Confidence
 
 
 def register(reg: PredicateRegistry) -> None:
@@ -14,7 +15,7 @@ def register(reg: PredicateRegistry) -> None:
         """A BMC answered IPMI-over-LAN questions from this network without any login."""
         if f.source == "asf-presence-pong":
             if f.ipmi_supported:
-                return affected("RMCP presence pong announces IPMI support", confidence="firm")
+                return affected("RMCP presence pong announces IPMI support", confidence=Confidence.FIRM)
             return not_affected("RMCP answered but announces no IPMI support")
         details: dict[str, JsonValue] = {
             "ipmi_version": f.version,
@@ -25,7 +26,7 @@ def register(reg: PredicateRegistry) -> None:
         if f.completion_code:
             return affected(
                 f"BMC answered Get Channel Authentication Capabilities with 0x{f.completion_code:02x}",
-                confidence="firm",
+                confidence=Confidence.FIRM,
                 details=details,
             )
         risky = [
@@ -39,4 +40,6 @@ def register(reg: PredicateRegistry) -> None:
             if on
         ]
         extra = f"; {', '.join(risky)}" if risky else ""
-        return affected(f"IPMI {f.version} BMC reachable over UDP 623{extra}", confidence="certain", details=details)
+        return affected(
+            f"IPMI {f.version} BMC reachable over UDP 623{extra}", confidence=Confidence.CERTAIN, details=details
+        )

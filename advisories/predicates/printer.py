@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
 from duecare.probes.printer.facts import PrinterFacts
+from duecare.wire import Confidence
 
 
 def register(reg: PredicateRegistry) -> None:
@@ -14,9 +15,9 @@ def register(reg: PredicateRegistry) -> None:
             return not_affected("IPP service, not the raw print port")
         if f.pjl_answered:
             return affected(
-                f"raw print port answers PJL as {f.pjl_id!r}", confidence="firm", details={"pjl_id": f.pjl_id}
+                f"raw print port answers PJL as {f.pjl_id!r}", confidence=Confidence.FIRM, details={"pjl_id": f.pjl_id}
             )
         if f.raw_port_open:
             # A silent accept is what a printer does, but also what a tarpit does: say so.
-            return affected("raw print port open, product unknown (silent to PJL)", confidence="tentative")
+            return affected("raw print port open, product unknown (silent to PJL)", confidence=Confidence.TENTATIVE)
         return not_affected("raw print port did not accept")

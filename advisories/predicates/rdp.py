@@ -17,6 +17,7 @@ from duecare.advisories.predicates.base import (
     not_affected,
 )
 from duecare.probes.rdp.facts import EncryptionStatus, NtlmStep, RdpFacts
+from duecare.wire import Confidence
 
 BLUEKEEP_CVE = "CVE-2019-0708"
 
@@ -41,7 +42,7 @@ def register(reg: PredicateRegistry) -> None:
         if f.speaks_rdp:
             return affected(
                 f"RDP listener answered (accepts: {_accepted(f)})",
-                confidence="certain",
+                confidence=Confidence.CERTAIN,
                 details={"accepted_protocols": [p.value for p in f.accepted_protocols]},
             )
         return not_affected("service did not speak RDP")
@@ -54,7 +55,7 @@ def register(reg: PredicateRegistry) -> None:
             why = "server accepted a connection without CredSSP" + (
                 " (legacy server: no RDP negotiation at all)" if f.legacy_server else f" ({_accepted(f)})"
             )
-            return affected(why, confidence="certain", details=details)
+            return affected(why, confidence=Confidence.CERTAIN, details=details)
         if f.nla_required is True:
             return not_affected("RDP and TLS requests failed with HYBRID_REQUIRED_BY_SERVER")
         return indeterminate("the negotiation answers did not show whether NLA is required", details=details)
@@ -71,7 +72,7 @@ def register(reg: PredicateRegistry) -> None:
             else:
                 level = "encryption level not determined"
             return affected(
-                f"server selected standard RDP security ({level})", confidence="certain", details=dict(details)
+                f"server selected standard RDP security ({level})", confidence=Confidence.CERTAIN, details=dict(details)
             )
         if f.standard_security_allowed is False:
             return not_affected("server refused standard RDP security")
@@ -89,13 +90,13 @@ def register(reg: PredicateRegistry) -> None:
             }[f.ntlm_step]
             if f.legacy_server:
                 why += "; the server sent no RDP negotiation data (XP / Server 2003 class)"
-            return indeterminate(f"OS version unknown: {why}", confidence="tentative")
+            return indeterminate(f"OS version unknown: {why}", confidence=Confidence.TENTATIVE)
         details = {"os_version": str(version), "ceiling": f"{p.major}.{p.minor}"}
         if version.major_minor <= (p.major, p.minor):
             # Tentative: FreeRDP/winpr servers also announce 6.1.7601 (seen in our captures).
             return affected(
                 f"NTLM CHALLENGE announces Windows NT {version}, at or below {p.major}.{p.minor}",
-                confidence="tentative",
+                confidence=Confidence.TENTATIVE,
                 details=details,
                 cves=(BLUEKEEP_CVE,),
             )

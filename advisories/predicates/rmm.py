@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
 from duecare.probes.rmm.facts import RmmFacts
+from duecare.wire import Confidence
 
 
 class RmmParams(BaseModel):
@@ -28,6 +29,6 @@ def register(reg: PredicateRegistry) -> None:
         shown = firm or found
         return affected(
             "; ".join(f"{m.product} ({m.basis})" for m in shown),
-            confidence="firm" if firm else "tentative",
+            confidence=Confidence.FIRM if firm else "tentative",
             details={"products": [m.product for m in shown], "banner": f.banner, "http_title": f.http_title},
         )

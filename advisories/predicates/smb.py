@@ -17,6 +17,7 @@ from duecare.advisories.predicates.base import (
     not_affected,
 )
 from duecare.probes.smb.facts import Ms17010Facts, Ms17010Outcome, SessionOutcome, Smb1Outcome, SmbFacts
+from duecare.wire import Confidence
 
 #: The six CVEs of Microsoft bulletin MS17-010 (EternalBlue, EternalRomance, EternalChampion…).
 MS17_010_CVES = (
@@ -50,9 +51,9 @@ def register(reg: PredicateRegistry) -> None:
     def smbv1_enabled(f: SmbFacts, _p: NoParams) -> Check:
         """The server accepts an SMB1 (NT LM 0.12) negotiate."""
         if f.smb1_outcome is Smb1Outcome.ACCEPTED:
-            return affected("server accepted the SMB1 dialect NT LM 0.12", confidence="certain")
+            return affected("server accepted the SMB1 dialect NT LM 0.12", confidence=Confidence.CERTAIN)
         if f.smb1_outcome.refused:
-            return not_affected(f"server refused SMB1 ({f.smb1_outcome.value})", confidence="certain")
+            return not_affected(f"server refused SMB1 ({f.smb1_outcome.value})", confidence=Confidence.CERTAIN)
         return indeterminate(f"SMB1 negotiate gave no clear answer ({f.smb1_outcome.value})")
 
     @reg.add("smb.signing_not_required", SmbFacts)
@@ -67,7 +68,7 @@ def register(reg: PredicateRegistry) -> None:
         if unsigned:
             return affected(
                 "server does not require signing for " + " and ".join(unsigned),
-                confidence="certain",
+                confidence=Confidence.CERTAIN,
                 details=details,
             )
         if f.smb2 is None and f.smb1 is None:
@@ -76,10 +77,10 @@ def register(reg: PredicateRegistry) -> None:
             # Signing policy is server-wide on Windows and Samba (nmap smb2-security-mode.nse).
             return not_affected(
                 f"SMB2/3 requires signing; SMB1 unknown ({f.smb1_outcome.value})",
-                confidence="firm",
+                confidence=Confidence.FIRM,
                 details=details,
             )
-        return not_affected("every accepted dialect requires signing", confidence="certain", details=details)
+        return not_affected("every accepted dialect requires signing", confidence=Confidence.CERTAIN, details=details)
 
     @reg.add("smb.guest_access", SmbFacts)
     def guest_access(f: SmbFacts, _p: NoParams) -> Check:
@@ -90,9 +91,9 @@ def register(reg: PredicateRegistry) -> None:
             why = "session as 'Guest' with an empty password accepted" + (
                 " and flagged as guest by the server" if flagged else " (as a real account)"
             )
-            return affected(why, confidence="certain" if flagged else "firm", details=details)
+            return affected(why, confidence=Confidence.CERTAIN if flagged else "firm", details=details)
         if f.anonymous.outcome is SessionOutcome.ACCEPTED and f.anonymous.is_guest:
-            return affected("null session was mapped to guest", confidence="certain", details=details)
+            return affected("null session was mapped to guest", confidence=Confidence.CERTAIN, details=details)
         if f.guest.outcome is SessionOutcome.DENIED:
             status = "" if f.guest.nt_status is None else f" (NT status 0x{f.guest.nt_status:08x})"
             return not_affected(f"session as 'Guest' with an empty password refused{status}")
@@ -105,11 +106,11 @@ def register(reg: PredicateRegistry) -> None:
         if f.outcome is Ms17010Outcome.VULNERABLE:
             return affected(
                 "TRANS PeekNamedPipe on FID 0 ran out of server resources: MS17-010 missing" + status,
-                confidence="firm",
+                confidence=Confidence.FIRM,
                 cves=MS17_010_CVES,
             )
         if f.outcome is Ms17010Outcome.PATCHED:
             return not_affected("TRANS PeekNamedPipe on FID 0 refused as by a patched server" + status)
         if f.outcome is Ms17010Outcome.SMB1_REFUSED:
-            return not_affected("SMBv1 refused: the MS17-010 flaws are out of reach", confidence="firm")
+            return not_affected("SMBv1 refused: the MS17-010 flaws are out of reach", confidence=Confidence.FIRM)
         return indeterminate(f"MS17-010 could not be checked ({f.outcome.value}){status}")

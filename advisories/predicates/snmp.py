@@ -6,6 +6,7 @@ from pydantic import JsonValue
 
 from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
 from duecare.probes.snmp.facts import SnmpFacts
+from duecare.wire import Confidence
 
 
 def register(reg: PredicateRegistry) -> None:
@@ -20,10 +21,13 @@ def register(reg: PredicateRegistry) -> None:
                 # Only a SET could show write access, and we never send one.
                 "write_access": f.write_access,
             }
-            return affected(f"agent answered GET with default community {pairs}", confidence="certain", details=details)
+            return affected(
+                f"agent answered GET with default community {pairs}", confidence=Confidence.CERTAIN, details=details
+            )
         if f.v3_answered:
             tried = ", ".join(sorted({c for _v, c in f.tried}))
             return not_affected(
-                f"agent is up (answered SNMPv3 discovery) and ignored v1/v2c GETs with {tried}", confidence="firm"
+                f"agent is up (answered SNMPv3 discovery) and ignored v1/v2c GETs with {tried}",
+                confidence=Confidence.FIRM,
             )
         return indeterminate("no SNMP answer at all: agent absent or filtering us")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
 from duecare.probes.telnet.facts import TelnetFacts
+from duecare.wire import Confidence
 
 
 def register(reg: PredicateRegistry) -> None:
@@ -12,5 +13,5 @@ def register(reg: PredicateRegistry) -> None:
         """The service speaks Telnet: logins and sessions cross the LAN in cleartext."""
         if f.speaks_telnet:
             what = "a login prompt" if f.login_prompt else "Telnet option negotiation"
-            return affected(f"service answered with {what}", confidence="certain")
+            return affected(f"service answered with {what}", confidence=Confidence.CERTAIN)
         return not_affected("service did not speak Telnet")

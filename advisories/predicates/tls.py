@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, indeterminate, not_affected
 from duecare.probes.tls.facts import OBSOLETE_VERSIONS, TlsFacts, TlsVersion, VersionResult
+from duecare.wire import Confidence
 
 
 class ObsoleteParams(BaseModel):
@@ -32,15 +33,15 @@ def register(reg: PredicateRegistry) -> None:
             names = ", ".join(v.value for v in accepted)
             return affected(
                 f"server completed handshakes with {names}",
-                confidence="certain",
+                confidence=Confidence.CERTAIN,
                 details={"accepted_obsolete": [v.value for v in accepted], "ciphers": ciphers},
             )
         if unknown:
-            return indeterminate(f"no answer for {', '.join(unknown)}", confidence="tentative")
+            return indeterminate(f"no answer for {', '.join(unknown)}", confidence=Confidence.TENTATIVE)
         note = f" ({', '.join(untested)} not testable from this agent)" if untested else ""
         return not_affected(
             f"server refused every obsolete version tested{note}",
-            confidence="firm" if untested else "certain",
+            confidence=Confidence.FIRM if untested else "certain",
         )
 
     @reg.add("tls.certificate_expired", TlsFacts)
@@ -58,7 +59,7 @@ def register(reg: PredicateRegistry) -> None:
         if cert.expired:
             return affected(
                 f"certificate expired on {cert.not_after.date().isoformat()}",
-                confidence="certain",
+                confidence=Confidence.CERTAIN,
                 details=dict(details),
             )
         return not_affected(f"certificate valid until {cert.not_after.date().isoformat()}")

@@ -6,6 +6,7 @@ from pydantic import JsonValue
 
 from duecare.advisories.predicates.base import Check, PredicateRegistry, affected, not_affected
 from duecare.probes.upnp.facts import UpnpFacts
+from duecare.wire import Confidence
 
 
 def register(reg: PredicateRegistry) -> None:
@@ -26,4 +27,4 @@ def register(reg: PredicateRegistry) -> None:
                 "model_number": f.device.model_number,
             }
         what = "an Internet Gateway Device (UPnP port mapping)" if f.internet_gateway else "SSDP discovery"
-        return affected(f"host answers {what}", confidence="certain", details=details)
+        return affected(f"host answers {what}", confidence=Confidence.CERTAIN, details=details)

@@ -6,6 +6,7 @@ from pydantic import JsonValue
 
 from duecare.advisories.predicates.base import Check, NoParams, PredicateRegistry, affected, indeterminate, not_affected
 from duecare.probes.vnc.facts import NONE, WRAPPING_TYPES, VncFacts
+from duecare.wire import Confidence
 
 
 def register(reg: PredicateRegistry) -> None:
@@ -25,11 +26,13 @@ def register(reg: PredicateRegistry) -> None:
             if f.desktop_name is not None:
                 details["desktop_name"] = f.desktop_name
             how = "and let us in" if f.none_accepted else "(not entered)"
-            return affected(f"security type None offered {how}", confidence="certain", details=details)
+            return affected(f"security type None offered {how}", confidence=Confidence.CERTAIN, details=details)
         wrapped = sorted(set(f.security_types) & WRAPPING_TYPES)
         if wrapped:
             # VeNCrypt/Tight carry sub-types of their own (TLSNone, X509None…); reading them means
             # choosing the type, which a probe that never half-authenticates does not do.
             details["unexamined_wrapping_types"] = list(wrapped)
             return not_affected("None not offered; VeNCrypt/Tight sub-types not examined", details=details)
-        return not_affected("None not offered: every offered type authenticates", confidence="certain", details=details)
+        return not_affected(
+            "None not offered: every offered type authenticates", confidence=Confidence.CERTAIN, details=details
+        )

@@ -128,7 +128,7 @@ def finding_event(
         "severity_id": SEVERITY_ID[f.severity],
         "severity": f.severity.value.capitalize(),
         "status_id": 3 if w.waived else _STATUS_ID[f.status],
-        "confidence_id": {"certain": 3, "firm": 2, "tentative": 1}[w.confidence],
+        "confidence_id": w.confidence.rank + 1,  # OCSF: 1 low, 2 medium, 3 high
         "time": _ms(f.status_changed_at if f.status == "resolved" else f.last_seen_at),
         "metadata": _metadata(f"{uid}:{f.changed_by_report_id}", f.client_id, product_version),
         "finding_info": {
