@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import TypeVar
@@ -19,12 +20,11 @@ from duecare.advisories.advisory import Advisory, advisory_paths, load_advisory
 from duecare.advisories.engine import FactsRecord, evaluate
 from duecare.advisories.errors import CatalogError
 from duecare.advisories.exchange import ExchangeTables, load_exchange_tables
-from duecare.advisories.exposures import BoundCondition, ExposureRule, bind
+from duecare.advisories.exposures import BoundCondition, ExposureRule, load_rule
 from duecare.advisories.frameworks import Framework, load_framework
 from duecare.advisories.integrity import cross_check
 from duecare.advisories.kev import Kev, load_kev
 from duecare.advisories.kev_versions import ProductAliases, load_product_aliases, version_disclosure_findings
-from duecare.advisories.loader import line_of_key, load_toml_model
 from duecare.advisories.predicates import PredicateRegistry, default_registry
 from duecare.advisories.profiles import Profile, load_profile
 from duecare.advisories.unobservable import Unobservable, load_unobservable
@@ -116,17 +116,6 @@ def _each(paths: Iterable[Path], load: Callable[[Path], T], errors: list[Catalog
     return out
 
 
-def _rule(reg: PredicateRegistry) -> Callable[[Path], Rule]:
-    def load(path: Path) -> Rule:
-        rule = load_toml_model(path, ExposureRule)
-        if path.stem != rule.id.value:
-            msg = f"file name must be the exposure id {rule.id.value!r}"
-            raise CatalogError(path, msg, line=line_of_key(path, "id"), field="id")
-        return rule, bind(rule, reg, path)
-
-    return load
-
-
 def _unique(
     items: list[T], key: Callable[[T], str], path_of: Callable[[T], Path], errors: list[CatalogError]
 ) -> dict[str, T]:
@@ -155,7 +144,7 @@ def collect(
     }
     adv_list = _each(paths["advisories"], load_advisory, errors)
     advisories = _unique(adv_list, lambda a: a.id, lambda a: root / "advisories" / a.publisher / f"{a.id}.toml", errors)
-    rules = _each(paths["exposures"], _rule(reg), errors)
+    rules = _each(paths["exposures"], partial(load_rule, reg=reg), errors)
     frameworks = {f.id: f for f in _each(paths["frameworks"], load_framework, errors)}
     known = set(frameworks)
     profiles = {p.id: p for p in _each(paths["profiles"], lambda p: load_profile(p, known), errors)}

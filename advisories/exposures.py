@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from duecare.advisories.errors import CatalogError
-from duecare.advisories.loader import load_toml_model
+from duecare.advisories.loader import line_of_key, load_toml_model
 from duecare.advisories.predicates import PredicateRegistry
 from duecare.wire import Exposure, Severity
 
@@ -59,13 +59,10 @@ def bind(rule: ExposureRule, reg: PredicateRegistry, path: Path) -> tuple[BoundC
     return tuple(out)
 
 
-def load_exposure_rules(
-    directory: Path, reg: PredicateRegistry
-) -> list[tuple[ExposureRule, tuple[BoundCondition, ...]]]:
-    rules = []
-    for path in sorted(directory.glob("*.toml")):
-        rule = load_toml_model(path, ExposureRule)
-        if path.stem != rule.id.value:
-            raise CatalogError(path, f"file name must be the exposure id {rule.id.value!r}", field="id")
-        rules.append((rule, bind(rule, reg, path)))
-    return rules
+def load_rule(path: Path, reg: PredicateRegistry) -> tuple[ExposureRule, tuple[BoundCondition, ...]]:
+    """One exposure file, its predicates bound and their params validated; the file is named by its id."""
+    rule = load_toml_model(path, ExposureRule)
+    if path.stem != rule.id.value:
+        msg = f"file name must be the exposure id {rule.id.value!r}"
+        raise CatalogError(path, msg, line=line_of_key(path, "id"), field="id")
+    return rule, bind(rule, reg, path)

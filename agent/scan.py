@@ -20,6 +20,7 @@ from duecare.probes.errors import ProbeError
 from duecare.probes.ports._nmap import Nmap, read_data_file
 from duecare.probes.ports.facts import HostPorts, PortScan
 from duecare.probes.ports.parse import compact_ranges, mac_vendors, top_ports
+from duecare.probes.ports.scanner import PortScanner
 from duecare.probes.registry import needed_ports
 from duecare.probes.runner import ProbeOutcome, run_probe
 from duecare.wire import Asset, PortState, ProbeStatus, Proto, ScanMode, Service
@@ -61,9 +62,10 @@ def select_probes(config: AgentConfig, probes: Sequence[Probe[Any]]) -> list[Pro
     return [p for p in probes if p.id not in disabled]
 
 
-def build_context(config: AgentConfig, scope: Scope) -> ProbeContext:
+def build_context(config: AgentConfig, scope: Scope, *, privileged: bool = False) -> ProbeContext:
     t = config.timeouts
     return ProbeContext(
+        scanner=Nmap(privileged=privileged, min_rate=config.ports.min_rate),
         timeouts=Timeouts(connect=t.connect, read=t.read, probe=t.probe),
         allowed_classes=frozenset(ProbeClass(c) for c in config.probes.classes),
         per_host=config.limits.per_host,
@@ -74,7 +76,7 @@ def build_context(config: AgentConfig, scope: Scope) -> ProbeContext:
 
 
 async def _discover(
-    addrs: list[str], nmap: Nmap, privileged: bool, config: AgentConfig, notes: list[str]
+    addrs: list[str], nmap: PortScanner, privileged: bool, config: AgentConfig, notes: list[str]
 ) -> dict[str, tuple[str | None, str]]:
     """ip → (mac, how found). ARP on attached links when privileged; nmap ping for the rest."""
     found: dict[str, tuple[str | None, str]] = {}
@@ -173,13 +175,13 @@ async def run_scan(
     ctx: ProbeContext | None = None,
 ) -> ScanResult:
     probes = select_probes(config, probes)
-    ctx = ctx or build_context(config, scope)
+    ctx = ctx or build_context(config, scope, privileged=privileged)
     started = ctx.clock()
     notes: list[str] = []
     if scope.size() > config.scope.max_addresses:
         raise ScopeError(f"scope has {scope.size()} addresses, over scope.max_addresses={config.scope.max_addresses}")
     addrs = [str(ip) for ip in scope.addresses()]
-    nmap = Nmap(privileged=privileged, min_rate=config.ports.min_rate)
+    nmap = ctx.scanner or Nmap(privileged=privileged, min_rate=config.ports.min_rate)
     if not privileged:
         notes.append("no raw-socket rights: connect scan and TCP ping; no UDP port scan")
 

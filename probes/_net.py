@@ -7,6 +7,7 @@ here ends such a conversation with our own error, never a hang or an unbounded b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 from types import TracebackType
@@ -196,5 +197,75 @@ async def udp_exchange(
             except TimeoutError:
                 continue
         raise ProbeTimeout(f"no UDP answer from {host}:{port} after {retries + 1} tries")
+    finally:
+        transport.close()
+
+
+_MAX_DATAGRAM = 8192
+_IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+_IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
+
+
+class _Gatherer(asyncio.DatagramProtocol):
+    def __init__(self, host: str, max_answers: int) -> None:
+        self.host = host
+        self.max_answers = max_answers
+        self.answers: list[bytes] = []
+        self.first = asyncio.Event()
+        self.error: Exception | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        # Unconnected socket: devices may answer from another port (SSDP does); keep only the target.
+        if addr[0] == self.host and len(self.answers) < self.max_answers:
+            self.answers.append(data[:_MAX_DATAGRAM])
+            self.first.set()
+
+    def error_received(self, exc: Exception) -> None:
+        self.error = exc
+        self.first.set()
+
+
+def _unconnected_socket(host: str) -> socket.socket:
+    """Unconnected (answers may come from any port) yet told of ICMP port-unreachable.
+
+    Linux reports ICMP errors on an unconnected UDP socket only with IP_RECVERR (ip(7)); without
+    it a closed port would look like silence, i.e. "timed out" instead of "unreachable".
+    """
+    v6 = ":" in host
+    sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+    level, option = (socket.IPPROTO_IPV6, _IPV6_RECVERR) if v6 else (socket.IPPROTO_IP, _IP_RECVERR)
+    with contextlib.suppress(OSError):  # not Linux: fall back to timing out on closed ports
+        sock.setsockopt(level, option, 1)
+    sock.setblocking(False)
+    return sock
+
+
+async def udp_gather(
+    host: str, port: int, payload: bytes, *, first_timeout: float, window: float, max_answers: int = 32
+) -> list[bytes]:
+    """Send one datagram (once more on silence), then gather the target's answers for ``window`` seconds.
+
+    For protocols that answer several times and from another source port (SSDP). Silence is a
+    timeout; an ICMP error is ``Unreachable``.
+    """
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_datagram_endpoint(
+        lambda: _Gatherer(host, max_answers), sock=_unconnected_socket(host)
+    )
+    try:
+        for _attempt in range(2):
+            transport.sendto(payload, (host, port))
+            try:
+                async with asyncio.timeout(first_timeout):
+                    await proto.first.wait()
+                break
+            except TimeoutError:
+                continue
+        if proto.error is not None:
+            raise Unreachable(f"ICMP error from {host}:{port}: {proto.error}")
+        if not proto.answers:
+            raise ProbeTimeout(f"no answer from {host}:{port} after 2 datagrams")
+        await asyncio.sleep(window)
+        return list(proto.answers)
     finally:
         transport.close()

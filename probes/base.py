@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv6Address
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,6 +43,12 @@ class Target:
     @property
     def host(self) -> str:
         return str(self.ip)
+
+    @property
+    def authority(self) -> str:
+        """``host:port`` as a URL authority: IPv6 literals in brackets (RFC 3986 §3.2.2)."""
+        host = f"[{self.ip}]" if self.ip.version == 6 else str(self.ip)
+        return host if self.port is None else f"{host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +94,27 @@ class Probe(Protocol[F]):
     proto: ClassVar[Proto | None]
     #: Ports the probe needs scanned (always added to the port set).
     ports: ClassVar[frozenset[int]]
+    #: nmap service names (nmap-services / -sV) that mean "this protocol", wherever it listens.
+    services: ClassVar[frozenset[str]]
     facts_model: ClassVar[type[Facts]]
 
     def applies(self, target: Target) -> bool:
-        """Whether this probe should run against an open service (by port or nmap's name)."""
+        """Whether this probe should run against an open service (by port or service name)."""
         ...
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[F]: ...
 
 
-ProbeFn = Callable[[Target, "ProbeContext"], Coroutine[Any, Any, Observation[Any]]]
+class ServiceProbe:
+    """The usual shape of a probe: it claims a target of its transport on one of its ``ports`` or
+    named as one of its ``services``. Subclasses set the ClassVars and write ``run``."""
+
+    id: ClassVar[str]
+    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
+    proto: ClassVar[Proto | None] = Proto.TCP
+    ports: ClassVar[frozenset[int]]
+    services: ClassVar[frozenset[str]] = frozenset()
+    facts_model: ClassVar[type[Facts]]
+
+    def applies(self, target: Target) -> bool:
+        return target.proto is self.proto and (target.port in self.ports or target.service in self.services)

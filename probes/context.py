@@ -14,9 +14,10 @@ from typing import TypeVar
 
 import httpx
 
-from duecare.probes._net import DEFAULT_MAX_READ, Stream, insecure_tls_context, udp_exchange
+from duecare.probes._net import DEFAULT_MAX_READ, Stream, insecure_tls_context, udp_exchange, udp_gather
 from duecare.probes.base import ProbeClass
 from duecare.probes.errors import NotPermitted, ProbeTimeout
+from duecare.probes.ports.scanner import PortScanner
 
 T = TypeVar("T")
 
@@ -59,6 +60,10 @@ class ProbeContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     #: Scope check for every address a probe talks to; None only in unit tests of a probe.
     guard: Callable[[str], bool] | None = None
+    #: Where HTTP requests go: the network by default; tests pass ``httpx.MockTransport``.
+    http_transport: httpx.AsyncBaseTransport | None = None
+    #: The discovery and port stages' scanner (nmap in production; a fake in tests).
+    scanner: PortScanner | None = None
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _hosts: defaultdict[str, asyncio.Semaphore] = field(init=False, repr=False)
@@ -109,6 +114,7 @@ class ProbeContext:
                 headers={"User-Agent": "duecare-audit/0.1 (+non-intrusive exposure audit)"},
                 trust_env=False,
                 event_hooks={"request": [self._check_request]},
+                transport=self.http_transport,
             )
         return self._http
 
@@ -117,12 +123,42 @@ class ProbeContext:
         await self.pace()
 
     async def udp_exchange(
-        self, host: str, port: int, payload: bytes, *, retries: int = 1, max_bytes: int = 65535
+        self,
+        host: str,
+        port: int,
+        payload: bytes,
+        *,
+        retries: int = 1,
+        max_bytes: int = 65535,
+        timeout: float | None = None,
+        paced: bool = True,
     ) -> tuple[bytes, tuple[str, int]]:
-        """One UDP question, guarded and paced; silence raises ProbeTimeout."""
+        """One UDP question, guarded and paced; silence raises ProbeTimeout.
+
+        ``paced=False`` for the second and later datagrams of one probe's single exchange (SNMP asks
+        its community questions at once): the probe paid the pace once for the whole exchange.
+        """
+        self.check_scope(host)
+        if paced:
+            await self.pace()
+        wait = self.timeouts.read if timeout is None else min(timeout, self.timeouts.read)
+        return await udp_exchange(host, port, payload, timeout=wait, retries=retries, max_bytes=max_bytes)
+
+    async def udp_gather(
+        self, host: str, port: int, payload: bytes, *, first_timeout: float, window: float, max_answers: int = 32
+    ) -> list[bytes]:
+        """One datagram, then every answer from ``host`` for ``window`` seconds (SSDP); guarded and paced."""
         self.check_scope(host)
         await self.pace()
-        return await udp_exchange(host, port, payload, timeout=self.timeouts.read, retries=retries, max_bytes=max_bytes)
+        return await udp_gather(
+            host, port, payload, first_timeout=first_timeout, window=window, max_answers=max_answers
+        )
+
+    async def connect_blocking(self, host: str, fn: Callable[[], T], *, timeout: float) -> T:
+        """A blocking library's own connection to ``host`` (impacket): guarded and paced like ``connect``."""
+        self.check_scope(host)
+        await self.pace()
+        return await self.run_blocking(fn, timeout=timeout)
 
     async def run_blocking(self, fn: Callable[[], T], *, timeout: float) -> T:
         """Run a blocking library call on the bounded pool, with an asyncio deadline around it.

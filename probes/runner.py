@@ -98,9 +98,7 @@ async def run_probe(
                 ProbeStatus.PROTOCOL_ERROR,
                 f"response did not validate: {exc.error_count()} errors",
             )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
+        except Exception as exc:  # CancelledError is a BaseException: it still propagates
             status, error = ProbeStatus.BUG, f"{type(exc).__name__}: {exc}"
             tb = traceback.format_exc()[-8000:]
 

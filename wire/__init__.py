@@ -1,5 +1,9 @@
 """The versioned agent↔collector contract. Imports pydantic and the stdlib only."""
 
+if __name__ != "duecare.wire":  # the folders install as one namespace (duecare/__init__.py)
+    raise ImportError(f"import duecare.wire, not {__name__}")
+
+
 from duecare.wire.envelope import (
     EnrollRequest,
     EnrollResponse,

@@ -11,12 +11,12 @@ from typing import ClassVar, Literal
 
 import httpx
 
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.elasticsearch.facts import ElasticsearchFacts
 from duecare.probes.elasticsearch.parse import RootInfo, count_indices, parse_root
 from duecare.probes.errors import ProtocolError
-from duecare.wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind
 
 #: ``GET /`` is under 1 KiB; an index list of a big cluster can be MBs and is only counted.
 MAX_ROOT_BODY = 64 * 1024
@@ -35,21 +35,15 @@ async def _get(client: httpx.AsyncClient, url: str, cap: int) -> tuple[int, dict
         return resp.status_code, headers, body
 
 
-class ElasticsearchProbe:
+class ElasticsearchProbe(ServiceProbe):
     id: ClassVar[str] = "elasticsearch"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({9200})
+    services: ClassVar[frozenset[str]] = frozenset({"elasticsearch"})
     facts_model: ClassVar[type[Facts]] = ElasticsearchFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and (target.port == 9200 or target.service == "elasticsearch")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[ElasticsearchFacts]:
         assert target.port is not None
-        base = f"{target.host}:{target.port}"
-        if ":" in target.host:
-            base = f"[{target.host}]:{target.port}"
+        base = target.authority
         scheme: Literal["http", "https"] = "http"
         await ctx.pace()
         try:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.exchange.facts import BuildPrecision, BuildSource, Endpoint, EndpointResponse, ExchangeFacts
 from duecare.probes.exchange.parse import (
@@ -30,7 +30,7 @@ from duecare.probes.exchange.parse import (
     parse_response,
 )
 from duecare.probes.ntlm import negotiate_message
-from duecare.wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind
 
 OWA = "/owa/"
 OWA_LOGON = "/owa/auth/logon.aspx"
@@ -162,21 +162,15 @@ def _evidence(probe: str, target: Target, facts: ExchangeFacts) -> tuple[Evidenc
     return tuple(out)
 
 
-class ExchangeProbe:
+class ExchangeProbe(ServiceProbe):
     id: ClassVar[str] = "exchange"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({443, 80})
     facts_model: ClassVar[type[Facts]] = ExchangeFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and target.port in self.ports
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[ExchangeFacts]:
         assert target.port is not None
         scheme = _scheme(target)
-        host = target.host if target.ip.version == 4 else f"[{target.host}]"
-        s = _Session(ctx, f"{scheme}://{host}:{target.port}", target.host)
+        s = _Session(ctx, f"{scheme}://{target.authority}", target.host)
 
         owa = await s.get(Endpoint.OWA, OWA, first=True)
         assert owa is not None

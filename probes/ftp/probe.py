@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from duecare.probes._net import Stream
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeError, ProtocolError
 from duecare.probes.ftp.facts import FtpEntry, FtpFacts
@@ -23,7 +23,7 @@ from duecare.probes.ftp.parse import (
     split_reply,
     tls_in_features,
 )
-from duecare.wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind
 
 #: RFC 1635 asks anonymous users for an e-mail address; this one is reserved (RFC 2606) and says who we are.
 ANON_PASSWORD = b"ftp-audit@duecare.invalid"
@@ -62,15 +62,11 @@ class _Control:
         return await self.reply(what)
 
 
-class FtpProbe:
+class FtpProbe(ServiceProbe):
     id: ClassVar[str] = "ftp"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({21})
+    services: ClassVar[frozenset[str]] = frozenset({"ftp"})
     facts_model: ClassVar[type[Facts]] = FtpFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and (target.port == 21 or target.service == "ftp")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[FtpFacts]:
         assert target.port is not None

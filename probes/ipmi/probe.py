@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from duecare.probes._net import udp_exchange
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeTimeout
 from duecare.probes.ipmi.facts import IpmiFacts
@@ -38,21 +37,16 @@ def describe(f: IpmiFacts) -> str:
     )
 
 
-class IpmiProbe:
+class IpmiProbe(ServiceProbe):
     id: ClassVar[str] = "ipmi"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
     proto: ClassVar[Proto | None] = Proto.UDP
     ports: ClassVar[frozenset[int]] = frozenset({623})
+    services: ClassVar[frozenset[str]] = frozenset({"asf-rmcp", "ipmi"})
     facts_model: ClassVar[type[Facts]] = IpmiFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.UDP and (target.port == 623 or target.service in ("asf-rmcp", "ipmi"))
 
     async def _ask(self, target: Target, ctx: ProbeContext, payload: bytes) -> bytes:
         assert target.port is not None
-        await ctx.pace()
-        timeout = min(ctx.timeouts.read, _UDP_TIMEOUT)
-        data, _addr = await udp_exchange(target.host, target.port, payload, timeout=timeout, retries=1)
+        data, _addr = await ctx.udp_exchange(target.host, target.port, payload, timeout=_UDP_TIMEOUT, retries=1)
         return data
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[IpmiFacts]:

@@ -5,23 +5,19 @@ from __future__ import annotations
 import contextlib
 from typing import ClassVar
 
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeError, ProtocolError
 from duecare.probes.memcached.facts import MemcachedFacts
 from duecare.probes.memcached.parse import as_int, parse_stats
-from duecare.wire import EvidenceKind, Proto
+from duecare.wire import EvidenceKind
 
 
-class MemcachedProbe:
+class MemcachedProbe(ServiceProbe):
     id: ClassVar[str] = "memcached"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({11211})
+    services: ClassVar[frozenset[str]] = frozenset({"memcached"})
     facts_model: ClassVar[type[Facts]] = MemcachedFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and (target.port == 11211 or target.service == "memcached")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[MemcachedFacts]:
         assert target.port is not None

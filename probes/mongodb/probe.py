@@ -11,7 +11,7 @@ import secrets
 from typing import ClassVar, Literal
 
 from duecare.probes._net import Stream
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProtocolError
 from duecare.probes.mongodb.facts import MongodbFacts
@@ -28,7 +28,7 @@ from duecare.probes.mongodb.parse import (
     parse_op_msg,
     parse_op_reply,
 )
-from duecare.wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind
 
 Wire = Literal["op_msg", "op_query"]
 _UNAUTHORIZED = 13  # MongoDB error code "Unauthorized"
@@ -68,15 +68,11 @@ class _Session:
         return parse_op_msg(body) if self.wire == "op_msg" else parse_op_reply(body)
 
 
-class MongodbProbe:
+class MongodbProbe(ServiceProbe):
     id: ClassVar[str] = "mongodb"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({27017})
+    services: ClassVar[frozenset[str]] = frozenset({"mongodb"})
     facts_model: ClassVar[type[Facts]] = MongodbFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and (target.port == 27017 or target.service == "mongodb")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[MongodbFacts]:
         assert target.port is not None

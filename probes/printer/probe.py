@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeTimeout, ProtocolError
 from duecare.probes.printer.facts import PrinterFacts
@@ -23,7 +23,7 @@ from duecare.probes.printer.ipp import (
 )
 from duecare.probes.printer.parse import IppOperation, ipp_facts, jetdirect_facts
 from duecare.probes.printer.pjl import FORM_FEED, INFO_ID, MAX_REPLY
-from duecare.wire import EvidenceKind, Proto
+from duecare.wire import EvidenceKind
 
 RAW_PORTS = frozenset({9100})
 IPP_PORTS = frozenset({631})
@@ -32,17 +32,11 @@ _PJL_WAIT = 2.0
 _MAX_IPP = 256 * 1024
 
 
-class PrinterProbe:
+class PrinterProbe(ServiceProbe):
     id: ClassVar[str] = "printer"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = RAW_PORTS | IPP_PORTS
+    services: ClassVar[frozenset[str]] = frozenset({"jetdirect", "pdl-datastream", "ipp"})
     facts_model: ClassVar[type[Facts]] = PrinterFacts
-
-    def applies(self, target: Target) -> bool:
-        if target.proto is not Proto.TCP:
-            return False
-        return target.port in self.ports or target.service in ("jetdirect", "pdl-datastream", "ipp")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[PrinterFacts]:
         if target.port in IPP_PORTS or target.service == "ipp":
@@ -89,11 +83,10 @@ class PrinterProbe:
         return status, parse_response(bytes(data))
 
     async def _ipp(self, target: Target, ctx: ProbeContext) -> Observation[PrinterFacts]:
-        host = f"[{target.host}]" if ":" in target.host else target.host
-        base = f"http://{host}:{target.port}"
+        base = f"http://{target.authority}"
         operation: IppOperation = "get-printer-attributes"
         url = f"{base}/ipp/print"
-        status, answer = await self._post(ctx, url, get_printer_attributes(f"ipp://{host}:{target.port}/ipp/print"))
+        status, answer = await self._post(ctx, url, get_printer_attributes(f"ipp://{target.authority}/ipp/print"))
         if status == 404 or (answer is not None and answer.status == CLIENT_ERROR_NOT_FOUND):
             # CUPS has no /ipp/print; its default destination answers CUPS-Get-Default on "/".
             operation, url = "cups-get-default", f"{base}/"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from duecare.probes._net import Stream
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeError, ProbeTimeout, ProtocolError
 from duecare.probes.ntlm import NtlmInfo, find_challenge, negotiate_message, parse_challenge
@@ -39,7 +39,7 @@ from duecare.probes.rdp.parse import (
     tpkt_length,
 )
 from duecare.probes.x509 import parse_certificate
-from duecare.wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind
 
 RECONNECT_PAUSE = 0.2
 MAX_CONNECTIONS = 5
@@ -75,15 +75,11 @@ class _Session:
     stalled: bool = False
 
 
-class RdpProbe:
+class RdpProbe(ServiceProbe):
     id: ClassVar[str] = "rdp"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({3389})
+    services: ClassVar[frozenset[str]] = frozenset({"ms-wbt-server", "rdp"})
     facts_model: ClassVar[type[Facts]] = RdpFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and (target.port == 3389 or target.service in {"ms-wbt-server", "rdp"})
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[RdpFacts]:
         assert target.port is not None

@@ -6,12 +6,12 @@ import contextlib
 from typing import ClassVar
 
 from duecare.probes._net import Stream
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeError, ProtocolError
 from duecare.probes.redis.facts import RedisFacts
 from duecare.probes.redis.parse import Resp, RespError, encode_command, is_auth_error, parse_info, parse_reply
-from duecare.wire import EvidenceKind, Proto
+from duecare.wire import EvidenceKind
 
 
 class _Conn:
@@ -38,16 +38,12 @@ def _first_line(value: Resp) -> str:
     return f"+{value}"[:300] if isinstance(value, str) else repr(value)[:300]
 
 
-class RedisProbe:
+class RedisProbe(ServiceProbe):
     id: ClassVar[str] = "redis"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     #: 6379 is not in nmap's top 1000 ports: listing it here makes the port scan include it.
     ports: ClassVar[frozenset[int]] = frozenset({6379})
+    services: ClassVar[frozenset[str]] = frozenset({"redis"})
     facts_model: ClassVar[type[Facts]] = RedisFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and (target.port == 6379 or target.service == "redis")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[RedisFacts]:
         assert target.port is not None

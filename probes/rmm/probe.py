@@ -26,6 +26,7 @@ class RmmProbe:
     probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
     proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = load_table().ports
+    services: ClassVar[frozenset[str]] = frozenset()
     facts_model: ClassVar[type[Facts]] = RmmFacts
 
     def __init__(self, table: Table | None = None) -> None:
@@ -45,8 +46,7 @@ class RmmProbe:
 
     async def _page(self, target: Target, ctx: ProbeContext) -> tuple[int, str]:
         tls = target.port in _TLS_PORTS or target.tunnel == "ssl"
-        host = f"[{target.host}]" if ":" in target.host else target.host
-        url = f"{'https' if tls else 'http'}://{host}:{target.port}/"
+        url = f"{'https' if tls else 'http'}://{target.authority}/"
         await ctx.pace()
         body = bytearray()
         async with ctx.http.stream("GET", url) as r:

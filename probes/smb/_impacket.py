@@ -15,10 +15,12 @@ impacket raises, by layer:
 from __future__ import annotations
 
 import errno
+import socket
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from impacket import nmb, smb, smb3
@@ -116,11 +118,26 @@ def translate(exc: BaseException) -> ProbeError:
     raise TypeError(f"not an impacket error: {type(exc).__name__}") from exc
 
 
+def _close_abandoned_sockets(tb: TracebackType | None) -> None:
+    """impacket opens its socket inside the ``SMB``/``SMB3`` constructors and, when the negotiate then
+    fails, raises without closing it: we never get the object to close. The frames of the traceback
+    still hold it (``self._sock`` of the NetBIOS session): close every socket found there, so a peer
+    that breaks the negotiate costs no file descriptor until the garbage collector runs."""
+    while tb is not None:
+        for value in list(tb.tb_frame.f_locals.values()):
+            for candidate in (value, getattr(value, "_sock", None), getattr(value, "_NetBIOSSession", None)):
+                sock = getattr(candidate, "_sock", candidate)
+                if isinstance(sock, socket.socket):
+                    sock.close()
+        tb = tb.tb_next
+
+
 @contextmanager
 def translated() -> Iterator[None]:
     try:
         yield
     except _FOREIGN as exc:
+        _close_abandoned_sockets(exc.__traceback__)
         raise translate(exc) from exc
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 from functools import partial
 from typing import ClassVar
 
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ProbeClass, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeTimeout, ProtocolError
 from duecare.probes.smb._impacket import ms17_010_exchange
 from duecare.probes.smb._raw import Budget, negotiate_smb1
 from duecare.probes.smb.facts import Ms17010Facts, Ms17010Outcome, Smb1Outcome
 from duecare.probes.smb.probe import IMPACKET_TIMEOUT, SESSION_CAP
-from duecare.wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind
 
 _NO_WAY_IN = frozenset({Ms17010Outcome.NO_SESSION, Ms17010Outcome.IPC_REFUSED})
 
@@ -39,15 +39,12 @@ def _summary(where: str, facts: Ms17010Facts) -> str:
     return f"MS17-010 check on {where}: {what}{status}"
 
 
-class Ms17010Probe:
+class Ms17010Probe(ServiceProbe):
     id: ClassVar[str] = "smb-ms17-010"
     probe_class: ClassVar[ProbeClass] = ProbeClass.VULN_SPECIFIC
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({445})
+    services: ClassVar[frozenset[str]] = frozenset({"microsoft-ds"})
     facts_model: ClassVar[type[Facts]] = Ms17010Facts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and (target.port == 445 or target.service == "microsoft-ds")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[Ms17010Facts]:
         assert target.port is not None
@@ -73,10 +70,9 @@ class Ms17010Probe:
         cap = budget.cap(SESSION_CAP)
         if cap is None:
             raise ProbeTimeout("probe time budget spent before the MS17-010 exchange")
-        await ctx.pace()
         timeout = min(IMPACKET_TIMEOUT, ctx.timeouts.read)
         call = partial(ms17_010_exchange, host, port, user=user, timeout=timeout)
-        return await ctx.run_blocking(call, timeout=cap)
+        return await ctx.connect_blocking(host, call, timeout=cap)
 
     def _evidence(self, where: str, facts: Ms17010Facts) -> tuple[Evidence, ...]:
         return (evidence(self.id, EvidenceKind.HANDSHAKE, _summary(where, facts)),)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import ClassVar, Literal
 
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeError, ProbeTimeout, ProtocolError
 from duecare.probes.smb._impacket import IMPACKET_DIALECTS, SessionReport, empty_password_session
@@ -23,7 +23,7 @@ from duecare.probes.smb.errors import ConnectionDropped
 from duecare.probes.smb.facts import SessionOutcome, Smb1Outcome, Smb2Negotiation, SmbFacts, SmbSession
 from duecare.probes.smb.packets import DIALECT_311, SMB2_DIALECTS, smb2_negotiate_request
 from duecare.probes.smb.parse import Rejected, parse_smb2_negotiate
-from duecare.wire import Evidence, EvidenceKind, Proto
+from duecare.wire import Evidence, EvidenceKind
 
 #: impacket's own socket timeout, per round trip.
 IMPACKET_TIMEOUT = 5.0
@@ -52,15 +52,11 @@ def session_dialect(smb2: Smb2Negotiation | None, accepted: Iterable[int], smb1:
     return "smb1" if smb1 else None
 
 
-class SmbProbe:
+class SmbProbe(ServiceProbe):
     id: ClassVar[str] = "smb"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({445})
+    services: ClassVar[frozenset[str]] = frozenset({"microsoft-ds"})
     facts_model: ClassVar[type[Facts]] = SmbFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and (target.port == 445 or target.service == "microsoft-ds")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[SmbFacts]:
         assert target.port is not None
@@ -161,7 +157,6 @@ class SmbProbe:
         if dialect is None or cap is None:
             why = "no dialect impacket can speak" if dialect is None else "probe time budget spent"
             return SessionReport(SmbSession(user=user, outcome=SessionOutcome.NOT_TRIED, error=why), None)
-        await ctx.pace()
         call = partial(
             empty_password_session,
             host,
@@ -172,7 +167,7 @@ class SmbProbe:
             timeout=min(IMPACKET_TIMEOUT, ctx.timeouts.read),
         )
         try:
-            return await ctx.run_blocking(call, timeout=cap)
+            return await ctx.connect_blocking(host, call, timeout=cap)
         except ProbeTimeout as exc:
             outcome, error = SessionOutcome.TIMED_OUT, str(exc)
         except ProbeError as exc:

@@ -13,8 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import ClassVar
 
-from duecare.probes._net import udp_exchange
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeTimeout, ProtocolError, Unreachable
 from duecare.probes.snmp.facts import CommunityAnswer, SnmpFacts, SnmpVersion
@@ -47,26 +46,24 @@ class _Failed:
     error: Unreachable | ProtocolError
 
 
-class SnmpProbe:
+class SnmpProbe(ServiceProbe):
     id: ClassVar[str] = "snmp"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
     proto: ClassVar[Proto | None] = Proto.UDP
     ports: ClassVar[frozenset[int]] = frozenset({161})
+    services: ClassVar[frozenset[str]] = frozenset({"snmp"})
     facts_model: ClassVar[type[Facts]] = SnmpFacts
     #: The factory defaults (TA17-156A); never a list to guess from.
     communities: ClassVar[tuple[str, ...]] = ("public", "private")
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.UDP and (target.port == 161 or target.service == "snmp")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[SnmpFacts]:
         assert target.port is not None
         timeout = min(ctx.timeouts.read, _UDP_TIMEOUT)
         tried = tuple((name, c) for name, _ in _VERSIONS for c in self.communities)
+        # One exchange of a few datagrams sent together: paced once, then each one unpaced.
         await ctx.pace()
         async with asyncio.TaskGroup() as tg:
-            v3_task = tg.create_task(self._discover(target, timeout))
-            version_tasks = [tg.create_task(self._version(target, timeout, n, v)) for n, v in _VERSIONS]
+            v3_task = tg.create_task(self._discover(target, ctx, timeout))
+            version_tasks = [tg.create_task(self._version(target, ctx, timeout, n, v)) for n, v in _VERSIONS]
         v3 = v3_task.result()
         results = [r for t in version_tasks for r in t.result()]
         accepted = tuple(r for r in results if isinstance(r, CommunityAnswer))
@@ -116,10 +113,10 @@ class SnmpProbe:
         return ev
 
     async def _version(
-        self, target: Target, timeout: float, version: SnmpVersion, number: int
+        self, target: Target, ctx: ProbeContext, timeout: float, version: SnmpVersion, number: int
     ) -> list[CommunityAnswer | _Failed | None]:
         """Ask with every community at once; the first accepted one ends the wait for this version."""
-        tasks = [asyncio.create_task(self._get(target, timeout, version, number, c)) for c in self.communities]
+        tasks = [asyncio.create_task(self._get(target, ctx, timeout, version, number, c)) for c in self.communities]
         results: list[CommunityAnswer | _Failed | None] = []
         try:
             for next_done in asyncio.as_completed(tasks):
@@ -133,15 +130,16 @@ class SnmpProbe:
             await asyncio.gather(*tasks, return_exceptions=True)
         return results
 
-    async def _discover(self, target: Target, timeout: float) -> V3Message | _Failed | None:
+    async def _discover(self, target: Target, ctx: ProbeContext, timeout: float) -> V3Message | _Failed | None:
         msg_id, request_id = secrets.randbelow(2**31 - 1), secrets.randbelow(2**31 - 1)
         try:
-            raw, _ = await udp_exchange(
+            raw, _ = await ctx.udp_exchange(
                 target.host,
                 target.port or 161,
                 encode_v3_discovery(msg_id, request_id),
                 timeout=timeout,
                 retries=0,
+                paced=False,
             )
             msg = decode_v3(raw)
             if msg.msg_id != msg_id:
@@ -155,12 +153,14 @@ class SnmpProbe:
             return _Failed(Unreachable(f"UDP to {target.host}: {exc.strerror or exc}"))
 
     async def _get(
-        self, target: Target, timeout: float, version: SnmpVersion, number: int, community: str
+        self, target: Target, ctx: ProbeContext, timeout: float, version: SnmpVersion, number: int, community: str
     ) -> CommunityAnswer | _Failed | None:
         request_id = secrets.randbelow(2**31 - 1)
         packet = encode_get(number, community.encode(), request_id, _OIDS)
         try:
-            raw, _ = await udp_exchange(target.host, target.port or 161, packet, timeout=timeout, retries=0)
+            raw, _ = await ctx.udp_exchange(
+                target.host, target.port or 161, packet, timeout=timeout, retries=0, paced=False
+            )
             msg = decode_message(raw)
             mine = (RESPONSE, request_id, number, community.encode())
             if (msg.pdu.tag, msg.pdu.request_id, msg.version, msg.community) != mine:

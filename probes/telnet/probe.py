@@ -5,25 +5,21 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeTimeout, ProtocolError
 from duecare.probes.telnet.facts import TelnetFacts
 from duecare.probes.telnet.parse import parse_greeting, refuse_all, split_stream
-from duecare.wire import EvidenceKind, Proto
+from duecare.wire import EvidenceKind
 
 _MAX_GREETING = 8192
 
 
-class TelnetProbe:
+class TelnetProbe(ServiceProbe):
     id: ClassVar[str] = "telnet"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({23})
+    services: ClassVar[frozenset[str]] = frozenset({"telnet"})
     facts_model: ClassVar[type[Facts]] = TelnetFacts
-
-    def applies(self, target: Target) -> bool:
-        return target.proto is Proto.TCP and (target.port == 23 or target.service == "telnet")
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[TelnetFacts]:
         assert target.port is not None

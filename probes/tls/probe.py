@@ -105,6 +105,7 @@ class TlsProbe:
     probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
     proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = TLS_PORTS
+    services: ClassVar[frozenset[str]] = TLS_SERVICES
     facts_model: ClassVar[type[Facts]] = TlsFacts
 
     def applies(self, target: Target) -> bool:

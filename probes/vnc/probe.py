@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from duecare.probes._net import Stream
-from duecare.probes.base import Facts, Observation, ProbeClass, Target, evidence
+from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.vnc.facts import NONE, RfbProtocol, VncFacts
 from duecare.probes.vnc.parse import (
@@ -26,21 +26,15 @@ from duecare.probes.vnc.parse import (
     u8,
     u32,
 )
-from duecare.wire import EvidenceKind, Proto
+from duecare.wire import EvidenceKind
 
 
-class VncProbe:
+class VncProbe(ServiceProbe):
     id: ClassVar[str] = "vnc"
-    probe_class: ClassVar[ProbeClass] = ProbeClass.NON_INTRUSIVE
-    proto: ClassVar[Proto | None] = Proto.TCP
     ports: ClassVar[frozenset[int]] = frozenset({5900, 5901})
+    #: Not "vnc-http": that is the Java-viewer web page on 5800, not RFB.
+    services: ClassVar[frozenset[str]] = frozenset({"vnc"})
     facts_model: ClassVar[type[Facts]] = VncFacts
-
-    def applies(self, target: Target) -> bool:
-        if target.proto is not Proto.TCP:
-            return False
-        # nmap's "vnc-http" is the Java-viewer web page on 5800, not RFB: match "vnc" exactly.
-        return target.port in self.ports or target.service == "vnc"
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[VncFacts]:
         assert target.port is not None

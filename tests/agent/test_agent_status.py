@@ -12,7 +12,7 @@ import pytest
 from duecare.agent.privileges import can_use_raw_sockets
 from tests.agent.live import DUECARE, REPO, AgentProcess, LiveCollector, wait_for
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 
 def _next_0300(now: datetime) -> datetime:

@@ -24,7 +24,7 @@ from tests.agent.factories import make_report
 from tests.agent.fault_proxy import Fault, FaultProxy
 from tests.agent.live import AgentProcess, LiveCollector, assert_chain_intact, wait_for
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
 def _enrolled(agent: AgentProcess, collector: LiveCollector, url: str | None = None) -> None:

@@ -15,7 +15,7 @@ import pytest
 from tests.agent.fault_proxy import FaultProxy
 from tests.agent.live import DUECARE, REPO, AgentProcess, LiveCollector, Tarpit, assert_chain_intact, wait_for
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 #: A probe's read timeout against the tarpit: how long the interrupted cycle would still run.
 SLOW_SCAN = "[timeouts]\nread = 20\nprobe = 25\n"

@@ -15,7 +15,7 @@ import pytest
 from duecare.wire import Receipt, SignedReport
 from tests.agent.live import DUECARE, REPO, AgentProcess, LiveCollector, wait_for
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 
 def _verify(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,17 +11,16 @@ import pytest
 from duecare.report.html import render
 from tests.agent import chromium
 from tests.agent.report_factories import SCRIPT, hostile_report, rich_report
-from tests.lab.fixtures import in_ci
+from tests.env import require
+
+pytestmark = pytest.mark.slow  # real processes, a database server or a browser: not in `make test-fast`
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "report"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[chromium.Browser]:
-    if not chromium.available():
-        if in_ci():
-            pytest.fail("chromium is not installed (scripts/packages-extra.txt)", pytrace=False)
-        pytest.skip("chromium not installed")
+    require(chromium.available(), "chromium is not installed (scripts/packages-extra.txt)")
     with chromium.Browser() as b:
         yield b
 

@@ -17,7 +17,7 @@ from tests.agent.test_report_html import Page
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import Server, cli
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 DUECARE = str(Path(sys.executable).with_name("duecare"))
 
 

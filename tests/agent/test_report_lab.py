@@ -21,7 +21,8 @@ from duecare.report.view import finding_id
 from duecare.wire import ObligationStatus, Report, Verdict
 from tests.agent import chromium
 from tests.agent.test_report_html import Page
-from tests.lab.fixtures import in_ci, lab  # noqa: F401 - the session-scoped lab fixture
+from tests.env import require
+from tests.lab.fixtures import lab  # noqa: F401 - the session-scoped lab fixture
 
 pytestmark = pytest.mark.lab
 
@@ -97,10 +98,7 @@ def test_report_lists_every_not_met_obligation(lab_scan: LabScan) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[chromium.Browser]:
-    if not chromium.available():
-        if in_ci():
-            pytest.fail("chromium is not installed (scripts/packages-extra.txt)", pytrace=False)
-        pytest.skip("chromium not installed")
+    require(chromium.available(), "chromium is not installed (scripts/packages-extra.txt)")
     with chromium.Browser() as b:
         yield b
 

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from duecare.cli.main import app
 from tests.agent.report_factories import rich_report
 
+pytestmark = pytest.mark.slow  # real processes, a database server or a browser: not in `make test-fast`
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "report"
 
 

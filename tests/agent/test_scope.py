@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.agent.scope import Scope, ScopeError, parse_spec
@@ -16,7 +16,6 @@ small_net = st.builds(lambda a, b, p: f"10.{a}.{b}.0/{p}", st.integers(0, 3), oc
 addr = st.builds(lambda a, b, c: f"10.{a}.{b}.{c}", st.integers(0, 3), octet, octet)
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.lists(small_net, min_size=1, max_size=3), st.lists(st.one_of(small_net, addr), max_size=4), addr)
 def test_addresses_and_guard_respect_scope(include: list[str], exclude: list[str], probe: str) -> None:
     scope = Scope.parse(include, exclude)
@@ -29,7 +28,6 @@ def test_addresses_and_guard_respect_scope(include: list[str], exclude: list[str
     assert (ip in scope) == (any(ip in n for n in inc) and not any(ip in n for n in exc))
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.lists(small_net, min_size=1, max_size=3), st.lists(small_net, min_size=1, max_size=3), addr)
 def test_cli_targets_never_widen_the_configured_scope(cfg: list[str], cli: list[str], probe: str) -> None:
     configured = Scope.parse(cfg)

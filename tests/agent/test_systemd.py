@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -10,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.env import require
+
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
 
 
 @pytest.fixture
 def analyze() -> str:
     tool = shutil.which("systemd-analyze")
-    if tool is None:
-        if os.environ.get("CI"):
-            pytest.fail("systemd-analyze missing in CI: apt-get install systemd")
-        pytest.skip("systemd-analyze not installed")
+    require(tool is not None, "systemd-analyze not installed (apt-get install systemd)")
+    assert tool is not None
     return tool
 
 

@@ -17,7 +17,7 @@ from tests.collector.databases import database_url
 from tests.collector.factories import AgentChain
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with database_url(request.param, tmp_path) as url:
         yield url

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-import pytest
+
+from tests.env import require
 
 PG_ADMIN = os.environ.get("DUECARE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -30,10 +31,7 @@ def _pg_available() -> str | None:
 @contextmanager
 def postgres_database() -> Iterator[str]:
     problem = _pg_available()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require(problem is None, problem or "")
     name = f"duecare_test_{secrets.token_hex(6)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

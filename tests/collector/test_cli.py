@@ -23,6 +23,8 @@ from duecare.collector.db.session import Database, make_engine
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import REPO, Server
 
+pytestmark = pytest.mark.slow  # real processes, a database server or a browser: not in `make test-fast`
+
 runner = CliRunner()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -13,6 +14,8 @@ from duecare.collector.db import migrate
 from duecare.collector.db.models import Base
 from duecare.collector.db.session import make_engine
 from tests.collector.processes import REPO
+
+pytestmark = pytest.mark.slow  # real processes, a database server or a browser: not in `make test-fast`
 
 
 def test_upgrade_matches_models_and_downgrade_removes_all(db_url: str) -> None:

@@ -21,7 +21,7 @@ from tests.collector.databases import database_url, postgres_database
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import Server, cli
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 
 def _tenant(db: str, sites: int = 1) -> tuple[list[str], str]:

@@ -27,6 +27,8 @@ from duecare.wire import ObligationStatus
 from tests.collector.databases import database_url
 from tests.collector.factories import AgentChain, finding, obligations
 
+pytestmark = pytest.mark.slow  # real processes, a database server or a browser: not in `make test-fast`
+
 HEADERS: dict[str, dict[str, str]] = {}
 
 

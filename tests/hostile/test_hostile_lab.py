@@ -18,8 +18,8 @@ import pytest
 
 from bench._measure import Measured, measure
 from duecare.wire import ProbeStatus, Report, Verdict
+from tests.env import require
 from tests.hostile.topology import HOSTILE_IP, IDLE_IP, HostileLab
-from tests.lab.fixtures import in_ci
 
 pytestmark = pytest.mark.lab
 
@@ -52,11 +52,8 @@ WELL_FORMED = {("exchange", 80), ("rmm", 80), ("tls", 443)}
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HostileLab, Path]]:
-    if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("nmap") is None:
-        why = "the hostile lab needs root, iproute2 and nmap"
-        if in_ci():
-            pytest.fail(why, pytrace=False)
-        pytest.skip(why)
+    ready = os.geteuid() == 0 and shutil.which("ip") is not None and shutil.which("nmap") is not None
+    require(ready, "the hostile lab needs root, iproute2 and nmap")
     cfg = tmp_path_factory.mktemp("hostile") / "hostile.toml"
     cfg.write_text(CONFIG)
     with HostileLab(prefix=f"dch{os.getpid() % 100000}") as lab:

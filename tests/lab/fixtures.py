@@ -1,7 +1,6 @@
 """pytest fixtures for the namespace lab.
 
-Use from any test package with ``pytest_plugins = ["tests.lab.fixtures"]`` in the top-level
-``tests/conftest.py`` (``tests/lab/conftest.py`` imports the fixture for the lab's own tests).
+Registered for the whole suite by ``pytest_plugins = ["tests.lab.fixtures"]`` in ``tests/conftest.py``.
 
 The ``lab`` fixture is session-scoped: one lab per test session, with a prefix from
 ``DUECARE_LAB_PREFIX`` or ``dclab<pid>`` so two sessions (two engineers, two CI jobs) never share
@@ -18,9 +17,10 @@ import pytest
 
 from duecare.lab.availability import lab_available
 from duecare.lab.lab import Lab
+from tests.env import require
 
-# Both tests/conftest.py (plugin) and tests/lab/conftest.py (import) may register this fixture;
-# the stash makes them share one lab instead of building two with the same prefix.
+# A test module may also import the fixture by name (ruff sees the use); the stash makes every
+# registration share one lab instead of building two with the same prefix.
 _LAB = pytest.StashKey[Lab]()
 
 
@@ -28,17 +28,10 @@ def lab_prefix() -> str:
     return os.environ.get("DUECARE_LAB_PREFIX") or f"dclab{os.getpid() % 100000}"
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
 def require_lab() -> None:
     """Skip the calling test (fail it in CI) when the lab cannot be built here."""
     ok, why = lab_available()
-    if not ok:
-        if in_ci():
-            pytest.fail(f"namespace lab unavailable in CI: {why}", pytrace=False)
-        pytest.skip(f"namespace lab unavailable: {why}")
+    require(ok, f"namespace lab unavailable: {why}")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from tests.probes.fake_tcp import tcp_server
+
 
 @dataclass
 class FakeHttp:
@@ -37,8 +39,5 @@ class FakeHttp:
 @asynccontextmanager
 async def http_server(routes: dict[str, tuple[int, str, bytes]]) -> AsyncIterator[tuple[int, FakeHttp]]:
     fake = FakeHttp(routes)
-    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1], fake
-    finally:
-        server.close()
+    async with tcp_server(fake.handle) as port:
+        yield port, fake

@@ -40,20 +40,29 @@ class RecordingContext(ProbeContext):
 
 
 @asynccontextmanager
-async def tcp_server(handler: Handler) -> AsyncIterator[int]:
+async def tcp_server(handler: Handler, *, ssl: Any = None) -> AsyncIterator[int]:
+    """A loopback server for ``handler``; every connection it accepted is closed on exit, whatever the
+    handler did (a writer left open would be collected after its loop closed: a ResourceWarning)."""
+    writers: set[asyncio.StreamWriter] = set()
+
     async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.add(writer)
         try:
             await handler(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
             writer.close()
 
-    server = await asyncio.start_server(guarded, "127.0.0.1", 0)
+    server = await asyncio.start_server(guarded, "127.0.0.1", 0, ssl=ssl)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
+        for _ in range(3):  # let handlers of just-accepted connections start, so they are tracked
+            await asyncio.sleep(0)
+        for writer in writers:
+            writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 1.0)
 

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -156,14 +156,12 @@ _GOOD = _cert(
 )
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000))
 def test_fuzz_random_bytes(blob: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         parse_certificate(blob, NOW)
 
 
-@settings(max_examples=400, deadline=None)
 @given(st.data())
 def test_fuzz_mutated_certificate(data: st.DataObject) -> None:
     """Byte flips and truncations of a real DER certificate: facts or ProtocolError, never else."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from duecare.advisories.engine import FactsRecord, evaluate
-from duecare.advisories.exposures import load_exposure_rules
+from duecare.advisories.exposures import load_rule
 from duecare.advisories.predicates import default_registry
 from duecare.advisories.predicates.base import NoParams
 from duecare.advisories.predicates.rdp import OsVersionCeiling
@@ -173,7 +173,7 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> list:  # type: ignore[typ
     d = tmp_path_factory.mktemp("exposures")
     for rid in RDP_RULES:
         shutil.copy(EXPOSURES / f"{rid}.toml", d)
-    loaded = load_exposure_rules(d, REG)
+    loaded = [load_rule(p, REG) for p in sorted(d.glob("*.toml"))]
     assert [r.id.value for r, _ in loaded] == sorted(RDP_RULES)
     return loaded
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from duecare.advisories.engine import FactsRecord, evaluate
-from duecare.advisories.exposures import BoundCondition, ExposureRule, load_exposure_rules
+from duecare.advisories.exposures import BoundCondition, ExposureRule, load_rule
 from duecare.advisories.predicates import PredicateRegistry, default_registry
 from duecare.advisories.predicates.smb import MS17_010_CVES, register
 from duecare.probes.base import Facts
@@ -190,7 +190,7 @@ IP = IPv4Address("198.18.0.20")
 def _rules(tmp_path: Path) -> list[tuple[ExposureRule, tuple[BoundCondition, ...]]]:
     for name in SMB_EXPOSURES:
         shutil.copy(EXPOSURES / f"{name}.toml", tmp_path)
-    return load_exposure_rules(tmp_path, default_registry())
+    return [load_rule(p, default_registry()) for p in sorted(tmp_path.glob("*.toml"))]
 
 
 def _record(probe: str, model: type[Facts], facts: Facts | None, status: ProbeStatus) -> FactsRecord:

@@ -39,7 +39,7 @@ def _mutate(seed: bytes, cut: int, junk: bytes) -> bytes:
     return seed[:at] + junk + seed[at:]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     endpoint=st.sampled_from(list(Endpoint)),
     status=st.integers(min_value=-5, max_value=2000),

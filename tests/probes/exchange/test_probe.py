@@ -77,9 +77,9 @@ def run(
     handler: Handler, port: int = 443, timeouts: Timeouts | None = None
 ) -> tuple[ProbeStatus, ExchangeFacts | None]:
     async def go() -> tuple[ProbeStatus, ExchangeFacts | None]:
-        ctx = ProbeContext(timeouts=timeouts or Timeouts(), clock=lambda: NOW)
-        # The context's client, with the transport swapped for the mock (same no-redirect policy).
-        ctx._http = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=False)
+        ctx = ProbeContext(
+            timeouts=timeouts or Timeouts(), clock=lambda: NOW, http_transport=httpx.MockTransport(handler)
+        )
         try:
             out = await run_probe(ExchangeProbe(), Target(ip_address(IP), port, Proto.TCP), ctx)
         finally:

@@ -66,6 +66,8 @@ class FakeFtp:
             await writer.drain()
             if verb == "QUIT":
                 break
+        if data_conn.done():
+            data_conn.result().close()  # the stalled data connection too: no writer outlives the loop
         if data_server is not None:
             data_server.close()
 

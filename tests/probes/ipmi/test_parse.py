@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -83,7 +83,6 @@ def test_bad_checksum() -> None:
         parse_auth_capabilities(bytes(raw))
 
 
-@settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=300))
 def test_fuzz_garbage(data: bytes) -> None:
     for parser in (parse_auth_capabilities, parse_presence_pong):
@@ -91,7 +90,6 @@ def test_fuzz_garbage(data: bytes) -> None:
             parser(data)
 
 
-@settings(max_examples=400, deadline=None)
 @given(st.sampled_from(sorted(p.name for p in FIXTURES.glob("*.bin"))), st.data())
 def test_fuzz_mutated_recordings(name: str, data: st.DataObject) -> None:
     raw = bytearray(_bytes(name))

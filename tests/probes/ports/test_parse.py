@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -51,7 +51,6 @@ def test_mac_vendors() -> None:
     assert mac_vendors("# c\n0000A1 Marquette Electronic\n")["00:00:a1"] == "Marquette Electronic"
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=2048))
 def test_fuzz_xml_parser_raises_only_protocol_error(data: bytes) -> None:
     try:
@@ -68,7 +67,6 @@ _port = st.builds(
 )
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.lists(_port, max_size=8), st.text(alphabet="0123456789,-x", max_size=20))
 def test_fuzz_structured_host(ports: list[str], extra: str) -> None:
     xml = (

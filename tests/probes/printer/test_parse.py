@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -93,7 +93,6 @@ def test_value_overrun_is_refused() -> None:
         parse_response(b"\x01\x01\x00\x00\x00\x00\x00\x01\x04\x41\x00\x01a\xff\xffxyz\x03")
 
 
-@settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=1024))
 def test_fuzz_garbage(data: bytes) -> None:
     with contextlib.suppress(ProtocolError):
@@ -102,7 +101,6 @@ def test_fuzz_garbage(data: bytes) -> None:
         parse_info_id(data)
 
 
-@settings(max_examples=400, deadline=None)
 @given(st.sampled_from(["cups242_cups_get_default.bin", "cups242_gpa_ipp_print.bin"]), st.data())
 def test_fuzz_mutated_cups_answers(name: str, data: st.DataObject) -> None:
     raw = bytearray(_bytes(name))

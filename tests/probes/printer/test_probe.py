@@ -16,6 +16,7 @@ from duecare.probes.printer.probe import PrinterProbe
 from duecare.probes.runner import ProbeOutcome, run_probe
 from duecare.wire import ProbeStatus, Proto
 from tests.probes.fake_http import http_server
+from tests.probes.fake_tcp import tcp_server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PJL_ANSWER = (FIXTURES / "spec_hp_pjl_techref_info_id_format.bin").read_bytes()
@@ -34,14 +35,10 @@ def _raw(handler: Handler) -> tuple[ProbeOutcome, list[bytes]]:
         await handler(r, w)
 
     async def go() -> ProbeOutcome:
-        server = await asyncio.start_server(wrapped, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        try:
+        async with tcp_server(wrapped) as port:
             # The raw probe runs by nmap's service name when the port is not 9100.
             target = Target(IPv4Address("127.0.0.1"), port, Proto.TCP, service="jetdirect")
             return await run_probe(PrinterProbe(), target, _ctx())
-        finally:
-            server.close()
 
     return asyncio.run(go()), received
 

@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -90,7 +90,6 @@ def test_parse_refuses_malformed(blob: bytes) -> None:
         parse_ts_request(blob)
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=300))
 def test_fuzz_garbage(blob: bytes) -> None:
     with contextlib.suppress(ProtocolError):
@@ -99,7 +98,6 @@ def test_fuzz_garbage(blob: bytes) -> None:
         parse_ts_request(blob)
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.data())
 def test_fuzz_mutated_real_reply(data: st.DataObject) -> None:
     raw = bytearray((FIX / "freerdp_nla_tsrequest_challenge.bin").read_bytes())

@@ -7,7 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -76,14 +76,12 @@ def test_malformed_response(blob: bytes) -> None:
         parse_connect_response(blob)
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=600))
 def test_fuzz_garbage(blob: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         parse_connect_response(blob)
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.data())
 def test_fuzz_mutated_real_response(data: st.DataObject) -> None:
     raw = bytearray((FIX / "xrdp_rdp_mcs_connect_response.bin").read_bytes())

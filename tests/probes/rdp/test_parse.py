@@ -6,7 +6,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -239,7 +239,6 @@ def test_decide_only_tls_refusal_with_hybrid_required_leaves_nla_required_true()
 # --- fuzz ----------------------------------------------------------------------------------
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=64))
 def test_fuzz_confirm_garbage(blob: bytes) -> None:
     try:
@@ -248,7 +247,6 @@ def test_fuzz_confirm_garbage(blob: bytes) -> None:
         pass
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.data())
 def test_fuzz_confirm_mutations(data: st.DataObject) -> None:
     base = bytearray(fixture(data.draw(st.sampled_from(["xrdp_tls_cc_req0.bin", "freerdp_nla_cc_req3.bin"]))))

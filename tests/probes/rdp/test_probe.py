@@ -30,6 +30,7 @@ from duecare.probes.rdp.facts import EncryptionStatus, NtlmStep, RdpFacts, Secur
 from duecare.probes.rdp.parse import tpkt_length
 from duecare.probes.rdp.probe import RdpProbe
 from duecare.wire import Proto
+from tests.probes.fake_tcp import tcp_server
 from tests.probes.ntlm_samples import build_challenge
 
 FIX = Path(__file__).parent / "fixtures"
@@ -126,13 +127,8 @@ def run_against(script: Script, tmp: Path, read: float = 2.0) -> RdpFacts:
     """Start a replay server for ``script`` on 127.0.0.1, run the probe against it, stop it."""
 
     async def scenario() -> RdpFacts:
-        server = await asyncio.start_server(_handler(script, _server_tls(tmp)), "127.0.0.1", 0)
-        port: int = server.sockets[0].getsockname()[1]
-        try:
+        async with tcp_server(_handler(script, _server_tls(tmp))) as port:
             return await _run(port, read)
-        finally:
-            server.close()
-            await server.wait_closed()
 
     return asyncio.run(scenario())
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.rmm.parse import http_text, match_products, title
@@ -82,7 +82,6 @@ def test_title_is_unescaped_and_capped() -> None:
     assert len(title("<title>" + "x" * 500 + "</title>") or "") == 200
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.sampled_from(sorted(TABLE.ports)), st.binary(max_size=1024), st.text(max_size=2048))
 def test_fuzz_matching(port: int, banner: bytes, page: str) -> None:
     facts = match_products(TABLE.for_port(port), banner, (200, page))

@@ -14,6 +14,7 @@ from duecare.probes.rmm.table import Product, Table
 from duecare.probes.runner import ProbeOutcome, run_probe
 from duecare.wire import ProbeStatus, Proto
 from tests.probes.fake_http import http_server
+from tests.probes.fake_tcp import tcp_server
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -33,15 +34,13 @@ def _table(port: int) -> Table:
 
 def _tcp(handler: Handler) -> ProbeOutcome:
     async def go() -> ProbeOutcome:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
         ctx = _ctx()
-        try:
-            target = Target(IPv4Address("127.0.0.1"), port, Proto.TCP)
-            return await run_probe(RmmProbe(_table(port)), target, ctx)
-        finally:
-            server.close()
-            await ctx.aclose()
+        async with tcp_server(handler) as port:
+            try:
+                target = Target(IPv4Address("127.0.0.1"), port, Proto.TCP)
+                return await run_probe(RmmProbe(_table(port)), target, ctx)
+            finally:
+                await ctx.aclose()
 
     return asyncio.run(go())
 

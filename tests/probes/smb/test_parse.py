@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -254,13 +254,11 @@ def _only_protocol_errors(blob: bytes) -> None:
         transport_length(blob[:4])
 
 
-@settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=400))
 def test_fuzz_garbage(blob: bytes) -> None:
     _only_protocol_errors(blob)
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.sampled_from(ALL_FIXTURES), st.data())
 def test_fuzz_truncated_and_mutated_real_replies(name: str, data: st.DataObject) -> None:
     raw = (FIXTURES / name).read_bytes()
@@ -275,7 +273,6 @@ def test_fuzz_truncated_and_mutated_real_replies(name: str, data: st.DataObject)
     _only_protocol_errors(bytes(mutated) + data.draw(st.binary(max_size=200)))
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     st.sampled_from(["samba417_nt1_smb2_negotiate_all.bin", "samba417_smb3only_smb2_negotiate_all.bin"]),
     st.integers(0, 0xFFFF),
@@ -296,7 +293,6 @@ def test_fuzz_smb2_offsets_and_counts(
         assert len(parsed.negotiate_context_types) <= 32
 
 
-@settings(max_examples=100, deadline=None)
 @given(st.integers(0, 2**64 - 1))
 def test_fuzz_any_filetime(ticks: int) -> None:
     value = filetime(ticks)

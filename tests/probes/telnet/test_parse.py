@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.telnet.parse import DO, IAC, WILL, WONT, parse_greeting, refuse_all, split_stream
@@ -39,7 +39,6 @@ def test_plain_text_without_prompt_is_not_telnet() -> None:
     assert not parse_greeting(b"SSH-2.0-OpenSSH_9.2\r\n").speaks_telnet
 
 
-@settings(max_examples=2000, deadline=None)
 @given(st.binary(max_size=4096))
 def test_fuzz_never_raises_and_stays_bounded(data: bytes) -> None:
     facts = parse_greeting(data)

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from duecare import advisories
 from duecare.advisories.engine import FactsRecord, evaluate
-from duecare.advisories.exposures import load_exposure_rules
+from duecare.advisories.exposures import load_rule
 from duecare.advisories.predicates import default_registry
 from duecare.probes.tls.facts import TlsFacts
 from duecare.probes.tls.parse import build_facts
 from duecare.wire import ProbeStatus, Proto, Verdict
 from tests.probes.tls.test_parse import NOW, _attempts, _bytes
 
-RULES = load_exposure_rules(Path(advisories.__file__).parent / "data" / "exposures", default_registry())
+EXPOSURES = Path(advisories.__file__).parent / "data" / "exposures"
+RULES = [load_rule(p, default_registry()) for p in sorted(EXPOSURES.glob("*.toml"))]
 
 
 def _findings(listener: str) -> dict[str, Verdict]:

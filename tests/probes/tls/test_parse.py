@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -121,14 +121,12 @@ def test_truncated_flight_is_incomplete_not_wrong() -> None:
     assert parse_server_flight(whole[:40]) is None
 
 
-@settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=4096))
 def test_fuzz_flight_only_raises_protocol_error(data: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         parse_server_flight(data)
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.sampled_from(sorted(p.name for p in FIXTURES.glob("*.bin"))), st.data())
 def test_fuzz_mutated_recordings(name: str, data: st.DataObject) -> None:
     raw = bytearray(_bytes(name))
@@ -142,7 +140,6 @@ def test_fuzz_mutated_recordings(name: str, data: st.DataObject) -> None:
     build_facts([Attempt(TlsVersion.TLS1_2, VersionResult.ACCEPTED, bytes(raw[:cut]), "X")], bytes(raw), NOW)
 
 
-@settings(max_examples=50, deadline=None)
 @given(st.binary(min_size=5, max_size=5).map(lambda h: b"\x16\x03\x03\xff\xff" + h))
 def test_oversized_record_header_raises(data: bytes) -> None:
     with pytest.raises(ProtocolError):

@@ -17,6 +17,7 @@ from duecare.probes.runner import ProbeOutcome, run_probe
 from duecare.probes.tls.facts import TlsFacts, TlsVersion, VersionResult
 from duecare.probes.tls.probe import TlsProbe
 from duecare.wire import EvidenceKind, ProbeStatus, Proto
+from tests.probes.fake_tcp import tcp_server
 from tests.probes.tls.certs import lab_certificates
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -28,14 +29,12 @@ def _ctx() -> ProbeContext:
 
 
 async def _serve_and_probe(handler: Handler, tls: ssl.SSLContext | None = None) -> ProbeOutcome:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tls)
-    port = server.sockets[0].getsockname()[1]
     ctx = _ctx()
-    try:
-        return await run_probe(TlsProbe(), Target(IPv4Address("127.0.0.1"), port, Proto.TCP), ctx)
-    finally:
-        server.close()
-        await ctx.aclose()
+    async with tcp_server(handler, ssl=tls) as port:
+        try:
+            return await run_probe(TlsProbe(), Target(IPv4Address("127.0.0.1"), port, Proto.TCP), ctx)
+        finally:
+            await ctx.aclose()
 
 
 async def _close(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

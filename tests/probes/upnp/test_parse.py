@@ -7,7 +7,7 @@ from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
@@ -101,14 +101,12 @@ def test_non_answers(data: bytes) -> None:
         parse_ssdp_response(data)
 
 
-@settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=2048))
 def test_fuzz_ssdp(data: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         parse_ssdp_response(data)
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_fuzz_mutated_description(data: st.DataObject) -> None:
     raw = bytearray(ROOT_DESC)
@@ -118,7 +116,6 @@ def test_fuzz_mutated_description(data: st.DataObject) -> None:
         parse_device_description(bytes(raw[: data.draw(st.integers(0, len(raw)))]))
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_fuzz_location(location: str) -> None:
     location_refusal(location, TARGET)

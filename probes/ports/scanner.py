@@ -1,0 +1,21 @@
+"""The discovery and port stages' scanner, as an interface: nmap in production (``_nmap.Nmap``),
+a fake in tests, so the scan can be exercised without sending a packet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from duecare.probes.ports.facts import PortScan
+
+
+class PortScanner(Protocol):
+    privileged: bool
+
+    def ping(self, hosts: Sequence[str], *, timeout_s: float) -> PortScan:
+        """Which of ``hosts`` are up (ICMP/TCP ping; ARP on attached links when privileged)."""
+        ...
+
+    def ports(self, hosts: Sequence[str], *, tcp: str, udp: str, timeout_s: float) -> PortScan:
+        """Open, closed and filtered ports of ``hosts`` (``tcp``/``udp`` are nmap port specs)."""
+        ...
