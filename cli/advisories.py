@@ -60,7 +60,7 @@ def list_(data_dir: DataOpt = None, state_dir: StateOpt = DEFAULT_STATE_DIR, as_
     table = Table("id", "official id", "published", "severity", "flags", title=f"catalog {catalog.version[:12]}")
     for a in advisories:
         flags = ", ".join(a.flags) if a.observable else "(not observable from the LAN)"
-        table.add_row(f"{a.publisher}/{a.id}", a.official_id, a.published, a.severity.value, flags)
+        table.add_row(f"{a.publisher}/{a.id}", a.official_id, a.published.isoformat(), a.severity.value, flags)
     out.print(table)
     err.print(f"{len(advisories)} advisories; KEV {catalog.kev_version or 'missing'}", highlight=False)
 
