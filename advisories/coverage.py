@@ -10,7 +10,7 @@ and so does a facts model no registered probe collects.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 
 from duecare.probes.base import Facts
@@ -44,6 +44,13 @@ class ScanCoverage:
     tcp_ports: frozenset[int]
     #: Empty without a UDP port scan (UDP probes then ask their ports on every host directly).
     udp_ports: frozenset[int]
+    by_probe: dict[str, tuple[ProbeAttempt, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        grouped: dict[str, list[ProbeAttempt]] = {}
+        for a in self.attempts:
+            grouped.setdefault(a.probe, []).append(a)
+        object.__setattr__(self, "by_probe", {k: tuple(v) for k, v in grouped.items()})
 
     def collecting(self, model: type[Facts]) -> list[ProbeRun]:
         return [p for p in self.probes if issubclass(p.facts_model, model)]
@@ -99,7 +106,7 @@ def coverage(scan: ScanCoverage | None, models: Iterable[type[Facts]], *, weak: 
     hosts: set[IPAddress] = set()
     ports: list[str] = []
     for run in runs.values():
-        attempts = [a for a in scan.attempts if a.probe == run.id]
+        attempts = scan.by_probe.get(run.id, ())
         gaps.extend(_probe_gaps(run, scan, attempts))
         for a in attempts:
             if a.status is ProbeStatus.COMPLETED:

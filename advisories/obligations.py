@@ -174,14 +174,14 @@ def _in_force(req: Requirement, catalog: Catalog, day: date) -> bool:
     return not advs or any(a.in_force(day) for a in advs)
 
 
-def _coverage(req: Requirement, catalog: Catalog, scan: ScanCoverage | None) -> Coverage:
+def _coverage_key(req: Requirement, catalog: Catalog) -> tuple[tuple[type[Facts], ...], str | None]:
     models: list[type[Facts]] = []
-    weak = [WEAK[e] for e in req.exposures if e in WEAK]
     for e in req.exposures:
         rule = catalog.rule(e)
         if rule is not None:
             models.extend(c.spec.facts for c in rule[1])
-    return coverage(scan, models, weak="; ".join(weak) or None)
+    weak = "; ".join(dict.fromkeys(WEAK[e] for e in req.exposures if e in WEAK))
+    return tuple(dict.fromkeys(models)), weak or None
 
 
 def _plural(n: int, word: str) -> str:
@@ -213,6 +213,14 @@ class _Judge:
             attestations,
             today,
         )
+        #: Requirements resting on the same facts share one coverage computation.
+        self._covered: dict[tuple[tuple[type[Facts], ...], str | None], Coverage] = {}
+
+    def coverage(self, req: Requirement) -> Coverage:
+        key = _coverage_key(req, self.catalog)
+        if key not in self._covered:
+            self._covered[key] = coverage(self.scan, key[0], weak=key[1])
+        return self._covered[key]
 
     def __call__(
         self, fw: Framework, req: Requirement, by_exposure: Mapping[Exposure, Sequence[Finding]]
@@ -289,7 +297,7 @@ class _Judge:
         if relevant and all(f.waived for f in relevant):
             ids = ", ".join(sorted({str(_waiver_id(f)) for f in relevant}))
             return result(ObligationStatus.WAIVED, f"accepted risk under waiver {ids}", relevant)
-        cov = _coverage(req, self.catalog, self.scan)
+        cov = self.coverage(req)
         nothing = f"no relevant finding at or above {threshold.value}"
         if req.vantage is Vantage.INTERNET:
             why = f"{nothing} from inside; what the internet reaches needs {OUTSIDE_VIEW}"
