@@ -361,4 +361,4 @@ def apply_profile(
             if _relevant(req, f)
         )
         out.append(f.model_copy(update={"obligations": refs}))
-    return out, ObligationSummary.of(prof.id, tuple(results))
+    return out, ObligationSummary.of(prof.id, tuple(results), prof.engagement_start)

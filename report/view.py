@@ -133,6 +133,8 @@ class Action:
     remediation: str
     requirements_not_met: int
     inherited: date | None = None
+    #: The one wording for it (``inherited_text``), for the earliest inherited finding of the group.
+    inherited_text: str = ""
     forensic_triage: bool = False
 
     @property
@@ -159,6 +161,9 @@ def actions(report: Report, today: date) -> list[Action]:
             (o.framework, o.requirement) for f in fs for o in f.obligations if o.status is ObligationStatus.NOT_MET
         }
         inherited = [d for f in fs if (d := inherited_due(f)) is not None]
+        first_inherited = min(
+            (f for f in fs if inherited_due(f)), key=lambda f: inherited_due(f) or date.max, default=None
+        )
         out.append(
             Action(
                 title=worst.title,
@@ -173,6 +178,7 @@ def actions(report: Report, today: date) -> list[Action]:
                 remediation=first_sentences(worst.remediation),
                 requirements_not_met=len(not_met),
                 inherited=min(inherited) if inherited else None,
+                inherited_text=inherited_text(first_inherited) if first_inherited else "",
                 forensic_triage=any(needs_forensic_triage(f) for f in fs),
             )
         )

@@ -402,6 +402,8 @@ class ObligationSummary(_Frozen):
     """Counts per status, always equal to the results' (validated: one source for every count)."""
 
     profile: str
+    #: The day the engagement began, as the profile (or the agent's configuration) recorded it.
+    engagement_start: date | None = None
     met: int = 0
     not_met: int = 0
     no_contrary_evidence: int = 0
@@ -420,9 +422,11 @@ class ObligationSummary(_Frozen):
         return self
 
     @classmethod
-    def of(cls, profile: str, results: tuple[ObligationResult, ...]) -> ObligationSummary:
+    def of(
+        cls, profile: str, results: tuple[ObligationResult, ...], engagement_start: date | None = None
+    ) -> ObligationSummary:
         counts = {s.value: sum(1 for r in results if r.status is s) for s in ObligationStatus}
-        return cls(profile=profile, results=results, **counts)
+        return cls(profile=profile, results=results, engagement_start=engagement_start, **counts)
 
 
 class ScopeRecord(_Frozen):

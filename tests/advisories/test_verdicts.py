@@ -275,6 +275,7 @@ def test_engagement_after_a_kev_due_date_is_inherited(packaged: Catalog, profile
     assert out.timeline is not None
     t = out.timeline
     assert t.engagement_start == date(2026, 11, 25) and t.clock_start == date(2026, 11, 25)
+    assert summary.engagement_start == date(2026, 11, 25)
     assert t.first_seen == (NOW - timedelta(days=200)).date()
     assert t.state is DeadlineState.INHERITED and t.inherited_due is not None and t.inherited_due < date(2026, 11, 25)
     # The engagement's own deadline runs from its start, and has not passed.

@@ -178,7 +178,7 @@ def clocked_report(**over: Any) -> Any:
     )
     fields: dict[str, Any] = {
         "findings": (*base.findings[1:], inherited, late, banner),
-        "obligations": ObligationSummary.of("hipaa", results),
+        "obligations": ObligationSummary.of("hipaa", results, engaged),
         "kev_catalog_version": "2026.08.07",
         "kev_catalog_released": WHEN - timedelta(days=105),
     }
@@ -227,6 +227,8 @@ def test_every_owner_count_comes_from_one_source() -> None:
 def test_inherited_is_never_past_the_agreed_deadline() -> None:
     text = Page(render(clocked_report())).visible
     assert "inherited: overdue before the engagement began (due 2022-04-15)" in text
+    assert "Deadlines run from the engagement start (2026-11-01)" in text
+    assert "when this engagement began on 2026-11-01" in text
     overdue = text.split("Past the agreed deadline")[1].split("Inherited: overdue before the engagement began")[0]
     assert "198.18.0.40" in overdue and "198.18.0.30" not in overdue
 
