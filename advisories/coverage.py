@@ -58,7 +58,7 @@ class ScanCoverage:
 
 def _ports_label(ports: Iterable[int], proto: Proto | None) -> str:
     p = "udp" if proto is Proto.UDP else "tcp"
-    return ",".join(f"{n}/{p}" for n in sorted(ports))
+    return ", ".join(f"{n}/{p}" for n in sorted(ports))
 
 
 def _gap_text(probe: str, status: ProbeStatus, where: Sequence[ProbeAttempt]) -> str:
@@ -121,7 +121,7 @@ def coverage(scan: ScanCoverage | None, models: Iterable[type[Facts]], *, weak: 
         services=len(services),
         hosts=tuple(listed[:_HOSTS_LISTED]),
         hosts_swept=len(scan.hosts),
-        ports=", ".join(p for p in ports if p),
+        ports="; ".join(p for p in ports if p),
         complete=not gaps,
         gaps=tuple(dict.fromkeys(gaps)),
     )

@@ -189,11 +189,13 @@ def _plural(n: int, word: str) -> str:
 
 
 def _met_reason(cov: Coverage, threshold: str) -> str:
-    probes = ", ".join(cov.probes)
+    swept = f"the port scan swept {cov.ports} on {_plural(cov.hosts_swept, 'host')} found in scope"
+    if not cov.services:
+        probes = ", ".join(cov.probes)
+        return f"no relevant finding at or above {threshold}: no service answered where {probes} apply; {swept}"
     return (
-        f"no relevant finding at or above {threshold}: {probes} completed on {_plural(cov.services, 'service')} "
-        f"on {_plural(len(cov.hosts), 'host')}; the port scan swept {cov.ports} on "
-        f"{_plural(cov.hosts_swept, 'host')} found in scope"
+        f"no relevant finding at or above {threshold}: {', '.join(cov.probes)} completed on "
+        f"{_plural(cov.services, 'service')} on {_plural(len(cov.hosts), 'host')}; {swept}"
     )
 
 

@@ -193,7 +193,8 @@ def test_hipaa_profile_fills_advisories_and_obligations(privileged_scan: tuple[i
         if req.attestation:
             assert r.status.value == "attestation_required", r.requirement
         if r.status.value == "met":
-            assert r.coverage is not None and r.coverage.complete and r.coverage.services > 0, r.requirement
+            assert r.coverage is not None and r.coverage.complete and r.coverage.probes, r.requirement
+            assert r.coverage.hosts_swept > 0 and "swept" in r.reason, r.requirement
     assert summary.attestation_required > 0
     not_met = [r for r in summary.results if r.status.value == "not_met"]
     assert summary.not_met == len(not_met) > 0
