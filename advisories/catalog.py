@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from duecare.advisories.advisory import Advisory, advisory_paths, load_advisory
+from duecare.advisories.bod2604 import Table1, load_table1
 from duecare.advisories.engine import FactsRecord, evaluate
 from duecare.advisories.errors import CatalogError
 from duecare.advisories.exchange import ExchangeTables, load_exchange_tables
@@ -27,6 +28,7 @@ from duecare.advisories.kev import Kev, load_kev
 from duecare.advisories.kev_versions import ProductAliases, load_product_aliases, version_disclosure_findings
 from duecare.advisories.predicates import PredicateRegistry, default_registry
 from duecare.advisories.profiles import Profile, load_profile
+from duecare.advisories.ssvc import SsvcRow, load_ssvc
 from duecare.advisories.unobservable import Unobservable, load_unobservable
 from duecare.wire import Exposure, Finding, Service
 
@@ -58,6 +60,9 @@ class Catalog:
     product_aliases: ProductAliases
     unobservable: tuple[Unobservable, ...]
     exchange: ExchangeTables | None = None
+    #: BOD 26-04 Table 1 (with whether it was verified against the directive) and SSVC per CVE.
+    table1: Table1 | None = None
+    ssvc: Mapping[str, SsvcRow] = field(default_factory=dict)
     files_loaded: int = 0
     _flagging: dict[Exposure, tuple[Advisory, ...]] = field(init=False, repr=False)
 
@@ -75,6 +80,13 @@ class Catalog:
     def advisories_flagging(self, exposure: Exposure) -> tuple[Advisory, ...]:
         return self._flagging.get(exposure, ())
 
+    def rule(self, exposure: Exposure) -> Rule | None:
+        return next((r for r in self.rules if r[0].id is exposure), None)
+
+    def requirement_index(self) -> dict[str, dict[str, bool]]:
+        """framework → requirement id → is it an attestation requirement (for profile checks)."""
+        return {fw.id: {r.id: r.attestation for r in fw.requirements} for fw in self.frameworks.values()}
+
     def detectable(self) -> frozenset[Exposure]:
         """Exposure ids this catalog can decide: a rule file, or the built-in KEV version rule."""
         return frozenset({rule.id for rule, _ in self.rules} | {Exposure.KEV_VERSION_DISCLOSED})
@@ -85,7 +97,7 @@ class Catalog:
             return self.profiles[name_or_path]
         path = Path(name_or_path)
         if path.suffix == ".toml" and path.is_file():
-            return load_profile(path, set(self.frameworks), name_must_match=False)
+            return load_profile(path, self.requirement_index(), name_must_match=False)
         known = ", ".join(sorted(self.profiles))
         raise CatalogError(path, f"no such profile (built-in: {known}; or pass a .toml file)")
 
@@ -146,11 +158,13 @@ def collect(
     advisories = _unique(adv_list, lambda a: a.id, lambda a: root / "advisories" / a.publisher / f"{a.id}.toml", errors)
     rules = _each(paths["exposures"], partial(load_rule, reg=reg), errors)
     frameworks = {f.id: f for f in _each(paths["frameworks"], load_framework, errors)}
-    known = set(frameworks)
+    known = {fw.id: {r.id: r.attestation for r in fw.requirements} for fw in frameworks.values()}
     profiles = {p.id: p for p in _each(paths["profiles"], lambda p: load_profile(p, known), errors)}
     unob = _each([root / "unobservable.toml"], load_unobservable, errors)
     aliases = _each([root / "kev" / "product-aliases.toml"], load_product_aliases, errors)
     kev = _each([root / "kev"], lambda d: load_kev(d, state_dir), errors)
+    table1 = _each([root / "bod-26-04"], load_table1, errors)
+    ssvc = _each([root / "ssvc"], lambda d: load_ssvc(d, state_dir), errors)
     catalog = Catalog(
         data_dir=root,
         version=data_version(root),
@@ -162,6 +176,8 @@ def collect(
         product_aliases=aliases[0] if aliases else ProductAliases(),
         unobservable=unob[0] if unob else (),
         exchange=exchange[0] if exchange else None,
+        table1=table1[0] if table1 else None,
+        ssvc=ssvc[0] if ssvc else {},
         files_loaded=sum(len(v) for v in paths.values()),
     )
     errors.extend(cross_check(catalog, paths))

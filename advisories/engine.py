@@ -107,6 +107,7 @@ def evaluate(
                     evidence=tuple(evidence) if verdict is Verdict.AFFECTED else (),
                     confidence=min((c.confidence for c in relevant), key=lambda c: c.rank),
                     remediation=rule.remediation.strip(),
+                    summary=" ".join(rule.summary.split()),
                     details=details,
                     cves=tuple(
                         KevStatus(cve=cve, known_exploited=None, note="KEV not consulted yet")

@@ -31,9 +31,13 @@ class ExposureRule(_Strict):
     id: Exposure
     title: str
     severity: Severity
+    #: Plain language for the owner: what was found and why it matters, without jargon.
     summary: str
     remediation: str
     detect: Detect
+    #: Findings carry the CVEs whose fixes are missing (Exchange): attach an advisory that lists CVEs
+    #: only when the finding lacks a fix for one of them.
+    advisories_by_cve: bool = False
 
 
 class BoundCondition:

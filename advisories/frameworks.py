@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from duecare.advisories.advisory import Slug
 from duecare.advisories.errors import CatalogError
 from duecare.advisories.loader import line_of_key, load_toml_model
-from duecare.wire import Exposure
+from duecare.wire import Exposure, Vantage
 
 
 class _Strict(BaseModel):
@@ -31,20 +31,28 @@ class Requirement(_Strict):
     #: Exposure ids whose findings decide this requirement; each must be flagged by one of
     #: ``advisories``.
     exposures: tuple[Exposure, ...] = ()
-    #: Only findings that carry a KEV-listed CVE count (BOD 22-01).
+    #: Only findings that carry a KEV-listed CVE count (BOD 22-01, BOD 26-04).
     kev_only: bool = False
-    #: False for requirements a network scan cannot judge (contracts, backups, training…).
-    observable: bool = True
+    #: The view it needs: an ``internet`` requirement is never decided by what the LAN alone shows.
+    vantage: Vantage
+    #: A process duty (contracts, risk analysis, incident response, backups…) no network scan can
+    #: judge: always ``attestation_required``, with the signed attestation printed when supplied.
+    attestation: bool = False
+    #: A scan sees only part of the duty: findings can show it is not met, absence never that it is.
+    partial: bool = False
+    #: For an attestation: what it should rest on (the document, record or test).
     what_would_settle_it: str | None = None
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
-        if self.observable and not self.exposures:
-            out.append(("exposures", "an observable requirement needs exposure ids"))
-        if not self.observable and self.exposures:
-            out.append(("exposures", "a requirement with observable = false cannot list exposures"))
-        if not self.observable and not self.what_would_settle_it:
-            out.append(("observable", "observable = false needs what_would_settle_it"))
+        if not self.attestation and not self.exposures:
+            out.append(("exposures", "a requirement judged by the scan needs exposure ids (or attestation = true)"))
+        if self.attestation and self.exposures:
+            out.append(("exposures", "an attestation requirement cannot list exposures: no scan decides it"))
+        if self.attestation and not self.what_would_settle_it:
+            out.append(("attestation", "attestation = true needs what_would_settle_it (what the attestation rests on)"))
+        if self.attestation and self.partial:
+            out.append(("partial", "partial applies to scan-judged requirements only"))
         if self.exposures and not self.advisories:
             out.append(("advisories", "say which advisories bear on these exposures"))
         return out

@@ -47,6 +47,8 @@ class KevEntry(_Published):
     required_action: str = Field(alias="requiredAction")
     due_date: date = Field(alias="dueDate")
     known_ransomware_campaign_use: str | None = Field(default=None, alias="knownRansomwareCampaignUse")
+    #: "Yes"/"No" per BOD 26-04 (schema d98075f2: an optional string, no enum); absent in older feeds.
+    forensic_triage: str | None = Field(default=None, alias="forensicTriage")
     notes: str | None = None
     cwes: tuple[str, ...] = ()
 
@@ -113,6 +115,7 @@ def kev_status(cve: str, kev: Kev | None, now: datetime, max_age: timedelta = DE
             kev_date_added=entry.date_added,
             kev_due_date=entry.due_date,
             known_ransomware_campaign_use=entry.known_ransomware_campaign_use,
+            forensic_triage=entry.forensic_triage,
             note=f"KEV {kev.version}",
         )
     if kev.is_stale(now, max_age):

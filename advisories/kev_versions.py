@@ -37,6 +37,11 @@ from duecare.wire import (
 
 WORDING = "version disclosed; KEV lists exploited CVEs for this product — verify the patch level"
 TITLE = "Disclosed product version: CISA KEV lists exploited CVEs for this product"
+SUMMARY = (
+    "A device announces the name and version of its software, and CISA's list of vulnerabilities that "
+    "attackers are known to exploit has entries for that product. The version shown may already be "
+    "patched; someone needs to check."
+)
 REMEDIATION = (
     "Confirm the installed patch level against the vendor's advisories for the KEV entries listed "
     "(a credentialed check or the vendor's build table; the banner alone cannot show backported "
@@ -170,6 +175,7 @@ def _finding(d: Disclosure, m: VersionMatch, matches: Sequence[VersionMatch]) ->
         reason=f"{WORDING} ({m.product} {m.version} via {d.source}; KEV product {', '.join(names)})",
         evidence=d.evidence,
         remediation=REMEDIATION,
+        summary=SUMMARY,
         cves=tuple(
             KevStatus(
                 cve=e.cve_id,
@@ -177,6 +183,7 @@ def _finding(d: Disclosure, m: VersionMatch, matches: Sequence[VersionMatch]) ->
                 kev_date_added=e.date_added,
                 kev_due_date=e.due_date,
                 known_ransomware_campaign_use=e.known_ransomware_campaign_use,
+                forensic_triage=e.forensic_triage,
                 note="listed for this product; this version not confirmed affected",
             )
             for e in entries[:MAX_CVES]

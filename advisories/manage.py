@@ -12,6 +12,8 @@ from duecare.advisories.errors import CatalogError
 from duecare.advisories.kev import kev_status
 from duecare.advisories.kev_update import KevUpdateResult
 from duecare.advisories.kev_update import update_kev as _update_kev
+from duecare.advisories.ssvc import SsvcUpdateResult
+from duecare.advisories.ssvc import update_ssvc as _update_ssvc
 from duecare.advisories.unobservable import Unobservable
 from duecare.wire import KevStatus
 
@@ -65,3 +67,14 @@ def update_kev(
 ) -> KevUpdateResult:
     """Validate the feed read from ``source`` and install it under ``state_dir``."""
     return _update_kev((data_dir or PACKAGED_DATA_DIR) / "kev", state_dir, raw, source)
+
+
+def update_ssvc(
+    state_dir: Path,
+    raw: bytes,
+    source: str,
+    *,
+    data_dir: Path | None = None,
+) -> SsvcUpdateResult:
+    """Merge SSVC values read from ``source`` (our CSV or Vulnrichment records) into the state copy."""
+    return _update_ssvc((data_dir or PACKAGED_DATA_DIR) / "ssvc", state_dir, raw, source)

@@ -1,17 +1,25 @@
 """Findings + profile → obligations. Pure: the same inputs always give the same statuses.
 
-Per requirement of every framework in the profile:
+Per requirement of every framework in the profile that is in force on the day judged (a requirement
+resting only on revoked or not-yet-published advisories is left out: a report cites the directive of
+its own period):
 
-* ``unknown`` when the requirement is not network-observable, when a relevant finding is
-  indeterminate or only a tentative match (banner versions), or when no rule can detect its exposures;
+* ``attestation_required`` for process duties no scan can judge, whatever was found; a signed
+  attestation, when supplied, is attached verbatim;
 * ``not_met`` when a firm or certain affected finding at or above the profile's threshold is not
-  waived (KEV requirements count every KEV-listed finding, whatever its severity);
-* ``waived`` when every such finding is covered by an active waiver (an expired waiver re-opens it);
-* ``met`` otherwise: nothing relevant was observed.
+  waived (KEV requirements count every KEV-listed finding, whatever its severity), seen from the
+  view the requirement needs: an internet requirement counts only findings known to be reachable
+  from the internet;
+* ``unknown`` when such a finding is only seen from the LAN and the requirement needs the internet's
+  view, when a relevant finding is indeterminate or tentative, or when no rule can detect its exposures;
+* ``waived`` when every relevant finding is covered by an active waiver (an expired one re-opens it);
+* ``met`` only with positive evidence: every probe that could see a relevant exposure ran to
+  completion on every service it applies to, across the hosts found in the declared scope (recorded
+  in the result), for a requirement a scan can fully see from where it stood;
+* ``no_contrary_evidence`` when nothing relevant was seen but that evidence falls short of ``met``
+  (coverage incomplete, a weak check, a requirement wider than a scan, or no outside view).
 
-Deadlines are counted from when a finding was first seen (the scan time for a one-shot scan; the
-collector or agent passes its history as ``first_seen``): the profile's days for the severity, and
-no later than a KEV ``dueDate`` when the finding confirms a KEV-listed CVE.
+Deadlines follow the engagement clock (``clock.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +30,19 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
+from duecare.advisories.bod2604 import finding_tier
 from duecare.advisories.catalog import Catalog
+from duecare.advisories.clock import compute
+from duecare.advisories.coverage import ScanCoverage, coverage
 from duecare.advisories.frameworks import Framework, Requirement
 from duecare.advisories.kev import DEFAULT_MAX_AGE, kev_status
 from duecare.advisories.profiles import Profile, Waiver
+from duecare.probes.base import Facts
 from duecare.wire import (
+    AdvisoryRef,
+    Attestation,
+    Confidence,
+    Coverage,
     Exposure,
     Finding,
     KevStatus,
@@ -34,8 +50,17 @@ from duecare.wire import (
     ObligationResult,
     ObligationStatus,
     ObligationSummary,
+    Vantage,
     Verdict,
 )
+
+#: Checks whose silence proves nothing: a banner that names no KEV product may still be vulnerable.
+WEAK = {
+    Exposure.KEV_VERSION_DISCLOSED: (
+        "version banners cannot show a product is patched, nor that one they do not name is not vulnerable"
+    ),
+}
+OUTSIDE_VIEW = "an outside view (the site's gateway port mappings, or a scan of its public addresses from outside)"
 
 
 def finding_key(f: Finding) -> str:
@@ -54,8 +79,26 @@ def _cves(f: Finding, catalog: Catalog, now: datetime, max_age: timedelta) -> tu
     for cve in dict.fromkeys(wanted):
         prior = given.get(cve)
         # The KEV version rule already looked its CVEs up, with a note that the version is unconfirmed.
-        out.append(prior if prior and prior.known_exploited else kev_status(cve, catalog.kev, now, max_age))
+        status = prior if prior and prior.known_exploited else kev_status(cve, catalog.kev, now, max_age)
+        row = catalog.ssvc.get(cve)
+        out.append(status.model_copy(update={"ssvc": row.ssvc}) if row is not None else status)
     return tuple(out)
+
+
+def _advisories(f: Finding, catalog: Catalog, day: date) -> tuple[AdvisoryRef, ...]:
+    """Advisories in force on ``day`` that flag the exposure; by missing CVE where the rule says so."""
+    rule = catalog.rule(f.exposure)
+    by_cve = rule is not None and rule[0].advisories_by_cve
+    lacking = {c.cve for c in f.cves}
+    refs = []
+    for adv in catalog.advisories_flagging(f.exposure):
+        if not adv.in_force(day):
+            continue
+        missing = tuple(c for c in adv.cves if c in lacking)
+        if by_cve and adv.cves and not missing:
+            continue  # the build has every fix this advisory is about
+        refs.append(adv.ref(missing))
+    return tuple(sorted(refs, key=lambda r: r.id))
 
 
 def _waiver_for(f: Finding, waivers: Sequence[Waiver]) -> Waiver | None:
@@ -75,17 +118,6 @@ def _waiver_details(w: Waiver, active: bool) -> dict[str, JsonValue]:
     }
 
 
-def _deadline(f: Finding, cves: Sequence[KevStatus], profile: Profile, first: datetime) -> date | None:
-    candidates: list[date] = []
-    days = profile.deadlines.days(f.severity)
-    if days is not None:
-        candidates.append(first.date() + timedelta(days=days))
-    # A tentative match has not confirmed the CVE, so its KEV due date does not bind (yet).
-    if profile.kev_due_dates and f.confidence != "tentative":
-        candidates.extend(c.kev_due_date for c in cves if c.known_exploited and c.kev_due_date)
-    return min(candidates) if candidates else None
-
-
 def _enrich(
     f: Finding,
     catalog: Catalog,
@@ -101,18 +133,29 @@ def _enrich(
     waived = waiver is not None and waiver.active(now)
     if waiver is not None:
         details["waiver"] = _waiver_details(waiver, waived)
-    deadline = None
+    update: dict[str, object] = {
+        "advisories": _advisories(f.model_copy(update={"cves": cves}), catalog, now.date()),
+        "cves": cves,
+        "waived": waived,
+        "details": details,
+        "deadline": None,
+        "timeline": None,
+    }
     if f.verdict is Verdict.AFFECTED and not waived:
-        deadline = _deadline(f, cves, profile, first_seen.get(finding_key(f), now))
-    refs = tuple(sorted((a.ref() for a in catalog.advisories_flagging(f.exposure)), key=lambda r: r.id))
-    return f.model_copy(
-        update={"advisories": refs, "cves": cves, "waived": waived, "deadline": deadline, "details": details}
-    )
+        firm = f.confidence is not Confidence.TENTATIVE
+        bod = finding_tier(catalog.table1, cves, f.internet_exposed) if catalog.table1 and firm else None
+        seen = first_seen.get(finding_key(f), now).date()
+        clock = compute(f, cves, profile, seen, now.date(), bod)
+        update["deadline"], update["timeline"] = clock.deadline, clock.timeline
+    return f.model_copy(update=update)
 
 
 def _relevant(req: Requirement, f: Finding) -> bool:
+    """The finding's exposure is the requirement's, through an advisory both share."""
     if f.exposure not in req.exposures or f.verdict is Verdict.NOT_AFFECTED:
         return False
+    if not {a.id for a in f.advisories} & set(req.advisories):
+        return False  # e.g. an Exchange build with every fix an advisory is about
     return not req.kev_only or any(c.known_exploited is not False for c in f.cves)
 
 
@@ -120,61 +163,154 @@ def _confirms(req: Requirement, f: Finding) -> bool:
     """An affected finding that is not a guess (and, for KEV requirements, confirms a KEV CVE)."""
     return (
         f.verdict is Verdict.AFFECTED
-        and f.confidence != "tentative"
+        and f.confidence is not Confidence.TENTATIVE
         and (not req.kev_only or any(c.known_exploited for c in f.cves))
     )
 
 
-def _judge(
-    fw: Framework,
-    req: Requirement,
-    by_exposure: Mapping[Exposure, Sequence[Finding]],
-    profile: Profile,
-    catalog: Catalog,
-    today: date,
-) -> ObligationResult:
-    def result(
-        status: ObligationStatus, reason: str, hits: Iterable[Finding] = (), deadline: date | None = None
-    ) -> ObligationResult:
-        return ObligationResult(
-            framework=fw.id,
-            requirement=req.id,
-            title=req.title,
-            status=status,
-            findings=tuple(dict.fromkeys(finding_key(f) for f in hits)),
-            deadline=deadline,
-            overdue=deadline is not None and deadline < today,
-            reason=reason,
-        )
+def _in_force(req: Requirement, catalog: Catalog, day: date) -> bool:
+    """False when every advisory the requirement rests on was revoked by, or published after, ``day``."""
+    advs = [catalog.advisories[a] for a in req.advisories if a in catalog.advisories]
+    return not advs or any(a.in_force(day) for a in advs)
 
-    if not req.observable:
-        return result(ObligationStatus.UNKNOWN, f"not observable from the network: {req.what_would_settle_it}")
-    relevant = [f for e in req.exposures for f in by_exposure.get(e, ()) if _relevant(req, f)]
-    if not req.kev_only:  # KEV due dates bind whatever the severity (BOD 22-01)
-        relevant = [f for f in relevant if f.severity.rank >= profile.severity_threshold.rank]
-    live = [f for f in relevant if not f.waived]
-    confirmed = [f for f in live if _confirms(req, f)]
-    if confirmed:
-        deadlines = [f.deadline for f in confirmed if f.deadline is not None]
-        deadline = min(deadlines) if deadlines else None
-        exposures = ", ".join(sorted({f.exposure.value for f in confirmed}))
-        return result(
-            ObligationStatus.NOT_MET,
-            f"{len(confirmed)} finding(s): {exposures}",
-            confirmed,
-            deadline,
+
+def _coverage_key(req: Requirement, catalog: Catalog) -> tuple[tuple[type[Facts], ...], str | None]:
+    models: list[type[Facts]] = []
+    for e in req.exposures:
+        rule = catalog.rule(e)
+        if rule is not None:
+            models.extend(c.spec.facts for c in rule[1])
+    weak = "; ".join(dict.fromkeys(WEAK[e] for e in req.exposures if e in WEAK))
+    return tuple(dict.fromkeys(models)), weak or None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _met_reason(cov: Coverage, threshold: str) -> str:
+    swept = f"the port scan swept {cov.ports} on {_plural(cov.hosts_swept, 'host')} found in scope"
+    if not cov.services:
+        probes = ", ".join(cov.probes)
+        return f"no relevant finding at or above {threshold}: no service answered where {probes} apply; {swept}"
+    return (
+        f"no relevant finding at or above {threshold}: {', '.join(cov.probes)} completed on "
+        f"{_plural(cov.services, 'service')} on {_plural(len(cov.hosts), 'host')}; {swept}"
+    )
+
+
+class _Judge:
+    def __init__(
+        self,
+        profile: Profile,
+        catalog: Catalog,
+        scan: ScanCoverage | None,
+        attestations: Mapping[tuple[str, str], Attestation],
+        today: date,
+    ) -> None:
+        self.profile, self.catalog, self.scan, self.attestations, self.today = (
+            profile,
+            catalog,
+            scan,
+            attestations,
+            today,
         )
-    open_questions = [f for f in live if not _confirms(req, f)]
-    if open_questions:
-        why = "; ".join(dict.fromkeys(f"{f.exposure.value}: {f.reason}" for f in open_questions[:3]))
-        return result(ObligationStatus.UNKNOWN, f"could not be decided ({why})", open_questions)
-    undetectable = sorted(e.value for e in set(req.exposures) - catalog.detectable())
-    if undetectable:
-        return result(ObligationStatus.UNKNOWN, f"no detection rule loaded for {', '.join(undetectable)}")
-    if relevant:
-        ids = ", ".join(sorted({str(_waiver_id(f)) for f in relevant}))
-        return result(ObligationStatus.WAIVED, f"accepted risk under waiver {ids}", relevant)
-    return result(ObligationStatus.MET, f"no relevant finding at or above {profile.severity_threshold.value}")
+        #: Requirements resting on the same facts share one coverage computation.
+        self._covered: dict[tuple[tuple[type[Facts], ...], str | None], Coverage] = {}
+
+    def coverage(self, req: Requirement) -> Coverage:
+        key = _coverage_key(req, self.catalog)
+        if key not in self._covered:
+            self._covered[key] = coverage(self.scan, key[0], weak=key[1])
+        return self._covered[key]
+
+    def __call__(
+        self, fw: Framework, req: Requirement, by_exposure: Mapping[Exposure, Sequence[Finding]]
+    ) -> ObligationResult:
+        def result(
+            status: ObligationStatus,
+            reason: str,
+            hits: Iterable[Finding] = (),
+            cov: Coverage | None = None,
+            attestation: Attestation | None = None,
+        ) -> ObligationResult:
+            hits = list(hits)
+            deadlines = (
+                [f.deadline for f in hits if f.deadline is not None] if status is ObligationStatus.NOT_MET else []
+            )
+            inherited = [
+                f.timeline.inherited_due
+                for f in hits
+                if status is ObligationStatus.NOT_MET and f.timeline and f.timeline.inherited_due
+            ]
+            deadline = min(deadlines) if deadlines else None
+            return ObligationResult(
+                framework=fw.id,
+                requirement=req.id,
+                title=req.title,
+                status=status,
+                findings=tuple(dict.fromkeys(finding_key(f) for f in hits)),
+                deadline=deadline,
+                overdue=deadline is not None and deadline < self.today,
+                inherited_due=min(inherited) if inherited else None,
+                reason=reason,
+                vantage=req.vantage,
+                coverage=cov,
+                attestation=attestation,
+            )
+
+        if req.attestation:
+            att = self.attestations.get((fw.id, req.id))
+            if att is not None:
+                why = f"attested by {att.attested_by} ({att.role}) on {att.signed_on}: {att.document}"
+            else:
+                why = f"a duty no network scan can judge; needs a signed attestation: {req.what_would_settle_it}"
+            return result(ObligationStatus.ATTESTATION_REQUIRED, why, attestation=att)
+        threshold = self.profile.severity_threshold
+        relevant = [f for e in req.exposures for f in by_exposure.get(e, ()) if _relevant(req, f)]
+        if not req.kev_only:  # KEV due dates bind whatever the severity
+            relevant = [f for f in relevant if f.severity.rank >= threshold.rank]
+        live = [f for f in relevant if not f.waived]
+        confirmed = [f for f in live if _confirms(req, f)]
+        inside_only: list[Finding] = []
+        if req.vantage is Vantage.INTERNET:
+            inside_only = [f for f in confirmed if f.internet_exposed is None]
+            confirmed = [f for f in confirmed if f.internet_exposed is True]
+        if confirmed:
+            exposures = ", ".join(sorted({f.exposure.value for f in confirmed}))
+            where = " reachable from the internet" if req.vantage is Vantage.INTERNET else ""
+            return result(
+                ObligationStatus.NOT_MET, f"{_plural(len(confirmed), 'finding')}{where}: {exposures}", confirmed
+            )
+        if inside_only:
+            exposures = ", ".join(sorted({f.exposure.value for f in inside_only}))
+            why = (
+                f"needs an outside view: {_plural(len(inside_only), 'finding')} seen from inside ({exposures}); "
+                f"whether the internet reaches them is not known until {OUTSIDE_VIEW} shows it"
+            )
+            return result(ObligationStatus.UNKNOWN, why, inside_only)
+        open_questions = [f for f in live if not _confirms(req, f) and f.internet_exposed is not False]
+        if open_questions:
+            why = "; ".join(dict.fromkeys(f"{f.exposure.value}: {f.reason}" for f in open_questions[:3]))
+            return result(ObligationStatus.UNKNOWN, f"could not be decided ({why})", open_questions)
+        undetectable = sorted(e.value for e in set(req.exposures) - self.catalog.detectable())
+        if undetectable:
+            return result(ObligationStatus.UNKNOWN, f"no detection rule loaded for {', '.join(undetectable)}")
+        if relevant and all(f.waived for f in relevant):
+            ids = ", ".join(sorted({str(_waiver_id(f)) for f in relevant}))
+            return result(ObligationStatus.WAIVED, f"accepted risk under waiver {ids}", relevant)
+        cov = self.coverage(req)
+        nothing = f"no relevant finding at or above {threshold.value}"
+        if req.vantage is Vantage.INTERNET:
+            why = f"{nothing} from inside; what the internet reaches needs {OUTSIDE_VIEW}"
+            return result(ObligationStatus.NO_CONTRARY_EVIDENCE, why, cov=cov)
+        if req.partial:
+            why = f"{nothing}; a network scan sees only part of this requirement"
+            return result(ObligationStatus.NO_CONTRARY_EVIDENCE, why, cov=cov)
+        if not cov.complete:
+            why = f"{nothing}, but coverage is incomplete: {'; '.join(cov.gaps[:3])}"
+            return result(ObligationStatus.NO_CONTRARY_EVIDENCE, why, cov=cov)
+        return result(ObligationStatus.MET, _met_reason(cov, threshold.value), cov=cov)
 
 
 def _waiver_id(f: Finding) -> JsonValue:
@@ -191,20 +327,30 @@ def apply_profile(
     first_seen: Mapping[str, datetime] | None = None,
     *,
     kev_max_age: timedelta = DEFAULT_MAX_AGE,
+    scan: ScanCoverage | None = None,
+    attestations: Iterable[Attestation] = (),
 ) -> tuple[list[Finding], ObligationSummary]:
-    """Fill advisories, KEV-enriched CVEs, waivers, deadlines and obligations; summarise per requirement.
+    """Fill advisories, KEV/SSVC-enriched CVEs, waivers, the clock and obligations; summarise per requirement.
 
     ``profile`` is a ``Profile``, a built-in name (``"hipaa"``) or a path to an MSP's profile file;
-    ``waivers`` add to the profile's own; ``first_seen`` maps ``finding_key`` → first sighting.
+    ``waivers`` and ``attestations`` add to the profile's own; ``first_seen`` maps ``finding_key`` →
+    first sighting; ``scan`` describes what the scan covered (without it nothing can be ``met``).
     """
     prof = profile if isinstance(profile, Profile) else catalog.profile(profile)
     all_waivers = (*prof.waivers, *waivers)
+    signed = {(a.framework, a.requirement): a for a in (*prof.attestations, *attestations)}
     enriched = [_enrich(f, catalog, prof, now, all_waivers, first_seen or {}, kev_max_age) for f in findings]
     by_exposure: dict[Exposure, list[Finding]] = {}
     for f in enriched:
         by_exposure.setdefault(f.exposure, []).append(f)
-    pairs = [(fw, req) for fw in (catalog.frameworks[i] for i in prof.frameworks) for req in fw.requirements]
-    results = [_judge(fw, req, by_exposure, prof, catalog, now.date()) for fw, req in pairs]
+    judge = _Judge(prof, catalog, scan, signed, now.date())
+    pairs = [
+        (fw, req)
+        for fw in (catalog.frameworks[i] for i in prof.frameworks)
+        for req in fw.requirements
+        if _in_force(req, catalog, now.date())
+    ]
+    results = [judge(fw, req, by_exposure) for fw, req in pairs]
     reqs_of: dict[Exposure, list[tuple[Framework, Requirement, ObligationStatus]]] = {}
     for (fw, req), res in zip(pairs, results, strict=True):
         for e in req.exposures:
@@ -217,13 +363,4 @@ def apply_profile(
             if _relevant(req, f)
         )
         out.append(f.model_copy(update={"obligations": refs}))
-    counts = {s: sum(1 for r in results if r.status is s) for s in ObligationStatus}
-    summary = ObligationSummary(
-        profile=prof.id,
-        met=counts[ObligationStatus.MET],
-        not_met=counts[ObligationStatus.NOT_MET],
-        unknown=counts[ObligationStatus.UNKNOWN],
-        waived=counts[ObligationStatus.WAIVED],
-        results=tuple(results),
-    )
-    return out, summary
+    return out, ObligationSummary.of(prof.id, tuple(results), prof.engagement_start)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from duecare.advisories.catalog import Catalog
+from duecare.advisories.coverage import ProbeRun, ScanCoverage
 from duecare.advisories.engine import FactsRecord
 from duecare.advisories.obligations import apply_profile
+from duecare.advisories.profiles import load_attestations
 from duecare.agent.scan import ScanResult
 from duecare.agent.scope import Scope
 from duecare.probes.base import Probe
+from duecare.probes.ports.parse import expand_ranges
 from duecare.wire import Finding, ObligationSummary, ProbeStatus, Report, ScopeRecord
 
 
@@ -50,6 +53,20 @@ def facts_records(result: ScanResult, probes: Sequence[Probe[Any]]) -> list[Fact
     return records
 
 
+def scan_coverage(result: ScanResult, probes: Sequence[Probe[Any]]) -> ScanCoverage:
+    """What the scan covered, for ``met``: the probes that ran, their attempts, the hosts and ports swept.
+
+    ``probes`` must be the ones the scan ran (after the config's ``disabled`` list).
+    """
+    return ScanCoverage(
+        probes=tuple(ProbeRun(p.id, p.facts_model, p.proto, frozenset(p.ports)) for p in probes),
+        attempts=tuple(o.attempt for o in result.outcomes),
+        hosts=tuple(a.ip for a in result.assets),
+        tcp_ports=frozenset(expand_ranges(result.ports.tcp)),
+        udp_ports=frozenset(expand_ranges(result.ports.udp)) if result.privileged else frozenset(),
+    )
+
+
 @dataclass(frozen=True)
 class Judgement:
     findings: list[Finding]
@@ -66,21 +83,35 @@ def judge(
     now: datetime,
     first_seen: Mapping[str, datetime] | None = None,
     kev_max_age: timedelta = timedelta(days=7),
+    attestations: Path | None = None,
+    engagement_start: date | None = None,
+    ran: Sequence[Probe[Any]] | None = None,
 ) -> Judgement:
-    """Exposure rules and the KEV version rule over the facts, then the standard of care."""
+    """Exposure rules and the KEV version rule over the facts, then the standard of care.
+
+    ``ran`` is the probes the scan ran (default: ``probes``); coverage, and so ``met``, rests on them.
+    The KEV snapshot's age is not a scan note: the report carries its release date and says it in the
+    appendix and to the MSP.
+    """
     services = [(a.ip, s) for a in result.assets for s in a.services]
     findings = catalog.findings(facts_records(result, probes), services, now)
-    notes = []
-    warning = (
-        "no KEV snapshot loaded: CVE exploitation status is unknown"
-        if catalog.kev is None
-        else catalog.kev.staleness_warning(now, kev_max_age)
-    )
-    if warning:
-        notes.append(warning)
+    notes = [] if catalog.kev is not None else ["no KEV snapshot loaded: CVE exploitation status is unknown"]
     if profile is None:
         return Judgement(findings, None, notes)
-    findings, summary = apply_profile(findings, catalog, profile, now, first_seen=first_seen, kev_max_age=kev_max_age)
+    signed = load_attestations(attestations, catalog.requirement_index()) if attestations else ()
+    prof = catalog.profile(profile)
+    if engagement_start is not None:  # the agent's configuration names this site's engagement
+        prof = prof.model_copy(update={"engagement_start": engagement_start})
+    findings, summary = apply_profile(
+        findings,
+        catalog,
+        prof,
+        now,
+        first_seen=first_seen,
+        kev_max_age=kev_max_age,
+        scan=scan_coverage(result, probes if ran is None else ran),
+        attestations=signed,
+    )
     return Judgement(findings, summary, notes)
 
 
@@ -98,6 +129,7 @@ def build_report(
         duecare_version=duecare_version(),
         catalog_version=catalog.version,
         kev_catalog_version=catalog.kev_version,
+        kev_catalog_released=None if catalog.kev is None else catalog.kev.catalog.date_released,
         profile=None if judgement.obligations is None else judgement.obligations.profile,
         authorized_by=authorized_by,
         started_at=result.started_at,

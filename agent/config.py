@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -81,6 +82,11 @@ class ReportConfig(_Section):
     profile: str = "baseline"
     severity_threshold: Severity = Severity.MEDIUM
     authorized_by: str | None = None
+    #: The day this MSP's engagement began (overrides the profile's): deadlines run from then at the
+    #: earliest, and what was overdue before it is reported as inherited.
+    engagement_start: date | None = None
+    #: A file of signed attestations ([[attestations]]) for duties no scan can judge.
+    attestations: Path | None = None
     #: Older KEV snapshots turn "not in KEV" into "KEV unknown" (and a warning in the report).
     kev_max_age_days: Annotated[int, Field(ge=1, le=3650)] = 7
 
@@ -88,6 +94,11 @@ class ReportConfig(_Section):
     @classmethod
     def _empty_is_none(cls, v: str | None) -> str | None:
         return v or None
+
+    @field_validator("engagement_start", "attestations", mode="before")
+    @classmethod
+    def _empty_string_is_none(cls, v: object) -> object:
+        return None if v == "" else v
 
 
 class ScheduleConfig(_Section):

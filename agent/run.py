@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from duecare.advisories.catalog import load_catalog
+from duecare.advisories.profiles import load_attestations
 from duecare.agent.assemble import build_report, judge
 from duecare.agent.config import AgentConfig
 from duecare.agent.privileges import can_use_raw_sockets
 from duecare.agent.progress import Progress
-from duecare.agent.scan import ScanResult, build_context, run_scan
+from duecare.agent.scan import ScanResult, build_context, run_scan, select_probes
 from duecare.agent.scope import Scope, ScopeError
 from duecare.probes.base import Probe, ProbeClass, Target
 from duecare.probes.registry import all_probes
@@ -44,6 +45,8 @@ def scan_to_report(request: ScanRequest, progress: Progress) -> tuple[ScanResult
     catalog = load_catalog(state_dir=request.state_dir)
     if request.profile is not None:
         catalog.profile(request.profile)
+        if request.config.report.attestations is not None:
+            load_attestations(request.config.report.attestations, catalog.requirement_index())
     privileged = can_use_raw_sockets() and not request.force_unprivileged
     result = asyncio.run(run_scan(request.config, request.scope, probes, privileged=privileged, progress=progress))
     judgement = judge(
@@ -53,6 +56,9 @@ def scan_to_report(request: ScanRequest, progress: Progress) -> tuple[ScanResult
         profile=request.profile,
         now=result.finished_at,
         kev_max_age=timedelta(days=request.config.report.kev_max_age_days),
+        attestations=request.config.report.attestations,
+        engagement_start=request.config.report.engagement_start,
+        ran=select_probes(request.config, probes),
     )
     report = build_report(
         result, judgement, catalog, request.scope, request.config.probes.classes, authorized_by=request.authorized_by

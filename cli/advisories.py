@@ -1,4 +1,4 @@
-"""`duecare advisories list|show|validate|update-kev`: argument parsing only; the work is in advisories/."""
+"""`duecare advisories list|show|validate|update-kev|update-ssvc`: argument parsing only; the work is in advisories/."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from rich.table import Table
 from duecare.advisories.catalog import Catalog, collect
 from duecare.advisories.errors import CatalogError
 from duecare.advisories.kev_update import KEV_FEED_URL, KevUpdateError
-from duecare.advisories.manage import list_advisories, show_advisory, update_kev, validate
+from duecare.advisories.manage import list_advisories, show_advisory, update_kev, update_ssvc, validate
+from duecare.advisories.ssvc import SsvcUpdateError
 from duecare.agent.feeds import FeedError, read_source
 from duecare.agent.state import DEFAULT_STATE_DIR
 
 app = typer.Typer(
-    help="The advisory catalog: list, show, validate; refresh the KEV snapshot.",
+    help="The advisory catalog: list, show, validate; refresh the KEV and SSVC snapshots.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -60,7 +61,7 @@ def list_(data_dir: DataOpt = None, state_dir: StateOpt = DEFAULT_STATE_DIR, as_
     table = Table("id", "official id", "published", "severity", "flags", title=f"catalog {catalog.version[:12]}")
     for a in advisories:
         flags = ", ".join(a.flags) if a.observable else "(not observable from the LAN)"
-        table.add_row(f"{a.publisher}/{a.id}", a.official_id, a.published, a.severity.value, flags)
+        table.add_row(f"{a.publisher}/{a.id}", a.official_id, a.published.isoformat(), a.severity.value, flags)
     out.print(table)
     err.print(f"{len(advisories)} advisories; KEV {catalog.kev_version or 'missing'}", highlight=False)
 
@@ -133,3 +134,27 @@ def update_kev_(
     verb = "installed" if result.changed else "already current:"
     was = f" (was {result.previous_version})" if result.previous_version else ""
     err.print(f"KEV {verb} {result.catalog_version}, {result.count} entries{was} → {result.path}", highlight=False)
+
+
+@app.command("update-ssvc")
+def update_ssvc_(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="CISA Vulnrichment CVE record(s) (JSON: one record or a list) or a CSV in the snapshot's layout; "
+            "a file or an http(s) URL.",
+        ),
+    ],
+    state_dir: StateOpt = DEFAULT_STATE_DIR,
+    data_dir: DataOpt = None,
+) -> None:
+    """Merge newer SSVC values (BOD 26-04's Automatable and Technical Impact) into the state dir."""
+    try:
+        result = update_ssvc(state_dir, read_source(source), source, data_dir=data_dir)
+    except (FeedError, SsvcUpdateError, CatalogError, OSError) as exc:
+        raise _bail(str(exc), 1) from exc
+    err.print(
+        f"SSVC: read {result.read} value set(s), {result.changed} changed; {result.total} CVEs → {result.path}",
+        highlight=False,
+    )

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from duecare.advisories.kev import DEFAULT_MAX_AGE
 from duecare.wire import ProbeStatus, Report, Severity, Verdict
 
 _STYLE = {
@@ -46,9 +47,28 @@ def render_summary(report: Report, console: Console) -> None:
     if report.obligations is not None:
         o = report.obligations
         console.print(
-            f"Standard of care [bold]{o.profile}[/]: {o.not_met} not met, {o.met} met, "
-            f"{o.unknown} unknown, {o.waived} waived."
+            f"Standard of care [bold]{o.profile}[/]: {o.not_met} not met, {o.unknown} unknown, "
+            f"{o.no_contrary_evidence} no contrary evidence, {o.met} met on recorded coverage, "
+            f"{o.attestation_required} attestation required, {o.waived} waived."
         )
+    inherited = [f for f in affected if f.timeline and f.timeline.inherited_due and not f.waived]
+    if inherited:
+        console.print(
+            f"{len(inherited)} finding(s) inherited: overdue before the engagement began (see the report's section 1)."
+        )
+    triage = [f for f in affected if f.timeline and f.timeline.forensic_triage and not f.waived]
+    if triage:
+        console.print(
+            f"[bold]{len(triage)} finding(s) call for forensic triage[/] (BOD 26-04): check for compromise "
+            "(scope, evidence, decision) before calling them fixed."
+        )
+    if report.kev_catalog_released is not None:
+        age = (report.finished_at - report.kev_catalog_released).days
+        if age > DEFAULT_MAX_AGE.days:
+            console.print(
+                f"[yellow]KEV catalog {report.kev_catalog_version} is {age} days old:[/] CVEs it does not list read "
+                "as 'KEV unknown'. Refresh it with `duecare advisories update-kev`."
+            )
     failed = Counter(a.status for a in report.attempts if a.status is not ProbeStatus.COMPLETED)
     if failed:
         console.print(

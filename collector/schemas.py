@@ -37,6 +37,7 @@ def obligation_out(row: ObligationState) -> ObligationOut:
             "profile": data.get("profile", ""),
             "deadline": data.get("deadline"),
             "overdue": bool(data.get("overdue", False)),
+            "inherited_due": data.get("inherited_due"),
             "reason": data.get("reason", ""),
             "findings": list(data.get("findings", [])),
         }

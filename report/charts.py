@@ -39,6 +39,8 @@ SEVERITY_SWATCHES: dict[Severity, Swatch] = {
 OBLIGATION_SWATCHES: dict[ObligationStatus, Swatch] = {
     ObligationStatus.NOT_MET: Swatch("not_met", "Not met", "solid", "#7f1d1d"),
     ObligationStatus.UNKNOWN: Swatch("unknown", "Unknown", "hatch", "#4b5563"),
+    ObligationStatus.NO_CONTRARY_EVIDENCE: Swatch("no_contrary_evidence", "No contrary evidence", "cross", "#6b7280"),
+    ObligationStatus.ATTESTATION_REQUIRED: Swatch("attestation_required", "Attestation required", "empty", "#6d28d9"),
     ObligationStatus.WAIVED: Swatch("waived", "Waived", "dots", "#1d4ed8"),
     ObligationStatus.MET: Swatch("met", "Met", "empty", "#15803d"),
 }
@@ -69,7 +71,9 @@ class BarChart:
 
 
 def bar_chart(chart_id: str, title: str, values: Sequence[tuple[Swatch, int]], *, width: int = 360) -> BarChart:
-    bar_x, bar_h, row_h, right = 96, 18, 30, 44
+    # The label column fits the longest label (13px text, about 7.5px a character).
+    bar_x = max(96, 12 + round(7.5 * max((len(sw.label) for sw, _ in values), default=0)))
+    bar_h, row_h, right = 18, 30, 44
     top = max((v for _, v in values), default=0) or 1
     span = width - bar_x - right
     rows = tuple(
@@ -84,7 +88,14 @@ def severity_chart(counts: dict[Severity, int]) -> BarChart:
 
 
 def obligation_chart(counts: dict[ObligationStatus, int]) -> BarChart:
-    order = (ObligationStatus.NOT_MET, ObligationStatus.UNKNOWN, ObligationStatus.WAIVED, ObligationStatus.MET)
+    order = (
+        ObligationStatus.NOT_MET,
+        ObligationStatus.UNKNOWN,
+        ObligationStatus.NO_CONTRARY_EVIDENCE,
+        ObligationStatus.ATTESTATION_REQUIRED,
+        ObligationStatus.WAIVED,
+        ObligationStatus.MET,
+    )
     return bar_chart("obl", "Obligations by status", [(OBLIGATION_SWATCHES[s], counts.get(s, 0)) for s in order])
 
 

@@ -37,6 +37,7 @@ from duecare.report.gaps import Gaps, gaps
 from duecare.report.history import History
 from duecare.report.pdf import html_to_pdf, require_weasyprint
 from duecare.wire import (
+    DeadlineState,
     KevStatus,
     ObligationResult,
     ObligationStatus,
@@ -74,9 +75,13 @@ class Page:
     headline: view.Headline
     actions: tuple[view.Action, ...]
     action_total: int
+    counts: view.Counts
     kev: tuple[view.KevRow, ...]
     overdue: tuple[tuple[Any, int], ...]
+    inherited: tuple[tuple[Any, date], ...]
     overdue_obligations: tuple[ObligationResult, ...]
+    #: Requirements no scan can judge, across the profile's frameworks, with any signed attestation.
+    attestations: tuple[ObligationResult, ...]
     severity_chart: BarChart
     obligation_chart: BarChart | None
     history_chart: LineChart | None
@@ -85,15 +90,24 @@ class Page:
     quiet: tuple[Any, ...]
     gaps: Gaps
     history: History | None
-    open_count: int
-    kev_findings: int
-    serious_count: int
-    undetermined_count: int
-    waived_count: int
     probes: tuple[tuple[str, dict[str, int]], ...]
     digest: str
     size: int
     catalog_matches: bool
+
+    @property
+    def kev_age_days(self) -> int | None:
+        """How old the KEV catalog was when the scan ran: an appendix fact, not the owner's worry."""
+        released = self.r.kev_catalog_released
+        return None if released is None else (self.r.finished_at - released).days
+
+    @property
+    def bod_source(self) -> str | None:
+        """Where the BOD 26-04 tiers shown come from, once (every finding's tier names the same table)."""
+        return next(
+            (f.timeline.bod_26_04.source for f in self.r.findings if f.timeline and f.timeline.bod_26_04),
+            None,
+        )
 
     @property
     def title(self) -> str:
@@ -137,6 +151,7 @@ def build_page(
     profile = catalog.profile(report.profile)
     actions = view.actions(report, today)
     obligations = report.obligations
+    counts = view.counts(report, today)
     history_chart = None
     if history is not None and history.points:
         pts = history.points
@@ -153,29 +168,25 @@ def build_page(
         generated_at=now or datetime.now(UTC),
         catalog=catalog,
         profile=profile,
-        headline=view.headline(report, today),
+        headline=view.headline(report, today, counts),
         actions=tuple(actions[:TOP_ACTIONS]),
         action_total=len(actions),
+        counts=counts,
         kev=tuple(view.kev_rows(report, today)),
         overdue=tuple(view.overdue_findings(report, today)),
+        inherited=tuple(view.inherited_findings(report)),
         overdue_obligations=tuple(r for r in obligations.results if r.overdue) if obligations else (),
-        severity_chart=severity_chart(view.severity_counts(report.findings)),
-        obligation_chart=obligation_chart(
-            {s: sum(1 for x in obligations.results if x.status is s) for s in ObligationStatus}
-        )
+        attestations=tuple(r for r in obligations.results if r.status is ObligationStatus.ATTESTATION_REQUIRED)
         if obligations
-        else None,
+        else (),
+        severity_chart=severity_chart(view.severity_counts(report.findings)),
+        obligation_chart=obligation_chart(counts.obligations) if obligations else None,
         history_chart=history_chart,
         frameworks=_frameworks(report, catalog, profile),
         hosts=tuple(view.hosts_with_findings(report)),
         quiet=tuple(view.quiet_assets(report)),
         gaps=gaps(report, catalog),
         history=history,
-        open_count=sum(1 for f in report.findings if view.is_open(f)),
-        kev_findings=len({view.finding_id(k.finding) for k in view.kev_rows(report, today) if k.confirmed}),
-        serious_count=sum(1 for f in report.findings if view.is_open(f) and f.severity.rank >= Severity.HIGH.rank),
-        undetermined_count=sum(1 for f in report.findings if f.verdict is Verdict.INDETERMINATE),
-        waived_count=sum(1 for f in report.findings if f.verdict is Verdict.AFFECTED and f.waived),
         probes=_probe_stats(report),
         digest=report_hash(obj),
         size=len(canonical_bytes(obj)),
@@ -239,7 +250,12 @@ def kev_first(cves: Sequence[KevStatus]) -> list[KevStatus]:
 
 def deadline_text(profile: Profile) -> str:
     days = [(s.value, profile.deadlines.days(s)) for s in sorted(Severity, key=lambda s: -s.rank)]
-    return "; ".join(f"{name} {d} days" for name, d in days if d is not None) or "none set"
+    text = "; ".join(f"{name} {d} days" for name, d in days if d is not None) or "none set"
+    return f"{text} (source: {profile.deadlines.source})" if profile.deadlines.source else text
+
+
+def status_label(status: ObligationStatus) -> str:
+    return status.value.replace("_", " ").capitalize()
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -259,6 +275,10 @@ def environment() -> Environment:
     )
     env.globals.update(
         finding_id=view.finding_id,
+        deadline_state=view.deadline_state,
+        inherited_text=view.inherited_text,
+        public_for=view.public_for,
+        status_label=status_label,
         kev_first=kev_first,
         obligation_groups=view.obligation_groups,
         deadline_text=deadline_text,
@@ -270,6 +290,7 @@ def environment() -> Environment:
         severity_swatches=SEVERITY_SWATCHES,
         obligation_swatches=OBLIGATION_SWATCHES,
         ProbeStatus=ProbeStatus,
+        DeadlineState=DeadlineState,
         ObligationStatus=ObligationStatus,
         Verdict=Verdict,
     )

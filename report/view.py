@@ -14,7 +14,20 @@ from datetime import date
 from ipaddress import ip_address
 from typing import Literal
 
-from duecare.wire import Asset, Confidence, Finding, ObligationRef, ObligationStatus, Report, Service, Severity, Verdict
+from duecare.wire import (
+    AdvisoryRef,
+    Asset,
+    Confidence,
+    DeadlineState,
+    Finding,
+    KevStatus,
+    ObligationRef,
+    ObligationStatus,
+    Report,
+    Service,
+    Severity,
+    Verdict,
+)
 
 #: Greenbone-style quality of detection, in words a reader can weigh (ecosystem §5.4, "qod_type").
 CONFIDENCE_MEANING: dict[str, str] = {
@@ -61,6 +74,41 @@ def is_open(f: Finding) -> bool:
     return f.verdict is Verdict.AFFECTED and not f.waived
 
 
+def is_overdue(f: Finding, today: date) -> bool:
+    """Past a deadline set under this engagement (``Finding.deadline`` never holds an inherited date)."""
+    return is_open(f) and f.deadline is not None and f.deadline < today
+
+
+def inherited_due(f: Finding) -> date | None:
+    """A published due date that fell before the engagement began (or before duecare first saw it)."""
+    return f.timeline.inherited_due if is_open(f) and f.timeline is not None else None
+
+
+def needs_forensic_triage(f: Finding) -> bool:
+    return is_open(f) and f.timeline is not None and f.timeline.forensic_triage is True
+
+
+def first_seen(f: Finding, report: Report) -> date:
+    return f.timeline.first_seen if f.timeline is not None else report.started_at.date()
+
+
+def public_for(a: AdvisoryRef, f: Finding, report: Report) -> int | None:
+    """Days the advisory had been public when the finding was first seen: what a negligence argument rests on."""
+    return None if a.published is None else (first_seen(f, report) - a.published).days
+
+
+def inherited_text(f: Finding) -> str:
+    """The one wording every output uses for an inherited due date."""
+    due = inherited_due(f)
+    if due is None or f.timeline is None:
+        return ""
+    if f.timeline.engagement_start is not None:
+        return f"inherited: overdue before the engagement began (due {due.isoformat()})"
+    return (
+        f"inherited: overdue before duecare first saw it (due {due.isoformat()}); no engagement start date is recorded"
+    )
+
+
 def _ip_key(ip: str) -> tuple[int, int]:
     addr = ip_address(ip)
     return addr.version, int(addr)
@@ -80,8 +128,14 @@ class Action:
     #: A confirmed KEV-listed CVE; ``kev_unconfirmed`` for a version-banner match not yet verified.
     kev: bool
     kev_unconfirmed: bool
+    #: The exposure's plain-language summary: what the owner reads first.
+    summary: str
     remediation: str
     requirements_not_met: int
+    inherited: date | None = None
+    #: The one wording for it (``inherited_text``), for the earliest inherited finding of the group.
+    inherited_text: str = ""
+    forensic_triage: bool = False
 
     @property
     def anchor(self) -> str:
@@ -106,6 +160,10 @@ def actions(report: Report, today: date) -> list[Action]:
         not_met = {
             (o.framework, o.requirement) for f in fs for o in f.obligations if o.status is ObligationStatus.NOT_MET
         }
+        inherited = [d for f in fs if (d := inherited_due(f)) is not None]
+        first_inherited = min(
+            (f for f in fs if inherited_due(f)), key=lambda f: inherited_due(f) or date.max, default=None
+        )
         out.append(
             Action(
                 title=worst.title,
@@ -116,8 +174,12 @@ def actions(report: Report, today: date) -> list[Action]:
                 overdue=deadline is not None and deadline < today,
                 kev=any(is_confirmed_kev(f) for f in fs),
                 kev_unconfirmed=any(is_kev(f) and not is_confirmed_kev(f) for f in fs),
+                summary=first_sentences(next((f.summary for f in fs if f.summary), "")),
                 remediation=first_sentences(worst.remediation),
                 requirements_not_met=len(not_met),
+                inherited=min(inherited) if inherited else None,
+                inherited_text=inherited_text(first_inherited) if first_inherited else "",
+                forensic_triage=any(needs_forensic_triage(f) for f in fs),
             )
         )
     out.sort(key=lambda a: (not a.kev, not a.overdue, -a.severity.rank, a.deadline or date.max, -len(a.places)))
@@ -132,41 +194,114 @@ def _place_label(ip: str, port: int | None) -> str:
 
 @dataclass(frozen=True)
 class KevRow:
+    """One open finding that carries KEV-listed CVEs: one row per finding, so the table's rows are
+    what the owner summary counts."""
+
     finding: Finding
-    cve: str
+    cves: tuple[KevStatus, ...]
     date_added: date | None
+    #: CISA's published due date (for federal agencies); under this engagement see the finding's clock.
     due: date | None
     ransomware: str | None
     overdue: bool
+    inherited: str
     #: False for a version-banner match the probe could not confirm: the due date does not bind yet.
     confirmed: bool
 
 
 def kev_rows(report: Report, today: date) -> list[KevRow]:
-    rows = [
-        KevRow(
-            finding=f,
-            cve=c.cve,
-            date_added=c.kev_date_added,
-            due=c.kev_due_date,
-            ransomware=c.known_ransomware_campaign_use,
-            overdue=f.confidence is not Confidence.TENTATIVE and c.kev_due_date is not None and c.kev_due_date < today,
-            confirmed=f.confidence is not Confidence.TENTATIVE,
+    rows = []
+    for f in report.findings:
+        listed = tuple(c for c in f.cves if c.known_exploited is True)
+        if not is_open(f) or not listed:
+            continue
+        added = [c.kev_date_added for c in listed if c.kev_date_added]
+        due = [c.kev_due_date for c in listed if c.kev_due_date]
+        ransomware = "Known" if any(c.known_ransomware_campaign_use == "Known" for c in listed) else None
+        rows.append(
+            KevRow(
+                finding=f,
+                cves=listed,
+                date_added=min(added) if added else None,
+                due=min(due) if due else None,
+                ransomware=ransomware or next((c.known_ransomware_campaign_use for c in listed), None),
+                overdue=is_overdue(f, today),
+                inherited=inherited_text(f),
+                confirmed=f.confidence is not Confidence.TENTATIVE,
+            )
         )
-        for f in report.findings
-        if f.verdict is Verdict.AFFECTED
-        for c in f.cves
-        if c.known_exploited is True
-    ]
-    rows.sort(key=lambda r: (r.due or date.max, _ip_key(str(r.finding.ip)), r.cve))
+    rows.sort(key=lambda r: (not r.confirmed, r.due or date.max, _ip_key(str(r.finding.ip)), r.finding.exposure.value))
     return rows
 
 
 def overdue_findings(report: Report, today: date) -> list[tuple[Finding, int]]:
-    """Open findings past their deadline, with the days overdue, longest first."""
-    out = [(f, (today - f.deadline).days) for f in report.findings if is_open(f) and f.deadline and f.deadline < today]
+    """Open findings past a deadline set under this engagement, with the days overdue, longest first."""
+    out = [(f, (today - f.deadline).days) for f in report.findings if is_overdue(f, today) and f.deadline]
     out.sort(key=lambda x: (-x[1], -x[0].severity.rank))
     return out
+
+
+def inherited_findings(report: Report) -> list[tuple[Finding, date]]:
+    """Open findings whose published due date fell before the engagement: the previous period's debt."""
+    out = [(f, d) for f in report.findings if (d := inherited_due(f)) is not None]
+    out.sort(key=lambda x: (x[1], -x[0].severity.rank))
+    return out
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Every number the owner summary shows, computed once: the banner, the cards and the tables'
+    captions all read these, so they cannot disagree."""
+
+    devices: int
+    open: int
+    serious: int
+    critical: int
+    #: Open findings with a KEV-listed CVE the probe confirmed (the KEV table's confirmed rows).
+    kev: int
+    kev_unconfirmed: int
+    #: Open findings past a deadline set under this engagement (the "past the deadline" table's rows).
+    overdue: int
+    #: Open findings with a due date that fell before the engagement began.
+    inherited: int
+    forensic_triage: int
+    undetermined: int
+    waived: int
+    obligations: dict[ObligationStatus, int]
+    #: Requirements whose deadline (from their findings) passed under this engagement.
+    requirements_overdue: int
+
+
+def counts(report: Report, today: date) -> Counts:
+    open_fs = [f for f in report.findings if is_open(f)]
+    rows = kev_rows(report, today)
+    results = report.obligations.results if report.obligations else ()
+    return Counts(
+        devices=len(report.assets),
+        open=len(open_fs),
+        serious=sum(1 for f in open_fs if f.severity.rank >= Severity.HIGH.rank),
+        critical=sum(1 for f in open_fs if f.severity is Severity.CRITICAL),
+        kev=sum(1 for r in rows if r.confirmed),
+        kev_unconfirmed=sum(1 for r in rows if not r.confirmed),
+        overdue=len(overdue_findings(report, today)),
+        inherited=len(inherited_findings(report)),
+        forensic_triage=sum(1 for f in open_fs if needs_forensic_triage(f)),
+        undetermined=sum(1 for f in report.findings if f.verdict is Verdict.INDETERMINATE),
+        waived=sum(1 for f in report.findings if f.verdict is Verdict.AFFECTED and f.waived),
+        obligations={s: sum(1 for r in results if r.status is s) for s in ObligationStatus},
+        requirements_overdue=sum(1 for r in results if r.overdue),
+    )
+
+
+def deadline_state(f: Finding, today: date) -> DeadlineState:
+    """As of ``today`` (a report re-rendered later keeps the verdict, not the clock)."""
+    if is_overdue(f, today):
+        return DeadlineState.OVERDUE
+    if inherited_due(f) is not None:
+        return DeadlineState.INHERITED
+    if f.timeline is not None:
+        return f.timeline.state
+    return DeadlineState.DUE if f.deadline else DeadlineState.NONE
 
 
 def obligation_groups(f: Finding) -> list[tuple[str, ObligationStatus, list[ObligationRef]]]:
@@ -291,28 +426,28 @@ class Headline:
     sentence: str
 
 
-def headline(report: Report, today: date) -> Headline:
-    open_fs = [f for f in report.findings if is_open(f)]
-    kev = sum(1 for f in open_fs if is_confirmed_kev(f))
-    overdue = len(overdue_findings(report, today))
-    serious = sum(1 for f in open_fs if f.severity.rank >= Severity.HIGH.rank)
-    not_met = report.obligations.not_met if report.obligations else 0
-    if kev or overdue or any(f.severity is Severity.CRITICAL for f in open_fs):
+def _n(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def headline(report: Report, today: date, c: Counts | None = None) -> Headline:
+    c = c or counts(report, today)
+    not_met = c.obligations[ObligationStatus.NOT_MET]
+    if c.kev or c.overdue or c.critical:
         parts = []
-        if kev:
-            parts.append(f"{kev} known-exploited (KEV) exposure{'s' if kev != 1 else ''}")
-        if overdue:
-            parts.append(f"{overdue} item{'s' if overdue != 1 else ''} past the agreed deadline")
-        crit = sum(1 for f in open_fs if f.severity is Severity.CRITICAL)
-        if crit:
-            parts.append(f"{crit} critical exposure{'s' if crit != 1 else ''}")
+        if c.kev:
+            parts.append(f"{_n(c.kev, 'known-exploited (KEV) exposure')}")
+        if c.overdue:
+            parts.append(f"{_n(c.overdue, 'exposure')} past the agreed deadline")
+        if c.critical:
+            parts.append(f"{_n(c.critical, 'critical exposure')}")
         return Headline("urgent", "Action required", "This network has " + _join(parts) + ".")
-    if open_fs or not_met:
+    if c.open or not_met:
         return Headline(
             "attention",
             "Attention needed",
-            f"{len(open_fs)} exposure{'s' if len(open_fs) != 1 else ''} found ({serious} high or critical)"
-            + (f"; {not_met} obligation{'s' if not_met != 1 else ''} not met." if not_met else "."),
+            f"{_n(c.open, 'exposure')} found ({c.serious} high or critical)"
+            + (f"; {_n(not_met, 'obligation')} not met." if not_met else "."),
         )
     return Headline("clear", "No exposure found", "None of the checks run found an exposure on the devices scanned.")
 

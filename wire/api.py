@@ -107,6 +107,8 @@ class ObligationOut(_Out):
     profile: str
     deadline: str | None
     overdue: bool
+    #: A published due date that fell before the engagement began (never counted as overdue).
+    inherited_due: str | None = None
     reason: str
     findings: list[str]
     first_seen_at: AwareDatetime

@@ -12,7 +12,7 @@ from datetime import date
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -140,10 +140,40 @@ class EvidenceKind(enum.StrEnum):
 
 
 class ObligationStatus(enum.StrEnum):
+    """What the evidence shows about one requirement (README, "How duecare judges a requirement").
+
+    ``met`` needs positive coverage evidence; ``no_contrary_evidence`` is "nothing seen" without it;
+    ``attestation_required`` is a process duty no scan can judge, whatever the findings.
+    """
+
     MET = "met"
     NOT_MET = "not_met"
+    NO_CONTRARY_EVIDENCE = "no_contrary_evidence"
+    ATTESTATION_REQUIRED = "attestation_required"
     UNKNOWN = "unknown"
     WAIVED = "waived"
+
+
+class Vantage(enum.StrEnum):
+    """The view an advisory or requirement needs: from inside the site, from the internet, or either."""
+
+    INTERNAL = "internal"
+    INTERNET = "internet"
+    EITHER = "either"
+
+
+class DeadlineState(enum.StrEnum):
+    """Where a finding stands on its clock, as of the report.
+
+    ``overdue`` is only ever a deadline set under this engagement; a published due date that fell
+    before the engagement began (or before duecare first saw the finding) is ``inherited``.
+    """
+
+    NONE = "none"
+    DUE = "due"
+    OVERDUE = "overdue"
+    INHERITED = "inherited"
+    UNKNOWN = "unknown"
 
 
 IPAddress = IPv4Address | IPv6Address
@@ -197,6 +227,17 @@ class ProbeAttempt(_Frozen):
     facts: dict[str, JsonValue] | None = None
 
 
+class Ssvc(_Frozen):
+    """CISA's SSVC decision points for one CVE (Vulnrichment, "CISA ADP" container), as published."""
+
+    exploitation: Literal["none", "poc", "active"]
+    automatable: bool
+    technical_impact: Literal["partial", "total"]
+    #: The SSVC record's own timestamp, and where the values were read (snapshot file or record).
+    timestamp: AwareDatetime | None = None
+    source: str = ""
+
+
 class KevStatus(_Frozen):
     """KEV fields are copied exactly as CISA published them, never recomputed."""
 
@@ -205,6 +246,9 @@ class KevStatus(_Frozen):
     kev_date_added: date | None = None
     kev_due_date: date | None = None
     known_ransomware_campaign_use: str | None = None
+    #: KEV's ``forensicTriage`` ("Yes"/"No" per BOD 26-04), when the catalog carries it.
+    forensic_triage: str | None = None
+    ssvc: Ssvc | None = None
     note: str | None = None
 
 
@@ -214,6 +258,11 @@ class AdvisoryRef(_Frozen):
     official_id: str
     title: str
     url: str
+    #: When the advisory was first published: how long the guidance had been public.
+    published: date | None = None
+    vantage: Vantage = Vantage.EITHER
+    #: The advisory's CVEs this finding lacks a fix for (advisories attached by missing CVE).
+    missing_cves: tuple[str, ...] = ()
 
 
 class ObligationRef(_Frozen):
@@ -221,6 +270,62 @@ class ObligationRef(_Frozen):
     requirement: str
     title: str
     status: ObligationStatus
+
+
+class ReachabilityEvidence(_Frozen):
+    """Why a finding is, or is not, reachable from the internet: a gateway's port mapping read by
+    the agent, a scan from an agent with internet vantage of the site's declared public addresses,
+    or a written statement. The collector joins the outside view to the inside finding."""
+
+    source: Literal["gateway-mapping", "outside-scan", "attestation"]
+    summary: Annotated[str, Field(max_length=500)]
+    observed_at: AwareDatetime
+    public_ip: IPAddress | None = None
+    public_port: Port | None = None
+    #: The report that observed it (the outside agent's), when not this one.
+    report_id: uuid.UUID | None = None
+
+
+class Bod2604Tier(_Frozen):
+    """BOD 26-04 Table 1 applied to one finding: the four inputs, the tier, and how sure the table is.
+
+    While ``internet_exposed`` is unknown both tiers are given with what would settle it. While the
+    table is not verified against the directive's own text, ``tier`` is indicative and the finding's
+    BOD 26-04 deadline is unknown.
+    """
+
+    cve: str | None
+    in_kev: bool
+    automatable: bool | None
+    technical_impact: Literal["partial", "total"] | None
+    publicly_exposed: bool | None
+    tier: str | None = None
+    days: int | None = None
+    if_exposed: str | None = None
+    if_not_exposed: str | None = None
+    #: The tier asks for forensic triage; None while it depends on the unknown exposure.
+    forensic_triage: bool | None = None
+    settle: str | None = None
+    table_verified: bool
+    source: str
+    #: CVEs that could not be placed (no SSVC values), and the like.
+    note: str = ""
+
+
+class Timeline(_Frozen):
+    """A finding's clock: it runs from max(engagement start, first seen)."""
+
+    first_seen: date
+    engagement_start: date | None = None
+    clock_start: date
+    state: DeadlineState
+    #: What set ``Finding.deadline`` (or why there is none), with its source.
+    basis: str
+    #: A published due date (KEV) that fell before the clock started: overdue before the engagement.
+    inherited_due: date | None = None
+    bod_26_04: Bod2604Tier | None = None
+    #: Check for compromise before calling it fixed: KEV ``forensicTriage`` or a BOD 26-04 triage tier.
+    forensic_triage: bool | None = None
 
 
 class Finding(_Frozen):
@@ -238,9 +343,42 @@ class Finding(_Frozen):
     cves: tuple[KevStatus, ...] = ()
     obligations: tuple[ObligationRef, ...] = ()
     remediation: str | None = None
+    #: The exposure's plain-language summary, for the owner (the reason is for the engineer).
+    summary: str | None = None
     deadline: date | None = None
+    timeline: Timeline | None = None
     waived: bool = False
+    #: Reachable from the internet: true/false with evidence, null while no outside view exists.
+    internet_exposed: bool | None = None
+    internet_evidence: tuple[ReachabilityEvidence, ...] = ()
     details: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Coverage(_Frozen):
+    """The positive evidence behind a verdict of nothing found: which probes ran, against what."""
+
+    probes: tuple[str, ...]
+    #: Services the probes ran to completion against, and the hosts those services are on.
+    services: int
+    hosts: tuple[IPAddress, ...] = ()
+    #: Hosts found in scope whose ports the port scan swept, and the probes' ports it swept.
+    hosts_swept: int
+    ports: str = ""
+    complete: bool
+    #: Why coverage is incomplete (a probe timed out, was skipped, is not registered…).
+    gaps: tuple[str, ...] = ()
+
+
+class Attestation(_Frozen):
+    """A signed statement for a duty no scan can judge, supplied by the MSP or owner; printed verbatim."""
+
+    framework: str
+    requirement: str
+    statement: Annotated[str, Field(min_length=1, max_length=2000)]
+    attested_by: Annotated[str, Field(min_length=1)]
+    role: Annotated[str, Field(min_length=1)]
+    signed_on: date
+    document: Annotated[str, Field(min_length=1)]
 
 
 class ObligationResult(_Frozen):
@@ -250,17 +388,45 @@ class ObligationResult(_Frozen):
     status: ObligationStatus
     findings: tuple[str, ...] = ()
     deadline: date | None = None
+    #: Past a deadline set under this engagement (never an inherited one).
     overdue: bool = False
+    #: The earliest published due date that fell before the engagement began.
+    inherited_due: date | None = None
     reason: str = ""
+    vantage: Vantage | None = None
+    coverage: Coverage | None = None
+    attestation: Attestation | None = None
 
 
 class ObligationSummary(_Frozen):
+    """Counts per status, always equal to the results' (validated: one source for every count)."""
+
     profile: str
+    #: The day the engagement began, as the profile (or the agent's configuration) recorded it.
+    engagement_start: date | None = None
     met: int = 0
     not_met: int = 0
+    no_contrary_evidence: int = 0
+    attestation_required: int = 0
     unknown: int = 0
     waived: int = 0
     results: tuple[ObligationResult, ...] = ()
+
+    @model_validator(mode="after")
+    def _counts_match(self) -> ObligationSummary:
+        for status in ObligationStatus:
+            stated = getattr(self, status.value)
+            actual = sum(1 for r in self.results if r.status is status)
+            if stated != actual:
+                raise ValueError(f"{status.value} = {stated}, but {actual} results have that status")
+        return self
+
+    @classmethod
+    def of(
+        cls, profile: str, results: tuple[ObligationResult, ...], engagement_start: date | None = None
+    ) -> ObligationSummary:
+        counts = {s.value: sum(1 for r in results if r.status is s) for s in ObligationStatus}
+        return cls(profile=profile, results=results, engagement_start=engagement_start, **counts)
 
 
 class ScopeRecord(_Frozen):
@@ -282,6 +448,8 @@ class Report(_Frozen):
     duecare_version: str
     catalog_version: str
     kev_catalog_version: str | None = None
+    #: When that KEV catalog was released: its age is the appendix's concern, not the owner's.
+    kev_catalog_released: AwareDatetime | None = None
     profile: str | None = None
     authorized_by: str | None = None
     started_at: AwareDatetime

@@ -205,7 +205,7 @@ class ObligationState(Base):
     framework: Mapped[str] = mapped_column(String(100))
     requirement: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -35,6 +35,10 @@ FINDING_COLUMNS = (
     "controls",
     "finding_id",
     "last_report_id",
+    "deadline",
+    "deadline_state",
+    "inherited_due",
+    "forensic_triage",
 )
 OBLIGATION_COLUMNS = (
     "tenant",
@@ -50,6 +54,7 @@ OBLIGATION_COLUMNS = (
     "last_seen",
     "obligation_id",
     "last_report_id",
+    "inherited_due",
 )
 CHANGE_PREFIX = ("change_id", "kind", "transition")
 
@@ -57,6 +62,10 @@ CHANGE_PREFIX = ("change_id", "kind", "transition")
 def _safe(value: object) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
 
 
 def finding_row(f: FindingOut, names: Names) -> list[str]:
@@ -86,6 +95,10 @@ def finding_row(f: FindingOut, names: Names) -> list[str]:
             "; ".join(controls),
             f.id,
             f.last_report_id,
+            w.deadline or "",
+            "" if w.timeline is None else w.timeline.state.value,
+            "" if w.timeline is None else (w.timeline.inherited_due or ""),
+            _yes_no(None if w.timeline is None else w.timeline.forensic_triage),
         )
     ]
 
@@ -107,6 +120,7 @@ def obligation_row(o: ObligationOut, names: Names) -> list[str]:
             o.last_seen_at.isoformat(),
             o.id,
             o.last_report_id,
+            o.inherited_due or "",
         )
     ]
 

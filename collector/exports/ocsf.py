@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from duecare.collector.exports import Names
-from duecare.wire import ObligationStatus, Severity
+from duecare.wire import Finding, ObligationStatus, Severity
 from duecare.wire.api import ChangeOut, FindingOut, ObligationOut
 
 OCSF_VERSION = "1.5.0"
@@ -38,6 +38,9 @@ _COMPLIANCE_STATUS_ID = {
     ObligationStatus.MET: 1,
     ObligationStatus.NOT_MET: 3,
     ObligationStatus.UNKNOWN: 0,
+    # Neither a pass nor a fail: OCSF "Other", with our words in ``status``.
+    ObligationStatus.NO_CONTRARY_EVIDENCE: 99,
+    ObligationStatus.ATTESTATION_REQUIRED: 99,
     ObligationStatus.WAIVED: 99,
 }
 _OBLIGATION_SEVERITY = {ObligationStatus.NOT_MET: 4, ObligationStatus.UNKNOWN: 2}
@@ -107,6 +110,18 @@ def _vulnerabilities(f: FindingOut) -> tuple[list[dict[str, Any]], list[dict[str
     return vulns, enrichments
 
 
+def _clock(w: Finding) -> dict[str, Any]:
+    """The engagement clock and forensic triage, as the report judged them (``inherited`` is never overdue)."""
+    t = w.timeline
+    return {
+        "deadline": None if w.deadline is None else w.deadline.isoformat(),
+        "deadline_state": None if t is None else t.state.value,
+        "inherited_due": None if t is None or t.inherited_due is None else t.inherited_due.isoformat(),
+        "forensic_triage": None if t is None else t.forensic_triage,
+        "internet_exposed": w.internet_exposed,
+    }
+
+
 def finding_event(
     f: FindingOut, names: Names, *, product_version: str, transition: str | None = None
 ) -> dict[str, Any]:
@@ -152,6 +167,7 @@ def finding_event(
                 "proto": None if f.proto is None else f.proto.value,
                 "exposure": f.exposure,
                 "waived": w.waived,
+                **_clock(w),
             },
             **({"compliance": compliance} if compliance else {}),
         },
@@ -185,7 +201,11 @@ def obligation_event(o: ObligationOut, names: Names, *, product_version: str, cr
             "requirements": [f"{o.framework} {o.requirement}"],
             "control": o.requirement,
             "status_id": _COMPLIANCE_STATUS_ID[o.status],
-            **({"status": "Waived"} if o.status is ObligationStatus.WAIVED else {}),
+            **(
+                {"status": o.status.value.replace("_", " ").capitalize()}
+                if _COMPLIANCE_STATUS_ID[o.status] == 99
+                else {}
+            ),
             **({"status_detail": o.reason} if o.reason else {}),
         },
         "unmapped": {
@@ -194,6 +214,7 @@ def obligation_event(o: ObligationOut, names: Names, *, product_version: str, cr
                 "profile": o.profile,
                 "deadline": o.deadline,
                 "overdue": o.overdue,
+                "inherited_due": o.inherited_due,
                 "tenant": names.tenant(o.client_id),
                 "site": names.site(o.site_id),
                 "site_id": o.site_id,

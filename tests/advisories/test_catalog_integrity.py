@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 import shutil
@@ -61,7 +62,8 @@ def test_loader_found_every_file(packaged: Catalog) -> None:
     assert len(packaged.unobservable) >= 12
     assert packaged.files_loaded >= 39 + 6 + 4 + 25
     assert packaged.exchange is not None
-    assert packaged.kev is not None and packaged.kev_version == "2025.08.25"
+    assert packaged.kev is not None and packaged.kev_version == "2026.08.07"
+    assert packaged.table1 is not None and len(packaged.ssvc) >= 65
 
 
 def test_every_exposure_is_flagged_and_detectable(packaged: Catalog) -> None:
@@ -94,15 +96,29 @@ def test_advisory_cves_agree_with_kev(packaged: Catalog) -> None:
             assert (cve in packaged.kev.by_cve) is (cve not in NOT_IN_KEV), (adv.id, cve)
 
 
+def _provenance() -> dict[str, dict[str, str]]:
+    with (PACKAGED_DATA_DIR / "advisories" / "PROVENANCE.csv").open(newline="") as fh:
+        return {r["id"]: r for r in csv.DictReader(fh)}
+
+
 def test_urls_come_from_the_catalog_sources(packaged: Catalog) -> None:
-    """No invented links: each URL is CISA's KEV page or appears in the shipped KEV notes."""
+    """No invented links: an advisory's URL is recorded in PROVENANCE.csv with where it was seen;
+    a further link appears in the shipped KEV notes."""
     kev_dir = PACKAGED_DATA_DIR / "kev"
     known = (kev_dir / "known_exploited_vulnerabilities.json").read_text().replace("\\/", "/")
     known += (kev_dir / "known_exploited_vulnerabilities_schema.json").read_text()
+    provenance = _provenance()
+    assert set(provenance) == set(packaged.advisories)
     for adv in packaged.advisories.values():
-        for url in [adv.url, *(link.url for link in adv.links)]:
-            if url is not None:
-                assert url in known, (adv.id, url)
+        row = provenance[adv.id]
+        assert row["official_id"] == adv.official_id and row["published"] == adv.published.isoformat(), adv.id
+        assert row["url"] == (adv.url or ""), adv.id
+        if adv.url:
+            assert row["src_url"].strip(), (adv.id, "no source recorded for its URL")
+        else:
+            assert any("url" in v for v in adv.verify), (adv.id, "an empty url must say why in verify")
+        for link in adv.links:
+            assert link.url in known, (adv.id, link.url)
 
 
 def test_wording_never_claims_compliance(packaged: Catalog) -> None:
@@ -138,7 +154,7 @@ def test_advisories_found_by_id_or_official_id(packaged: Catalog) -> None:
     assert find_advisory(packaged, "ed 21-02").id == "ed-21-02"
     with pytest.raises(KeyError):
         find_advisory(packaged, "AA99-999A")
-    assert [a.id for a in list_advisories(packaged)][:1] == ["aa19-168a"]
+    assert [a.id for a in list_advisories(packaged)][:2] == ["bod-19-02", "aa19-168a"]  # by publisher, then date
 
 
 def test_catalog_version_is_a_hash_of_the_data_directory(tmp_path: Path) -> None:

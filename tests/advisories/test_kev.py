@@ -22,9 +22,11 @@ def kev() -> Kev:
 
 
 def test_snapshot_is_the_published_catalog(kev: Kev) -> None:
-    assert kev.version == "2025.08.25"
-    assert kev.catalog.count == len(kev.catalog.vulnerabilities) == 1404
-    assert sum(1 for e in kev.catalog.vulnerabilities if e.known_ransomware_campaign_use == "Known") == 293
+    assert kev.version == "2026.08.07"
+    assert kev.catalog.count == len(kev.catalog.vulnerabilities) == 1662
+    assert sum(1 for e in kev.catalog.vulnerabilities if e.known_ransomware_campaign_use == "Known") == 338
+    # Entries added since BOD 26-04 cite it in their required action.
+    assert any("BOD 26-04" in e.required_action for e in kev.catalog.vulnerabilities)
 
 
 def test_listed_cve_carries_fields_as_published(kev: Kev) -> None:
@@ -34,10 +36,10 @@ def test_listed_cve_carries_fields_as_published(kev: Kev) -> None:
     assert s.known_ransomware_campaign_use == "Known"
 
 
-def test_due_date_inherited_from_emergency_directive_is_not_recomputed(kev: Kev) -> None:
-    # ED 21-02 set the deadline before KEV existed: dueDate precedes dateAdded (catalog §3).
+def test_due_date_is_copied_as_published_not_recomputed(kev: Kev) -> None:
+    # The 2025 catalog carried ED 21-02's 2021-04-16 here; by 2026.08.07 CISA had republished it.
     s = kev_status("CVE-2021-26855", kev, NOW)
-    assert s.kev_due_date == date(2021, 4, 16)
+    assert s.kev_due_date == date(2022, 5, 3)
     assert s.kev_date_added == date(2021, 11, 3)
 
 
@@ -45,7 +47,7 @@ def test_not_listed_is_false_only_while_the_snapshot_is_fresh(kev: Kev) -> None:
     fresh = kev.catalog.date_released + timedelta(days=2)
     s = kev_status("CVE-2019-1181", kev, fresh)
     assert s.known_exploited is False
-    assert s.note is not None and "2025.08.25" in s.note
+    assert s.note is not None and "2026.08.07" in s.note
 
 
 def test_not_listed_in_a_stale_snapshot_is_unknown(kev: Kev) -> None:
@@ -66,7 +68,7 @@ def test_staleness_warning_uses_the_configured_age(kev: Kev) -> None:
     assert kev.staleness_warning(kev.catalog.date_released + timedelta(days=3)) is None
     assert kev.staleness_warning(kev.catalog.date_released + timedelta(days=3), timedelta(days=2)) is not None
     warning = kev.staleness_warning(NOW)
-    assert warning is not None and "2025.08.25" in warning
+    assert warning is not None and "2026.08.07" in warning
 
 
 def _catalog_json(version: str, released: str, extra: dict[str, object] | None = None) -> bytes:
@@ -86,8 +88,16 @@ def _catalog_json(version: str, released: str, extra: dict[str, object] | None =
 
 
 def test_unknown_fields_from_newer_feeds_are_tolerated() -> None:
-    kev = parse_kev(_catalog_json("2030.01.02", "2030-01-02T10:00:00Z", {"forensicTriage": "Yes"}), Path("x"))
+    kev = parse_kev(_catalog_json("2030.01.02", "2030-01-02T10:00:00Z", {"futureField": "x"}), Path("x"))
     assert kev.by_cve["CVE-2030-12345"].due_date == date(2029, 12, 30)
+
+
+def test_forensic_triage_is_carried_as_published() -> None:
+    kev = parse_kev(_catalog_json("2030.01.02", "2030-01-02T10:00:00Z", {"forensicTriage": "Yes"}), Path("x"))
+    s = kev_status("CVE-2030-12345", kev, kev.catalog.date_released)
+    assert s.forensic_triage == "Yes" and s.known_exploited is True
+    old = parse_kev(_catalog_json("2030.01.02", "2030-01-02T10:00:00Z"), Path("x"))
+    assert kev_status("CVE-2030-12345", old, old.catalog.date_released).forensic_triage is None
 
 
 def test_count_mismatch_is_an_error() -> None:
@@ -104,7 +114,7 @@ def test_state_copy_is_used_when_newer_and_ignored_when_older(tmp_path: Path) ->
     assert load_kev(KEV_DIR, tmp_path) is not None
     assert load_kev(KEV_DIR, tmp_path).version == "2030.01.02"  # type: ignore[union-attr]
     state.write_bytes(_catalog_json("2020.01.01", "2020-01-01T10:00:00Z"))
-    assert load_kev(KEV_DIR, tmp_path).version == "2025.08.25"  # type: ignore[union-attr]
+    assert load_kev(KEV_DIR, tmp_path).version == "2026.08.07"  # type: ignore[union-attr]
 
 
 def test_no_snapshot_anywhere_is_none(tmp_path: Path) -> None:

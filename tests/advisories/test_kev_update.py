@@ -56,6 +56,25 @@ def newer_feed(**changes: object) -> bytes:
     return json.dumps(doc).encode()
 
 
+def test_feed_built_to_the_current_schema_with_forensic_triage_installs(tmp_path: Path) -> None:
+    """The published schema (d98075f2) adds the optional `forensicTriage` string beside `cwes`."""
+    schema = json.loads((KEV_DIR / "known_exploited_vulnerabilities_schema.json").read_text())
+    vuln = schema["$defs"]["vulnerability"]
+    assert vuln["properties"]["forensicTriage"]["type"] == "string" and "forensicTriage" not in vuln["required"]
+    doc = json.loads(newer_feed())
+    doc["vulnerabilities"][0]["forensicTriage"] = "Yes"
+    doc["vulnerabilities"][1]["forensicTriage"] = "No"
+    feed = tmp_path / "feed.json"
+    feed.write_bytes(json.dumps(doc).encode())
+    assert schema_errors(doc, schema) == []
+    install(tmp_path / "state", str(feed))
+    kev = load_kev(KEV_DIR, tmp_path / "state")
+    assert kev is not None
+    assert kev.by_cve["CVE-2026-99999"].forensic_triage == "Yes"
+    assert kev.by_cve[doc["vulnerabilities"][1]["cveID"]].forensic_triage == "No"
+    assert kev.by_cve["CVE-2026-99999"].cwes == ("CWE-78",)
+
+
 def test_shipped_snapshot_validates_against_cisa_schema() -> None:
     schema = json.loads((KEV_DIR / "known_exploited_vulnerabilities_schema.json").read_text())
     assert schema_errors(SHIPPED, schema) == []
@@ -66,8 +85,8 @@ def test_update_from_file_installs_and_is_then_used(tmp_path: Path) -> None:
     feed.write_bytes(newer_feed())
     state = tmp_path / "state"
     result = install(state, str(feed))
-    assert result.changed and result.previous_version == "2025.08.25"
-    assert result.catalog_version == "2026.11.27" and result.count == 1405
+    assert result.changed and result.previous_version == "2026.08.07"
+    assert result.catalog_version == "2026.11.27" and result.count == 1663
     assert state_kev_path(state).read_bytes() == feed.read_bytes()  # stored as published
     kev = load_kev(KEV_DIR, state)
     assert kev is not None and kev.by_cve["CVE-2026-99999"].due_date.isoformat() == "2026-12-18"

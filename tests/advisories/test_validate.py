@@ -72,8 +72,8 @@ def test_several_broken_files_are_all_reported(data: Path) -> None:
     _edit(syntax, 'severity = "critical"', "severity = critical")
     profile = data / "profiles" / "pci.toml"
     _edit(profile, 'severity_threshold = "medium"', 'severity_threshold = "urgent"')
-    framework = data / "frameworks" / "cisa-bod-22-01.toml"
-    _edit(framework, 'advisories = ["bod-22-01"]', 'advisories = ["bod-22-1"]')
+    framework = data / "frameworks" / "advisories-baseline.toml"
+    _edit(framework, 'advisories = ["bod-26-04"]', 'advisories = ["bod-26-4"]')
     errors = _new(validate(data), data)
     assert _only(errors, adv).field in {"title", "titel"}
     syntax_err = _only(errors, syntax)
@@ -81,7 +81,7 @@ def test_several_broken_files_are_all_reported(data: Path) -> None:
     prof_err = _only(errors, profile)
     assert prof_err.field == "severity_threshold" and prof_err.line == _line_of(profile, "severity_threshold")
     fw_errs = [e for e in errors if e.path == framework]
-    assert any(e.field == "requirements.0.advisories.0" and "bod-22-1" in str(e) for e in fw_errs)
+    assert any((e.field or "").endswith(".advisories.0") and "bod-26-4" in str(e) for e in fw_errs)
     # No knock-on noise: other advisories cover RDP and BlueKeep, and references to a file that
     # exists but failed to load are not reported a second time.
     assert {e.path for e in errors} <= {adv, syntax, profile, framework, data / "advisories"}
@@ -130,3 +130,66 @@ def test_cli_validate_reports_every_problem_and_exits_1(data: Path) -> None:
     result = CliRunner().invoke(app, ["validate", str(data)])
     assert result.exit_code == 1
     assert "pci.toml" in result.output and "aa22-137a.toml" in result.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "needle"),
+    [
+        ('official_id = "TA17-156A"', 'official_id = "CISA alert"', "official_id", "not a citable identifier"),
+        ('official_id = "TA17-156A"', 'official_id = "SMB best practices"', "official_id", "not a citable identifier"),
+        ("published = 2017-06-05", 'published = "2017-06"', "published", "date"),
+        ('vantage = "either"\n', "", "vantage", "Field required"),
+    ],
+)
+def test_advisory_provenance_is_checked(data: Path, old: str, new: str, field: str, needle: str) -> None:
+    path = data / "advisories" / "us-cert" / "ta17-156a.toml"
+    _edit(path, old, new)
+    err = _only(_new(validate(data), data), path)
+    assert err.field == field and needle in str(err)
+
+
+def test_advisory_without_url_must_say_why(data: Path) -> None:
+    path = data / "advisories" / "us-cert" / "ta17-156a.toml"
+    _edit(path, 'url = "https://www.cisa.gov/news-events/alerts/2017/06/05/reducing-risk-snmp-abuse"\n', "")
+    err = _only(_new(validate(data), data), path)
+    assert err.field == "url" and "verify" in str(err)
+    # An empty address with the reason recorded is accepted (ED 20-04 ships that way).
+    _edit(path, "summary = ", 'verify = ["url: not found in any stored copy"]\nsummary = ')
+    assert _new(validate(data), data) == []
+
+
+AUDIT = 'id = "164.312(b)"\ntitle = "Audit controls: record and examine activity on systems holding ePHI."\n'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        (AUDIT + 'vantage = "either"\n', AUDIT, "Field required"),
+        (AUDIT + 'vantage = "either"\nattestation = true\n', AUDIT + 'vantage = "either"\n', "attestation = true"),
+    ],
+)
+def test_every_requirement_has_a_vantage_and_its_attestation_flag(data: Path, old: str, new: str, needle: str) -> None:
+    path = data / "frameworks" / "hipaa-security-rule.toml"
+    _edit(path, old, new)
+    err = _only(_new(validate(data), data), path)
+    assert needle in str(err)
+    assert err.line is not None
+
+
+def test_attestation_requirement_cannot_list_exposures(data: Path) -> None:
+    path = data / "frameworks" / "hipaa-security-rule.toml"
+    _edit(
+        path,
+        'attestation = true\nadvisories = ["bod-22-01",',
+        'attestation = true\nexposures = ["telnet-exposed"]\nadvisories = ["bod-22-01",',
+    )
+    err = _only(_new(validate(data), data), path)
+    assert "attestation requirement cannot list exposures" in str(err)
+
+
+def test_deadlines_must_cite_a_source(data: Path) -> None:
+    path = data / "profiles" / "pci.toml"
+    text = path.read_text()
+    path.write_text(text[: text.index("source = ")])
+    err = _only(_new(validate(data), data), path)
+    assert "source" in str(err)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from duecare.advisories.catalog import load_catalog
 from duecare.advisories.obligations import finding_key
 from duecare.agent.config import AgentConfig
 from duecare.lab.lab import Lab
@@ -177,12 +178,24 @@ def test_hipaa_profile_fills_advisories_and_obligations(privileged_scan: tuple[i
     assert affected
     for f in affected:
         assert f.advisories, f.exposure
-        assert all(a.official_id and a.publisher for a in f.advisories)
-        assert f.obligations, f.exposure
+        assert all(a.official_id and a.publisher and a.published for a in f.advisories)
+        # A bare RDP listener bears only on internet duties, which HIPAA's profile does not name.
+        assert f.obligations or f.exposure.value == "rdp-exposed", f.exposure
         assert all(o.framework for o in f.obligations)
+        assert f.summary, f.exposure  # the owner's plain words travel with the finding
     summary = report.obligations
     assert summary is not None
     assert summary.profile == "hipaa"
+    # Evidence-based: no attestation duty is ever met, and every met names its coverage.
+    catalog = load_catalog()
+    for r in summary.results:
+        req = catalog.frameworks[r.framework].requirement(r.requirement)
+        if req.attestation:
+            assert r.status.value == "attestation_required", r.requirement
+        if r.status.value == "met":
+            assert r.coverage is not None and r.coverage.complete and r.coverage.probes, r.requirement
+            assert r.coverage.hosts_swept > 0 and "swept" in r.reason, r.requirement
+    assert summary.attestation_required > 0
     not_met = [r for r in summary.results if r.status.value == "not_met"]
     assert summary.not_met == len(not_met) > 0
     frameworks = {r.framework for r in not_met}

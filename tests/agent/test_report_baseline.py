@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from duecare.cli.main import app
 from duecare.report.baseline import diff, key, load_report
 from duecare.wire import Exposure as E
-from duecare.wire import ObligationStatus, Severity, SignedReport, Verdict
+from duecare.wire import ObligationStatus, ObligationSummary, Severity, SignedReport, Verdict
 from tests.agent.report_factories import finding, rich_report
 from tests.agent.test_report_html import Page
 
@@ -28,7 +28,7 @@ def pair() -> tuple:  # type: ignore[type-arg]
     current = base.model_copy(
         update={
             "findings": (exch.model_copy(update={"severity": Severity.HIGH}), snmp, rdp_now, vnc),
-            "obligations": base.obligations.model_copy(update={"results": results}),
+            "obligations": ObligationSummary.of(base.obligations.profile, results),
         }
     )
     assert rdp_now.verdict is Verdict.INDETERMINATE

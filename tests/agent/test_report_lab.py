@@ -96,6 +96,39 @@ def test_report_lists_every_not_met_obligation(lab_scan: LabScan) -> None:
     assert AUTHORIZED in page.visible
 
 
+def test_owner_summary_counts_equal_the_json(lab_scan: LabScan) -> None:
+    """The numbers an owner reads in the HTML are the JSON report's, counted once."""
+    import re
+
+    from duecare.report.view import counts
+
+    report = lab_scan.report
+    c = counts(report, report.finished_at.date())
+    cards = {m.group(1): int(m.group(2)) for m in re.finditer(r'data-count="(\w+)"><b>(\d+)</b>', lab_scan.html)}
+    open_fs = [f for f in report.findings if f.verdict is Verdict.AFFECTED and not f.waived]
+    assert cards["devices"] == len(report.assets)
+    assert cards["open"] == len(open_fs) == c.open
+    assert cards["serious"] == sum(1 for f in open_fs if f.severity.rank >= 3)
+    assert cards["kev"] == sum(
+        1 for f in open_fs if f.confidence.value != "tentative" and any(k.known_exploited for k in f.cves)
+    )
+    assert cards["overdue"] == sum(1 for f in open_fs if f.deadline and f.deadline < report.finished_at.date())
+    assert cards["undetermined"] == sum(1 for f in report.findings if f.verdict is Verdict.INDETERMINATE)
+    page = Page(lab_scan.html)
+    assert page.attr_values("data-kev").count("confirmed") == cards["kev"]
+    o = report.obligations
+    assert o is not None
+    for status in ObligationStatus:
+        shown = [a for t, a in page.tags if a.get("data-obligation") and a.get("data-status") == status.value]
+        assert len(shown) == getattr(o, status.value), status
+    assert f"{o.not_met} not met" in page.visible
+    assert f"{o.attestation_required} need a signed attestation" in page.visible
+    # No attestation duty is met, and the KEV age is not the owner's worry.
+    assert not [r for r in o.results if r.status is ObligationStatus.MET and "attestation" in r.reason]
+    owner = page.visible.split("2 Obligations under the standard of care")[0]
+    assert "days old" not in owner
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[chromium.Browser]:
     require(chromium.available(), "chromium is not installed (scripts/packages-extra.txt)")

@@ -82,7 +82,7 @@ def asset(ip: str, hostname: str | None = None) -> Asset:
 
 def obligations(*items: tuple[str, str, ObligationStatus]) -> ObligationSummary:
     results = tuple(ObligationResult(framework=f, requirement=r, title=f"{f} {r}", status=s) for f, r, s in items)
-    return ObligationSummary(profile="baseline", results=results)
+    return ObligationSummary.of("baseline", results)
 
 
 def make_report(
