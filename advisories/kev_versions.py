@@ -34,6 +34,7 @@ from duecare.wire import (
     Severity,
     Verdict,
 )
+from duecare.wire.bounds import REASON, SUMMARY, json_safe, printable
 
 WORDING = "version disclosed; KEV lists exploited CVEs for this product — verify the patch level"
 TITLE = "Disclosed product version: CISA KEV lists exploited CVEs for this product"
@@ -147,7 +148,7 @@ def disclosures(
             continue
         ev = Evidence(
             kind=EvidenceKind.VERSION,
-            summary=f"nmap -sV: {svc.product} {svc.version}"[:500],
+            summary=printable(f"nmap -sV: {svc.product} {svc.version}", SUMMARY),
             observed_at=observed_at,
             probe="nmap",
         )
@@ -167,7 +168,7 @@ def _finding(d: Disclosure, m: VersionMatch, matches: Sequence[VersionMatch]) ->
         verdict=Verdict.AFFECTED,
         confidence=Confidence.TENTATIVE,
         title=TITLE,
-        reason=f"{WORDING} ({m.product} {m.version} via {d.source}; KEV product {', '.join(names)})",
+        reason=printable(f"{WORDING} ({m.product} {m.version} via {d.source}; KEV product {', '.join(names)})", REASON),
         evidence=d.evidence,
         remediation=REMEDIATION,
         cves=tuple(
@@ -181,13 +182,15 @@ def _finding(d: Disclosure, m: VersionMatch, matches: Sequence[VersionMatch]) ->
             )
             for e in entries[:MAX_CVES]
         ),
-        details={
-            "product": m.product,
-            "version": m.version,
-            "source": d.source,
-            "kev_products": list(names),
-            "kev_entries": len(entries),
-        },
+        details=json_safe(
+            {
+                "product": m.product,
+                "version": m.version,
+                "source": d.source,
+                "kev_products": list(names),
+                "kev_entries": len(entries),
+            }
+        ),
     )
 
 

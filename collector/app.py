@@ -12,9 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import StatementError
 
 from duecare.collector.api.limits import BodyLimitMiddleware
 from duecare.collector.api.routes import changes, enroll, exports, health, reads, reports
+from duecare.collector.db import errors as db_errors
 from duecare.collector.db.session import Database, make_engine
 from duecare.collector.errors import CollectorError, Unauthorized
 from duecare.collector.settings import CollectorSettings
@@ -70,8 +72,19 @@ def create_app(
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CollectorError)
     async def _collector_error(_request: Request, exc: CollectorError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+        if exc.retry_after_s is not None:
+            headers["Retry-After"] = str(exc.retry_after_s)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(StatementError)
+    async def _database_error(request: Request, exc: StatementError) -> JSONResponse:
+        # Never a 500 that a retry cannot fix: the request's own data → 4xx, the server's state → 503.
+        mapped = db_errors.classify(exc)
+        log.warning(
+            "database error answered %d", mapped.status_code, extra={"path": request.url.path, "error": mapped.detail}
+        )
+        return await _collector_error(request, mapped)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

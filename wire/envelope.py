@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from duecare.wire.bounds import Hostname, WireTime
+
 _HEX64 = r"^[0-9a-f]{64}$"
 
 
@@ -36,7 +38,7 @@ class Tombstone(_Frozen):
 
     report_id: uuid.UUID
     report_hash: Annotated[str, Field(pattern=_HEX64)]
-    dropped_at: AwareDatetime
+    dropped_at: WireTime
 
 
 class SignedReport(_Frozen):
@@ -61,7 +63,7 @@ class EnrollRequest(_Frozen):
     token: Annotated[str, Field(min_length=16, max_length=512)]
     #: base64 of the raw 32-byte Ed25519 public key.
     public_key: Annotated[str, Field(min_length=40, max_length=64)]
-    hostname: Annotated[str, Field(max_length=255)] = ""
+    hostname: Hostname = ""
 
 
 class EnrollResponse(_Frozen):

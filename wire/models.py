@@ -8,17 +8,34 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import date
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
+
+from duecare.wire.bounds import (
+    Details,
+    ErrorText,
+    Excerpt,
+    Facts,
+    Hostname,
+    Name,
+    PortRanges,
+    Reason,
+    Summary,
+    Title,
+    TracebackText,
+    Url,
+    WireDate,
+    WireTime,
+)
 
 SCHEMA_VERSION: Literal[1] = 1
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    #: NaN/Infinity are not JSON; every string and date is bounded (``wire/bounds.py``).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Exposure(enum.StrEnum):
@@ -154,11 +171,11 @@ class Evidence(_Frozen):
     """What a person needs to trust a verdict. Capped and redacted; never credentials."""
 
     kind: EvidenceKind
-    summary: Annotated[str, Field(max_length=500)]
-    excerpt: Annotated[str, Field(max_length=4096)] = ""
+    summary: Summary
+    excerpt: Excerpt = ""
     encoding: Literal["text", "hex"] = "text"
-    observed_at: AwareDatetime
-    probe: str
+    observed_at: WireTime
+    probe: Name
     digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
@@ -166,60 +183,60 @@ class Service(_Frozen):
     port: Port
     proto: Proto
     state: PortState
-    name: str | None = None
-    product: str | None = None
-    version: str | None = None
-    tunnel: str | None = None
+    name: Name | None = None
+    product: Title | None = None
+    version: Title | None = None
+    tunnel: Name | None = None
 
 
 class Asset(_Frozen):
     ip: IPAddress
     mac: Annotated[str, Field(pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")] | None = None
-    vendor: str | None = None
-    hostname: str | None = None
+    vendor: Title | None = None
+    hostname: Hostname | None = None
     discovered_by: Literal["arp", "nmap-ping", "listed"]
     services: tuple[Service, ...] = ()
     #: Ports that gave no answer (firewalled), in nmap's range notation ("1-21,23-442").
-    filtered_tcp: str = ""
-    filtered_udp: str = ""
+    filtered_tcp: PortRanges = ""
+    filtered_udp: PortRanges = ""
 
 
 class ProbeAttempt(_Frozen):
-    probe: str
+    probe: Name
     ip: IPAddress
     port: Port | None
     proto: Proto | None
     status: ProbeStatus
-    started_at: AwareDatetime
+    started_at: WireTime
     duration_ms: Annotated[float, Field(ge=0)]
-    error: Annotated[str, Field(max_length=2000)] | None = None
-    traceback: Annotated[str, Field(max_length=8000)] | None = None
-    facts: dict[str, JsonValue] | None = None
+    error: ErrorText | None = None
+    traceback: TracebackText | None = None
+    facts: Facts | None = None
 
 
 class KevStatus(_Frozen):
     """KEV fields are copied exactly as CISA published them, never recomputed."""
 
-    cve: str
+    cve: Name
     known_exploited: bool | None
-    kev_date_added: date | None = None
-    kev_due_date: date | None = None
-    known_ransomware_campaign_use: str | None = None
-    note: str | None = None
+    kev_date_added: WireDate | None = None
+    kev_due_date: WireDate | None = None
+    known_ransomware_campaign_use: Name | None = None
+    note: Reason | None = None
 
 
 class AdvisoryRef(_Frozen):
-    id: str
-    publisher: str
-    official_id: str
-    title: str
-    url: str
+    id: Name
+    publisher: Name
+    official_id: Title
+    title: Title
+    url: Url
 
 
 class ObligationRef(_Frozen):
-    framework: str
-    requirement: str
-    title: str
+    framework: Name
+    requirement: Name
+    title: Title
     status: ObligationStatus
 
 
@@ -230,32 +247,32 @@ class Finding(_Frozen):
     proto: Proto | None
     severity: Severity
     verdict: Verdict
-    title: str
-    reason: str
+    title: Title
+    reason: Reason
     evidence: tuple[Evidence, ...] = ()
     confidence: Confidence = Confidence.FIRM
     advisories: tuple[AdvisoryRef, ...] = ()
     cves: tuple[KevStatus, ...] = ()
     obligations: tuple[ObligationRef, ...] = ()
-    remediation: str | None = None
-    deadline: date | None = None
+    remediation: Reason | None = None
+    deadline: WireDate | None = None
     waived: bool = False
-    details: dict[str, JsonValue] = Field(default_factory=dict)
+    details: Details = Field(default_factory=dict)
 
 
 class ObligationResult(_Frozen):
-    framework: str
-    requirement: str
-    title: str
+    framework: Name
+    requirement: Name
+    title: Title
     status: ObligationStatus
-    findings: tuple[str, ...] = ()
-    deadline: date | None = None
+    findings: tuple[Title, ...] = ()
+    deadline: WireDate | None = None
     overdue: bool = False
-    reason: str = ""
+    reason: Reason = ""
 
 
 class ObligationSummary(_Frozen):
-    profile: str
+    profile: Name
     met: int = 0
     not_met: int = 0
     unknown: int = 0
@@ -264,28 +281,28 @@ class ObligationSummary(_Frozen):
 
 
 class ScopeRecord(_Frozen):
-    targets: tuple[str, ...]
-    exclusions: tuple[str, ...] = ()
-    tcp_ports: str
-    udp_ports: str
-    probe_classes: tuple[str, ...]
+    targets: tuple[Name, ...]
+    exclusions: tuple[Name, ...] = ()
+    tcp_ports: PortRanges
+    udp_ports: PortRanges
+    probe_classes: tuple[Name, ...]
     mode: ScanMode
     privileged: bool
-    notes: tuple[str, ...] = ()
+    notes: tuple[Reason, ...] = ()
 
 
 class Report(_Frozen):
     schema_version: Literal[1] = SCHEMA_VERSION
     report_id: uuid.UUID
-    agent_id: str | None = None
-    site_id: str | None = None
-    duecare_version: str
-    catalog_version: str
-    kev_catalog_version: str | None = None
-    profile: str | None = None
-    authorized_by: str | None = None
-    started_at: AwareDatetime
-    finished_at: AwareDatetime
+    agent_id: Name | None = None
+    site_id: Name | None = None
+    duecare_version: Name
+    catalog_version: Name
+    kev_catalog_version: Name | None = None
+    profile: Name | None = None
+    authorized_by: Title | None = None
+    started_at: WireTime
+    finished_at: WireTime
     scope: ScopeRecord
     assets: tuple[Asset, ...] = ()
     attempts: tuple[ProbeAttempt, ...] = ()

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["reports"])
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": Receipt, "description": "Already received: the same receipt again"},
-        **problems(401, 403, 409, 413, 422),
+        **problems(401, 403, 409, 413, 422, 429, 503),
     },
 )
 def post_report(
