@@ -120,10 +120,13 @@ Details = Annotated[dict[str, JsonValue], _json_doc(DETAILS_BYTES)]
 Facts = Annotated[dict[str, JsonValue], _json_doc(FACTS_BYTES)]
 
 
+_CUT = "…[truncated]"
+
+
 def printable(text: str, limit: int) -> str:
     """What a hostile peer sent, made fit for the contract: controls escaped, capped with a visible mark."""
     out = escape_controls(text)
-    return out if len(out) <= limit else out[: limit - 14] + "…[truncated]"
+    return out if len(out) <= limit else out[: limit - len(_CUT)] + _CUT
 
 
 def json_safe(value: Any, limit: int = DETAILS_BYTES) -> dict[str, JsonValue]:

@@ -227,7 +227,7 @@ class KevStatus(_Frozen):
 
 class AdvisoryRef(_Frozen):
     id: Name
-    publisher: Name
+    publisher: Title
     official_id: Title
     title: Title
     url: Url
