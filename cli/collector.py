@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -54,6 +55,11 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _usage(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
 def parse_ttl(text: str) -> timedelta:
     m = _TTL.match(text.strip())
     if m is None:
@@ -91,7 +97,7 @@ def add_client(name: str, db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STA
 def _mint(database: Database, client: str, site: str, ttl: str) -> None:
     minted = admin.mint_enrollment_token(database, client, site, parse_ttl(ttl))
     assert minted.expires_at is not None
-    typer.echo(f"enrollment token expires {minted.expires_at.isoformat(timespec='seconds')} (single use):")
+    typer.echo(f"enrollment token {minted.id} expires {minted.expires_at.isoformat(timespec='seconds')} (single use):")
     typer.echo(minted.secret)
 
 
@@ -134,21 +140,136 @@ def add_token(
 
 @app.command("add-reader")
 def add_reader(
-    client: Annotated[str | None, typer.Option("--client", help="Limit the key to one client")] = None,
+    client: Annotated[str | None, typer.Option("--client", help="The one client this key reads")] = None,
+    all_clients: Annotated[
+        bool, typer.Option("--all-clients", help="A key that reads EVERY client (the MSP's own)")
+    ] = False,
+    expires: Annotated[str | None, typer.Option("--expires", help="Lifetime (90d, 12h); none by default")] = None,
     label: Annotated[str, typer.Option(help="Who holds the key")] = "",
     db: DbOpt = None,
     state_dir: StateDirOpt = DEFAULT_STATE_DIR,
 ) -> None:
-    """A read key for the pull API (all clients, or one with --client); the key is the LAST line."""
+    """A read key for the pull API: --client NAME, or explicitly --all-clients; the key is the LAST line."""
+    if (client is None) == (not all_clients):
+        raise _usage("give --client NAME (one client) or --all-clients (every client), not both")
+    ttl = None if expires is None else parse_ttl(expires)
     database = _open(db, state_dir)
     try:
-        minted = admin.add_reader(database, client, label)
+        minted = admin.add_reader(database, client, label, all_clients=all_clients, ttl=ttl)
     except CollectorError as exc:
         raise _fail(exc.detail) from exc
     finally:
         database.dispose()
-    typer.echo(f"read key {minted.id} for {'client ' + client if client else 'all clients'}:")
+    until = "" if minted.expires_at is None else f", expires {minted.expires_at.isoformat(timespec='seconds')}"
+    typer.echo(f"read key {minted.id} for {'client ' + client if client else 'ALL clients'}{until}:")
     typer.echo(minted.secret)
+
+
+def _revoke(kind: str, fn: Callable[[Database, str], None], ident: str, db: str | None, state_dir: Path) -> None:
+    database = _open(db, state_dir)
+    try:
+        fn(database, ident)
+    except CollectorError as exc:
+        raise _fail(exc.detail) from exc
+    finally:
+        database.dispose()
+    typer.echo(f"{kind} {ident} revoked: refused (401) from its next request on")
+
+
+@app.command("revoke-reader")
+def revoke_reader(key_id: str, db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+    """Revoke a read key (its id, ``rk_…``, from ``keys``)."""
+    _revoke("read key", admin.revoke_reader, key_id, db, state_dir)
+
+
+@app.command("revoke-agent")
+def revoke_agent(agent_id: str, db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+    """Revoke an agent's credential (``ag_…``); its stored reports stay as evidence."""
+    _revoke("agent credential", admin.revoke_agent, agent_id, db, state_dir)
+
+
+@app.command("revoke-token")
+def revoke_token(token_id: str, db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+    """Revoke an unused enrollment token (``et_…``)."""
+    _revoke("enrollment token", admin.revoke_token, token_id, db, state_dir)
+
+
+@app.command("remove-client")
+def remove_client(
+    client: str,
+    export: Annotated[Path, typer.Option("--export", help="Write the client's data here first (JSON, 0600)")],
+    db: DbOpt = None,
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """Export a client's findings and change feed to a file, then delete the client and all it owns."""
+    from duecare.collector.client_export import export_client
+
+    database = _open(db, state_dir)
+    try:
+        with database.read() as s:
+            client_id = admin.find_client(s, client).id
+        size = export_client(database, client_id, export)
+        typer.echo(f"exported {client_id} to {export} ({size} bytes)")
+        admin.remove_client(database, client_id)
+    except CollectorError as exc:
+        raise _fail(exc.detail) from exc
+    except OSError as exc:
+        raise _fail(f"cannot write the export {export}: {exc.strerror}; nothing was removed") from exc
+    finally:
+        database.dispose()
+    typer.echo(f"client {client_id} removed with its sites, agents, keys and data")
+
+
+@app.command("keys")
+def keys(
+    client: Annotated[str | None, typer.Option("--client", help="Only this client's")] = None,
+    db: DbOpt = None,
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """Every read key, agent credential and enrollment token, per client, with state and last use."""
+    from datetime import UTC, datetime
+
+    database = _open(db, state_dir)
+    try:
+        creds = admin.list_credentials(database, client)
+    except CollectorError as exc:
+        raise _fail(exc.detail) from exc
+    finally:
+        database.dispose()
+    now = datetime.now(UTC)
+
+    def when(t: datetime | None) -> str:
+        return "-" if t is None else t.isoformat(timespec="seconds")
+
+    typer.echo(f"{'kind':<7} {'id':<20} {'state':<8} {'client':<24} {'site':<16} {'last use':<26} expires  label")
+    for c in creds:
+        typer.echo(
+            f"{c.kind:<7} {c.id:<20} {c.state(now):<8} {c.client[:24]:<24} {(c.site or '-')[:16]:<16} "
+            f"{when(c.last_used_at):<26} {when(c.expires_at)}  {c.label}"
+        )
+
+
+@app.command("audit")
+def audit(
+    client: Annotated[str | None, typer.Option("--client", help="Only reads of this client")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Newest N entries")] = 100,
+    db: DbOpt = None,
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """The audit of reads: which key read which client's data, on which endpoint, when (newest first)."""
+    database = _open(db, state_dir)
+    try:
+        rows = admin.read_audit(database, client, limit)
+    except CollectorError as exc:
+        raise _fail(exc.detail) from exc
+    finally:
+        database.dispose()
+    typer.echo(f"{'at':<26} {'key':<20} {'client':<20} {'site':<20} endpoint")
+    for r in rows:
+        typer.echo(
+            f"{r.at.isoformat(timespec='seconds'):<26} {r.key_id:<20} {r.client_id or 'ALL':<20} "
+            f"{r.site_id or '-':<20} {r.endpoint}"
+        )
 
 
 @app.command("set-webhook")

@@ -28,7 +28,7 @@ def site(tmp_path: Path) -> Iterator[tuple[Server, Path, list[dict[str, object]]
     cli("add-client", "Acme Dental", db=db)
     token = cli("add-site", "Acme Dental", "Main office", "--ttl", "1h", db=db)[-1]
     key_file = tmp_path / "read.key"
-    key_file.write_text("\n".join(cli("add-reader", db=db)) + "\n")  # the key is the last line
+    key_file.write_text("\n".join(cli("add-reader", "--all-clients", db=db)) + "\n")  # the key is the last line
     server = Server(db, tmp_path / "collector.log").start()
     try:
         chain = AgentChain()

@@ -39,13 +39,13 @@ def pull(*args: str) -> None:
 
 def test_admin_commands_print_secrets_last(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    assert run("init", "--db", db)[-1] == "schema at revision 0001"
+    assert run("init", "--db", db)[-1] == "schema at revision 0002"
     client_id = run("add-client", "acme", "--db", db)[-1]
     assert client_id.startswith("cl_")
     lines = run("add-site", "acme", "hq", "--ttl", "2h", "--db", db)
     assert lines[0].startswith("site st_") and lines[-1].startswith("dce_")
     assert run("add-token", client_id, "hq", "--db", db)[-1].startswith("dce_")
-    assert run("add-reader", "--db", db)[-1].startswith("dcr_")
+    assert run("add-reader", "--all-clients", "--db", db)[-1].startswith("dcr_")
     assert run("add-reader", "--client", "acme", "--db", db)[-1].startswith("dcr_")
     assert run("set-webhook", "acme", "http://127.0.0.1:9/hook", "--db", db)[-1].startswith("dcw_")
     database = Database(make_engine(db))
@@ -97,7 +97,7 @@ def live(tmp_path: Path) -> Iterator[tuple[Server, Path, AgentChain, dict[str, s
     run("add-client", "acme", "--db", db)
     token = run("add-site", "acme", "hq", "--db", db)[-1]
     key_file = tmp_path / "key"
-    key_file.write_text(run("add-reader", "--db", db)[-1] + "\n")
+    key_file.write_text(run("add-reader", "--all-clients", "--db", db)[-1] + "\n")
     server = Server(db, tmp_path / "server.log").start()
     chain = AgentChain()
     cred = httpx.post(f"{server.url}/v1/enroll", json={"token": token, "public_key": chain.key.public_b64}).json()
