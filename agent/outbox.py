@@ -209,6 +209,12 @@ class Outbox:
             ).fetchall()
         return [SignedReport.model_validate_json(r[1]) for r in rows]
 
+    def receipts(self) -> list[tuple[str, str, Receipt]]:
+        """(report id, report hash, receipt) of every delivered report kept: the proof of notice."""
+        with self._db() as db:
+            rows = db.execute("SELECT report_id, report_hash, receipt FROM delivered ORDER BY seq").fetchall()
+        return [(str(r[0]), str(r[1]), Receipt.model_validate_json(r[2])) for r in rows]
+
     def status(self) -> dict[str, object]:
         with self._db() as db:
             pending = db.execute("SELECT count(*), min(created_at), max(attempts) FROM pending").fetchone()

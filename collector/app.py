@@ -19,6 +19,7 @@ from duecare.collector.api.routes import changes, enroll, exports, health, reads
 from duecare.collector.db import errors as db_errors
 from duecare.collector.db.session import Database, make_engine
 from duecare.collector.errors import CollectorError, Unauthorized
+from duecare.collector.notary import Notary
 from duecare.collector.settings import CollectorSettings
 from duecare.collector.state import AppState, product_version
 from duecare.collector.webhooks import WebhookSender
@@ -38,7 +39,13 @@ def create_app(
     Migrations are not run here: ``collector init`` and ``collector serve`` run them first.
     """
     db = database or Database(make_engine(settings.database_url, sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s))
-    state = AppState(settings, db, WebhookSender(db, settings.webhooks, webhook_transport), product_version())
+    state = AppState(
+        settings,
+        db,
+        WebhookSender(db, settings.webhooks, webhook_transport),
+        product_version(),
+        Notary(db, settings.name),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -104,7 +104,7 @@ def ingest(db: Database, agent: AgentIdentity, signed: SignedReport, report: Rep
         return _ingest_once(db, agent, signed, report)
 
 
-def _receipt(row: ReportRow, *, duplicate: bool) -> Receipt:
+def receipt_of(row: ReportRow, *, duplicate: bool) -> Receipt:
     return Receipt(
         report_id=row.id,
         report_hash=row.report_hash,
@@ -112,6 +112,7 @@ def _receipt(row: ReportRow, *, duplicate: bool) -> Receipt:
         received_at=row.received_at,
         duplicate=duplicate,
         chain_gap=row.chain_gap,
+        agent_id=row.agent_id,
     )
 
 
@@ -124,7 +125,7 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, repor
         existing = s.get(ReportRow, report_id)
         if existing is not None:
             if existing.agent_id == agent.id and existing.report_hash == digest:
-                return IngestResult(_receipt(existing, duplicate=True), created=False)
+                return IngestResult(receipt_of(existing, duplicate=True), created=False)
             raise Conflict(f"report {report_id} was already received with a different body")
         s.execute(select(Site.id).where(Site.id == agent.site_id).with_for_update()).scalar_one()
         client = s.execute(select(Client).where(Client.id == agent.client_id)).scalar_one()
@@ -189,8 +190,9 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, repor
         row.sequence = feed[0].id
         agent_row.last_report_id, agent_row.last_report_hash = report_id, digest
         agent_row.last_report_at, agent_row.report_count = now, agent_row.report_count + 1
+        agent_row.last_used_at = now
         webhook_ids = _queue_webhooks(s, client, alerts, now)
-        receipt = _receipt(row, duplicate=False)
+        receipt = receipt_of(row, duplicate=False)
     log.info(
         "report stored",
         extra={

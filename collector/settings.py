@@ -36,6 +36,8 @@ class CollectorSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     database_url: str
+    #: How receipts name this collector ("received by <name> at <time>").
+    name: Annotated[str, Field(min_length=1, max_length=100)] = "duecare collector"
     #: Request bodies above this are refused with 413 while they are read.
     max_body_bytes: Annotated[int, Field(ge=1024)] = DEFAULT_MAX_BODY_BYTES
     #: Largest page the pull endpoints hand out.

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from duecare.collector.db.session import Database
+from duecare.collector.notary import Notary
 from duecare.collector.settings import CollectorSettings
 from duecare.collector.webhooks import WebhookSender
 
@@ -23,3 +24,4 @@ class AppState:
     db: Database
     webhooks: WebhookSender
     product_version: str
+    notary: Notary

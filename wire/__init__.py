@@ -7,6 +7,7 @@ from duecare.wire.envelope import (
     SignedReport,
     Tombstone,
     canonical_bytes,
+    receipt_payload,
     report_hash,
 )
 from duecare.wire.models import (
@@ -65,5 +66,6 @@ __all__ = [
     "Tombstone",
     "Verdict",
     "canonical_bytes",
+    "receipt_payload",
     "report_hash",
 ]

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, JsonValue
 
+from duecare.wire.envelope import Receipt
 from duecare.wire.models import Finding, ObligationStatus, Proto, Severity
 
 
@@ -235,3 +236,5 @@ class StoredReport(_Out):
     report: dict[str, JsonValue]
     signature: str
     agent_public_key: str
+    #: The collector's signed receipt for it (proof of notice), when the collector signs receipts.
+    receipt: Receipt | None = None

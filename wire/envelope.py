@@ -51,12 +51,26 @@ class SignedReport(_Frozen):
 
 
 class Receipt(_Frozen):
+    """The collector's word that it received a report: signed with the collector's own key, so the
+    client holds proof the MSP was told, and when (``duecare verify --state-dir`` checks it)."""
+
     report_id: uuid.UUID
     report_hash: Annotated[str, Field(pattern=_HEX64)]
     sequence: int
     received_at: AwareDatetime
     duplicate: bool = False
     chain_gap: bool = False
+    agent_id: str | None = None
+    #: The collector's name, as the MSP configured it.
+    collector: str | None = None
+    #: base64 raw Ed25519 public key of the collector, and its signature over ``receipt_payload``.
+    collector_key: str | None = None
+    signature: str | None = None
+
+
+def receipt_payload(receipt: Receipt) -> bytes:
+    """What the collector signs: every field but the signature and ``duplicate`` (a repeat is the same notice)."""
+    return canonical_bytes(receipt.model_dump(mode="json", exclude={"signature", "duplicate"}))
 
 
 class EnrollRequest(_Frozen):
@@ -72,3 +86,5 @@ class EnrollResponse(_Frozen):
     client_id: str
     #: Bearer credential for POST /v1/reports; shown once, stored hashed by the collector.
     credential: str
+    #: The collector's receipt key (base64 raw Ed25519): the agent pins it to check receipts.
+    collector_key: str | None = None

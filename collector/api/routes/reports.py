@@ -34,7 +34,7 @@ def post_report(
         response.status_code = status.HTTP_200_OK
     if result.webhook_ids:
         background.add_task(state.webhooks.deliver, result.webhook_ids)
-    return result.receipt
+    return state.notary.sign(result.receipt)
 
 
 @router.get("/reports/{report_id}", response_model=StoredReport, responses=problems(401, 404, 422))
@@ -48,5 +48,6 @@ def get_report(state: State, reader: CurrentReader, report_id: uuid.UUID) -> Sto
                 "report": json.loads(row.raw_report),
                 "signature": row.signature,
                 "agent_public_key": agent.public_key,
+                "receipt": state.notary.sign(ingest.receipt_of(row, duplicate=False)),
             }
         )
