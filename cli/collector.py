@@ -272,6 +272,29 @@ def audit(
         )
 
 
+@app.command("held")
+def held(
+    client: Annotated[str | None, typer.Option("--client", help="Only this client's")] = None,
+    db: DbOpt = None,
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+) -> None:
+    """Reports agents hold aside after repeated server errors (from their signed notices)."""
+    database = _open(db, state_dir)
+    try:
+        rows = admin.held_reports(database, client)
+    except CollectorError as exc:
+        raise _fail(exc.detail) from exc
+    finally:
+        database.dispose()
+    if not rows:
+        typer.echo("no held reports")
+    for r in rows:
+        typer.echo(
+            f"agent {r.agent_id} (site {r.site_id}) holds report {r.report_id} since "
+            f"{r.held_since.isoformat(timespec='seconds')}: {r.reason}"
+        )
+
+
 @app.command("set-webhook")
 def set_webhook(
     client: str,

@@ -309,3 +309,12 @@ def read_audit(db: Database, client_ref: str | None, limit: int) -> list[ReadAud
         if client_ref is not None:
             stmt = stmt.where(ReadAudit.client_id == find_client(s, client_ref).id)
         return list(s.scalars(stmt))
+
+
+def held_reports(db: Database, client_ref: str | None) -> list[HeldReport]:
+    """Reports agents told us they hold aside after repeated server errors (signed notices)."""
+    with db.read() as s:
+        stmt = select(HeldReport).order_by(HeldReport.held_since)
+        if client_ref is not None:
+            stmt = stmt.where(HeldReport.client_id == find_client(s, client_ref).id)
+        return list(s.scalars(stmt))

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import inspect, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
@@ -33,6 +33,7 @@ from duecare.collector.db.models import (
     Client,
     DroppedReport,
     FindingState,
+    HeldReport,
     Site,
     WebhookDelivery,
 )
@@ -52,7 +53,8 @@ from duecare.wire.api import (
     ChangeKind,
     ChangePayload,
 )
-from duecare.wire.signatures import SignatureError, verify_signature
+from duecare.wire.envelope import held_payload
+from duecare.wire.signatures import SignatureError, verify_payload, verify_signature
 
 log = logging.getLogger("duecare.collector.ingest")
 
@@ -90,6 +92,11 @@ def check_report(agent: AgentIdentity, signed: SignedReport) -> Report:
         raise Forbidden(f"report names agent {report.agent_id!r}; this credential is agent {agent.id!r}")
     if report.site_id not in (None, agent.site_id):
         raise Forbidden(f"report is for site {report.site_id!r}; this agent may only post for its own site")
+    for i, notice in enumerate(signed.held):
+        try:
+            verify_payload(agent.public_key, held_payload(notice), notice.signature)
+        except SignatureError as exc:
+            raise Unprocessable(f"held.{i}: notice not signed by this agent's key") from exc
     return report
 
 
@@ -164,6 +171,7 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, repor
         s.add(row)
         note(ChangeKind.REPORT, report_id, ChangePayload(report=report_summary(row)))
         _record_tombstones(s, agent, signed, report_id, now, note)
+        _record_held(s, agent, signed, report_id, now)
         if gap:
             explained = got is not None and _is_tombstoned(s, agent.id, got)
             gap_row = ChainGap(
@@ -236,6 +244,28 @@ def _record_tombstones(
         s.add(dropped)
         note(ChangeKind.DROPPED_REPORT, tid, ChangePayload(dropped_report=dropped_report_out(dropped)))
     s.flush()
+
+
+def _record_held(s: Session, agent: AgentIdentity, signed: SignedReport, report_id: str, now: datetime) -> None:
+    """Reports the agent holds aside are listed (``collector held``) until they arrive themselves."""
+    s.execute(delete(HeldReport).where(HeldReport.agent_id == agent.id, HeldReport.report_id == report_id))
+    for n in signed.held:
+        rid = str(n.report_id)
+        if rid == report_id:
+            continue
+        s.execute(delete(HeldReport).where(HeldReport.agent_id == agent.id, HeldReport.report_id == rid))
+        s.add(
+            HeldReport(
+                client_id=agent.client_id,
+                site_id=agent.site_id,
+                agent_id=agent.id,
+                report_id=rid,
+                report_hash=n.report_hash,
+                held_since=n.held_since,
+                reason=n.reason,
+                recorded_at=now,
+            )
+        )
 
 
 def _is_tombstoned(s: Session, agent_id: str, digest: str) -> bool:

@@ -3,6 +3,7 @@
 from duecare.wire.envelope import (
     EnrollRequest,
     EnrollResponse,
+    HeldNotice,
     Receipt,
     SignedReport,
     Tombstone,
@@ -47,6 +48,7 @@ __all__ = [
     "EvidenceKind",
     "Exposure",
     "Finding",
+    "HeldNotice",
     "KevStatus",
     "ObligationRef",
     "ObligationResult",

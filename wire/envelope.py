@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from duecare.wire.bounds import Hostname, WireTime
+from duecare.wire.bounds import Hostname, Summary, WireTime
 
 _HEX64 = r"^[0-9a-f]{64}$"
 
@@ -41,6 +41,23 @@ class Tombstone(_Frozen):
     dropped_at: WireTime
 
 
+class HeldNotice(_Frozen):
+    """A report the agent set aside after repeated server errors: it still exists and is retried slowly.
+
+    Signed by the agent (over ``held_payload``), so the collector can show it as the agent's word.
+    """
+
+    report_id: uuid.UUID
+    report_hash: Annotated[str, Field(pattern=_HEX64)]
+    held_since: WireTime
+    reason: Summary
+    signature: Annotated[str, Field(min_length=80, max_length=100)]
+
+
+def held_payload(notice: HeldNotice) -> bytes:
+    return canonical_bytes(notice.model_dump(mode="json", exclude={"signature"}))
+
+
 class SignedReport(_Frozen):
     """POST /v1/reports body. ``report`` is the wire ``Report`` as a JSON object."""
 
@@ -48,6 +65,7 @@ class SignedReport(_Frozen):
     #: base64 Ed25519 signature over canonical_bytes(report).
     signature: Annotated[str, Field(min_length=80, max_length=100)]
     tombstones: tuple[Tombstone, ...] = ()
+    held: tuple[HeldNotice, ...] = ()
 
 
 class Receipt(_Frozen):

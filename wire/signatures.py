@@ -46,6 +46,23 @@ def load_public_key(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+def verify_payload(public_key: Ed25519PublicKey | str, payload: bytes, signature: str) -> None:
+    """Check ``signature`` over exact bytes (canonical bytes computed once by the caller)."""
+    key = load_public_key(public_key) if isinstance(public_key, str) else public_key
+    try:
+        sig = _b64decode(signature)
+    except ValueError as exc:
+        raise SignatureError(f"signature: {exc}") from exc
+    if len(sig) != 64:
+        raise SignatureError(f"signature: an Ed25519 signature is 64 bytes, got {len(sig)}")
+    try:
+        key.verify(sig, payload)
+    except InvalidSignature as exc:
+        raise SignatureError(
+            "signature: does not verify over canonical_bytes(report) with the enrolled agent key"
+        ) from exc
+
+
 def verify_signature(public_key: Ed25519PublicKey | str, report: Mapping[str, Any], signature: str) -> None:
     """Check ``signature`` over ``canonical_bytes(report)`` exactly as received."""
     key = load_public_key(public_key) if isinstance(public_key, str) else public_key
