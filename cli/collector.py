@@ -7,19 +7,23 @@ the output, so scripts can take them with ``tail -n1``; ids and notes go before.
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from duecare.collector import admin
-from duecare.collector.db import migrate
+from duecare.collector.db import migrate, preflight
 from duecare.collector.db.session import Database, make_engine
 from duecare.collector.errors import CollectorError
 from duecare.collector.settings import (
+    DEFAULT_AGENT_RATE,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_STATE_DIR,
     CollectorSettings,
@@ -67,17 +71,35 @@ def parse_ttl(text: str) -> timedelta:
     return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
 
 
-def _open(db: str | None, state_dir: Path) -> Database:
-    database = _database(_settings(db, state_dir))
-    migrate.upgrade(database.engine)
+@app.callback()
+def _owner_only() -> None:
+    """The database, its WAL and SHM, and every export hold every client's findings and the webhook
+    secrets: whatever this process creates is owner-only, whatever the caller's umask (not only the unit's)."""
+    os.umask(0o077)
+
+
+def _checked(settings: CollectorSettings, *, create: bool) -> Database:
+    try:
+        preflight.check(settings.database_url, create=create)
+    except CollectorError as exc:
+        raise _fail(exc.detail) from exc
+    database = _database(settings)
+    try:
+        migrate.upgrade(database.engine)
+    except (SQLAlchemyError, OSError) as exc:
+        database.dispose()
+        raise _fail(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
     return database
+
+
+def _open(db: str | None, state_dir: Path) -> Database:
+    return _checked(_settings(db, state_dir), create=False)
 
 
 @app.command()
 def init(db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
     """Create or upgrade the database schema."""
-    database = _database(_settings(db, state_dir))
-    migrate.upgrade(database.engine)
+    database = _checked(_settings(db, state_dir), create=True)
     typer.echo(f"schema at revision {migrate.current_revision(database.engine)}")
     database.dispose()
 
@@ -323,6 +345,10 @@ def serve(
     state_dir: StateDirOpt = DEFAULT_STATE_DIR,
     listen: Annotated[str, typer.Option(help="HOST:PORT")] = "127.0.0.1:8080",
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body")] = DEFAULT_MAX_BODY_BYTES,
+    name: Annotated[str, typer.Option(help="How receipts name this collector")] = socket.gethostname(),
+    agent_rate: Annotated[
+        float, typer.Option(help="Reports per minute per agent before 429 (0: no limit)", min=0)
+    ] = DEFAULT_AGENT_RATE,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
     """Run migrations, then serve the API with uvicorn (put TLS in a reverse proxy in front)."""
@@ -334,10 +360,9 @@ def serve(
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
         raise _fail("--listen takes HOST:PORT")
-    settings = _settings(db, state_dir, max_body_bytes=max_body_bytes)
+    settings = _settings(db, state_dir, max_body_bytes=max_body_bytes, name=name, agent_rate_per_minute=agent_rate)
     log_config = configure_logging(log_level)
-    database = _database(settings)
-    migrate.upgrade(database.engine)
+    database = _checked(settings, create=False)
     uvicorn.run(
         create_app(settings, database=database),
         host=host.strip("[]"),

@@ -51,8 +51,23 @@ class Problem(_Out):
 
 
 class Health(_Out):
+    """``/healthz``: the process answers (liveness). Whether it can do its work is ``/readyz``."""
+
     status: Literal["ok"]
-    database: Literal["ok"]
+
+
+class ReadinessCheck(_Out):
+    ok: bool
+    detail: str
+
+
+class Readiness(_Out):
+    """``/readyz``: 200 when every check passes, 503 (same body) when one does not."""
+
+    status: Literal["ready", "not_ready"]
+    database_writable: ReadinessCheck
+    migrations_current: ReadinessCheck
+    free_disk: ReadinessCheck
 
 
 class FindingOut(_Out):
