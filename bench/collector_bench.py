@@ -12,8 +12,8 @@ MSP would. Scenarios, per database (each prints one ``SUMMARY`` line, comparable
   (a separate process, measured by ``bench/_measure.py``: wall time and its peak RSS) writes them to a
   file; the file is checked to be valid JSON with every change. Also CSV and OCSF.
 
-The collector is started with ``--agent-rate 0`` (no per-agent rate limit): the benchmark measures
-the database path, not the limiter.
+The collector is started with ``--agent-rate 0`` (no per-agent rate limit: the benchmark measures
+the database path, not the limiter) and ``--workers 2`` (one process per core of this machine).
 
 Usage: python bench/collector_bench.py [--backends sqlite,postgresql] [--reports 100] [--changes 100000]
 """
@@ -123,7 +123,7 @@ def _new_findings(r: int) -> tuple[list[Any], str]:
     return items, f"{net}.0/24"
 
 
-def bench(kind: str, reports: int, changes: int, tmp: Path) -> None:
+def bench(kind: str, reports: int, changes: int, workers: int, tmp: Path) -> None:
     with database_url(kind, tmp) as db:
         cli("init", db=db)
         cli("add-client", "bench", db=db)
@@ -132,9 +132,9 @@ def bench(kind: str, reports: int, changes: int, tmp: Path) -> None:
         key = cli("add-reader", "--all-clients", db=db)[-1]
         key_file = tmp / "reader.key"
         key_file.write_text(key + "\n")
-        server = Server(db, tmp / f"{kind}.log", None, "--agent-rate", "0").start()
+        server = Server(db, tmp / f"{kind}.log", None, "--agent-rate", "0", "--workers", str(workers)).start()
         try:
-            print(f"[{kind}] collector at {server.url}, load average {_load()}", flush=True)
+            print(f"[{kind}] collector at {server.url} ({workers} workers), load average {_load()}", flush=True)
             steady = [_enroll(server.url, t) for t in tokens[:4]]
             same = _same_findings()
             streams = [
@@ -202,7 +202,7 @@ def _fill(url: str, tokens: list[str], target: int, key: str) -> None:
 def _pull(kind: str, url: str, key_file: Path, fmt: ExportFormat, tmp: Path) -> None:
     out, cursor = tmp / f"pull.{fmt.value}", tmp / f"cursor.{fmt.value}"
     argv = [
-        sys.executable, "-m", "duecare.cli.main", "pull",
+        str(Path(sys.executable).with_name("duecare")), "pull",
         "--collector", url, "--key-file", str(key_file), "--cursor-file", str(cursor),
         "--format", fmt.value, "--output", str(out),
     ]  # fmt: skip
@@ -232,10 +232,11 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--reports", type=int, default=100, help="reports per agent in steady and new")
     parser.add_argument("--changes", type=int, default=100_000, help="changes in the feed before the pull")
+    parser.add_argument("--workers", type=int, default=2, help="collector worker processes (one per core)")
     args = parser.parse_args()
     for kind in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="duecare-bench-") as tmp:
-            bench(kind, args.reports, args.changes, Path(tmp))
+            bench(kind, args.reports, args.changes, args.workers, Path(tmp))
 
 
 if __name__ == "__main__":

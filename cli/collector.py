@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -51,7 +51,13 @@ def _settings(db: str | None, state_dir: Path, **overrides: object) -> Collector
 
 
 def _database(settings: CollectorSettings) -> Database:
-    return Database(make_engine(settings.database_url, sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s))
+    return Database(
+        make_engine(
+            settings.database_url,
+            sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s,
+            lock_timeout_s=settings.lock_timeout_s,
+        )
+    )
 
 
 def _fail(message: str) -> typer.Exit:
@@ -349,12 +355,15 @@ def serve(
     agent_rate: Annotated[
         float, typer.Option(help="Reports per minute per agent before 429 (0: no limit)", min=0)
     ] = DEFAULT_AGENT_RATE,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (one per core: parsing and signatures use CPU)")
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
     """Run migrations, then serve the API with uvicorn (put TLS in a reverse proxy in front)."""
     import uvicorn
 
-    from duecare.collector.app import create_app
+    from duecare.collector.app import SETTINGS_ENV, create_app
     from duecare.collector.logs import configure_logging
 
     host, sep, port = listen.rpartition(":")
@@ -363,15 +372,21 @@ def serve(
     settings = _settings(db, state_dir, max_body_bytes=max_body_bytes, name=name, agent_rate_per_minute=agent_rate)
     log_config = configure_logging(log_level)
     database = _checked(settings, create=False)
-    uvicorn.run(
-        create_app(settings, database=database),
-        host=host.strip("[]"),
-        port=int(port),
-        log_config=log_config,
-        log_level=log_level,
-        server_header=False,
-    )
+    common: dict[str, Any] = {
+        "host": host.strip("[]"),
+        "port": int(port),
+        "log_config": log_config,
+        "log_level": log_level,
+        "server_header": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings, database=database), **common)
+        database.dispose()
+        return
     database.dispose()
+    # Each worker process builds its own app (and engine) from the same settings.
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run("duecare.collector.app:app_from_env", factory=True, workers=workers, **common)
 
 
 @app.command()

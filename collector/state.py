@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from duecare.collector.db.session import Database
 from duecare.collector.notary import Notary
+from duecare.collector.ratelimit import AgentRateLimit
 from duecare.collector.settings import CollectorSettings
 from duecare.collector.webhooks import WebhookSender
 
@@ -25,3 +26,4 @@ class AppState:
     webhooks: WebhookSender
     product_version: str
     notary: Notary
+    rate_limit: AgentRateLimit

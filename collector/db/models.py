@@ -226,6 +226,8 @@ class FindingState(Base):
     changed_by_report_id: Mapped[str] = mapped_column(REPORT_ID)
     #: The latest wire Finding as JSON (evidence, CVEs, obligations, remediation).
     data: Mapped[dict[str, Any]] = mapped_column(Json)
+    #: sha256 of ``data`` (sorted keys): a sighting that changes nothing does not rewrite it.
+    data_digest: Mapped[str | None] = mapped_column(HASH)
 
 
 class AssetState(Base):

@@ -1,5 +1,5 @@
 """Revocation and expiry of credentials, last use, the audit of reads, the collector's receipt key,
-and reports an agent holds aside.
+reports an agent holds aside, and a digest of each finding's JSON (bulk ingest skips unchanged ones).
 
 Revision ID: 0002
 Revises: 0001
@@ -28,6 +28,8 @@ def upgrade() -> None:
             batch.add_column(sa.Column(col, sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("enrollment_tokens") as batch:
         batch.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("findings") as batch:
+        batch.add_column(sa.Column("data_digest", sa.String(length=64), nullable=True))
     op.create_table(
         "read_audit",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -73,6 +75,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_read_audit_key_id"), table_name="read_audit")
     op.drop_index("ix_read_audit_client_at", table_name="read_audit")
     op.drop_table("read_audit")
+    with op.batch_alter_table("findings") as batch:
+        batch.drop_column("data_digest")
     with op.batch_alter_table("enrollment_tokens") as batch:
         batch.drop_column("revoked_at")
     for table in ("agents", "reader_keys"):
