@@ -58,6 +58,9 @@ def test_admin_commands_print_secrets_last(tmp_path: Path) -> None:
 
 def test_admin_errors_name_the_problem(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
+    result = runner.invoke(app, ["add-client", "acme", "--db", db])
+    assert result.exit_code == 1 and "collector init" in result.output  # never a database made on the side
+    run("init", "--db", db)
     run("add-client", "acme", "--db", db)
     result = runner.invoke(app, ["add-client", "acme", "--db", db])
     assert result.exit_code == 1 and "exists" in result.output
@@ -94,6 +97,7 @@ def test_python_dash_m_collector() -> None:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Server, Path, AgentChain, dict[str, str]]]:
     db = f"sqlite:///{tmp_path / 'c.db'}"
+    run("init", "--db", db)
     run("add-client", "acme", "--db", db)
     token = run("add-site", "acme", "hq", "--db", db)[-1]
     key_file = tmp_path / "key"
