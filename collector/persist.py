@@ -7,7 +7,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+import orjson
+from psycopg.types.json import Jsonb
+from sqlalchemy import Table, bindparam, insert, text, update
 from sqlalchemy.orm import Session
 
 from duecare.collector.db.models import AssetState, FindingState, ObligationState
@@ -37,8 +39,39 @@ _OBLIGATION_MUTABLE = (
 )
 
 
+def copy_rows(s: Session, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: rows through COPY (one stream, no per-row statement), in this transaction."""
+    raw = s.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([Jsonb(v, dumps=_json) if isinstance(v, dict | list) else v for v in row])
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
 def _insert(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...]) -> None:
     if not rows:
+        return
+    if s.get_bind().dialect.name == "postgresql":
+        # Ids taken from the sequence first, then the rows by COPY: ~10x multi-row INSERT … RETURNING.
+        ids = (
+            s.execute(
+                text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                {"t": table.name, "n": len(rows)},
+            )
+            .scalars()
+            .all()
+        )
+        for row, new_id in zip(rows, ids, strict=True):
+            row.id = new_id
+        copy_rows(s, table, ("id", *names), ([r.id, *(getattr(r, n) for n in names)] for r in rows))
+        if len(rows) >= _ANALYZE_AFTER:
+            # Planner statistics catch up with a bulk load at once, not at autovacuum's next pass:
+            # until then the next report's lookups by (site, ident) would scan the table.
+            s.execute(text(f"ANALYZE {table.name}"))
         return
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids = s.execute(stmt, [values(r, names) for r in rows]).scalars().all()
@@ -47,6 +80,7 @@ def _insert(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...
 
 
 _IN = 500  # ids per IN list
+_ANALYZE_AFTER = 5000
 
 
 def _update(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...]) -> None:

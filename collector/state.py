@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
 from duecare.collector.db.session import Database
@@ -27,3 +28,5 @@ class AppState:
     product_version: str
     notary: Notary
     rate_limit: AgentRateLimit
+    #: Large reports are ingested one at a time per process (``routes/reports.py``).
+    heavy_lane: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))

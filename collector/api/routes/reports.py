@@ -17,6 +17,8 @@ from duecare.wire import Receipt, SignedReport
 from duecare.wire.api import StoredReport
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+#: Bodies above this go through the heavy lane (a /24's nightly report is well under it).
+HEAVY_BYTES = 1024 * 1024
 
 _BODY = {
     "requestBody": {
@@ -66,7 +68,13 @@ async def post_report(
         body = _parse(raw)
         return ingest.ingest(state.db, agent, body, ingest.check_report(agent, body, limits))
 
-    result = await run_in_threadpool(work)
+    def heavy() -> ingest.IngestResult:
+        # One large report at a time per process: parsing and validating tens of thousands of
+        # findings holds the interpreter, and small posts of other clients must keep flowing.
+        with state.heavy_lane:
+            return work()
+
+    result = await run_in_threadpool(heavy if len(raw) > HEAVY_BYTES else work)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     if result.webhook_ids:
