@@ -122,6 +122,8 @@ def test_pull_keeps_the_cursor(live: tuple[Server, Path, AgentChain, dict[str, s
     ids = [c["id"] for c in doc["changes"]]
     assert ids == list(range(1, len(ids) + 1)) and doc["cursor"] == cursor.read_text().strip() == str(ids[-1])
     assert doc["clients"] and {c["kind"] for c in doc["changes"]} >= {"report", "finding"}
+    for written in (out, cursor):  # every client's findings may be in a pull: owner-only
+        assert written.stat().st_mode & 0o777 == 0o600, written
     pull(*base, "-o", str(out))
     assert json.loads(out.read_text())["changes"] == []  # nothing new
     httpx.post(f"{server.url}/v1/reports", json=chain.next(findings=[]), headers=auth)  # telnet fixed
