@@ -120,6 +120,7 @@ def deliver_due(
                 log.error("report held aside after repeated server errors", extra={"report_id": item.report_id})
                 continue
             result.postponed, result.error = True, error
+            log.warning("delivery postponed", extra={"report_id": item.report_id, "error": error, "retry_at": until})
             break
         _postpone(outbox, item, backoff, clock, wait, error, result)
         break

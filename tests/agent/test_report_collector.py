@@ -76,7 +76,7 @@ def test_report_from_collector_has_history_tracking_and_signature(
     assert "open · first seen" in text
     assert "Ed25519 signature verified" in text
     # proof of notice: the collector's signed receipt for this report
-    assert re.search(r"received by duecare collector at \S+ \S+ UTC, receipt signature valid", text)
+    assert re.search(r"received by \S+ at \S+ \S+ UTC, receipt signature valid", text)
     # the FTP finding resolved in the last report is not shown as open anywhere
     assert "198.18.0.11|ftp-anonymous|21/tcp" not in page.attr_values("data-finding")
 
