@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from duecare.collector.db.types import BigId, Json, UTCDateTime
+from duecare.collector.db.types import BigId, Json, JsonText, UTCDateTime
 
 # Stable constraint names, so migrations can refer to them on both back ends.
 NAMING = {
@@ -278,7 +278,7 @@ class Change(Base):
     subject: Mapped[str] = mapped_column(String(200))
     report_id: Mapped[str | None] = mapped_column(REPORT_ID)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonText)
 
 
 class Counter(Base):
