@@ -13,6 +13,7 @@ from duecare.advisories.exposures import BoundCondition, ExposureRule
 from duecare.advisories.predicates.base import Check, indeterminate
 from duecare.probes.base import Facts
 from duecare.wire import Confidence, Evidence, Finding, KevStatus, ProbeStatus, Proto, Verdict
+from duecare.wire.bounds import REASON, json_safe, printable
 
 #: Probe failures that leave a question open. A protocol error means the port does not speak
 #: the protocol at all (no question to ask); unreachable means nothing was there.
@@ -103,12 +104,12 @@ def evaluate(
                     severity=rule.severity,
                     verdict=verdict,
                     title=rule.title,
-                    reason="; ".join(c.reason for c in relevant),
+                    reason=printable("; ".join(c.reason for c in relevant), REASON),
                     evidence=tuple(evidence) if verdict is Verdict.AFFECTED else (),
                     confidence=min((c.confidence for c in relevant), key=lambda c: c.rank),
                     remediation=rule.remediation.strip(),
                     summary=" ".join(rule.summary.split()),
-                    details=details,
+                    details=json_safe(details),
                     cves=tuple(
                         KevStatus(cve=cve, known_exploited=None, note="KEV not consulted yet")
                         for cve in dict.fromkeys(cv for c in relevant for cv in c.cves)

@@ -34,10 +34,11 @@ from duecare.wire import (
     Severity,
     Verdict,
 )
+from duecare.wire.bounds import REASON, SUMMARY, json_safe, printable
 
 WORDING = "version disclosed; KEV lists exploited CVEs for this product — verify the patch level"
 TITLE = "Disclosed product version: CISA KEV lists exploited CVEs for this product"
-SUMMARY = (
+OWNER_SUMMARY = (
     "A device announces the name and version of its software, and CISA's list of vulnerabilities that "
     "attackers are known to exploit has entries for that product. The version shown may already be "
     "patched; someone needs to check."
@@ -152,7 +153,7 @@ def disclosures(
             continue
         ev = Evidence(
             kind=EvidenceKind.VERSION,
-            summary=f"nmap -sV: {svc.product} {svc.version}"[:500],
+            summary=printable(f"nmap -sV: {svc.product} {svc.version}", SUMMARY),
             observed_at=observed_at,
             probe="nmap",
         )
@@ -172,10 +173,10 @@ def _finding(d: Disclosure, m: VersionMatch, matches: Sequence[VersionMatch]) ->
         verdict=Verdict.AFFECTED,
         confidence=Confidence.TENTATIVE,
         title=TITLE,
-        reason=f"{WORDING} ({m.product} {m.version} via {d.source}; KEV product {', '.join(names)})",
+        reason=printable(f"{WORDING} ({m.product} {m.version} via {d.source}; KEV product {', '.join(names)})", REASON),
         evidence=d.evidence,
         remediation=REMEDIATION,
-        summary=SUMMARY,
+        summary=OWNER_SUMMARY,
         cves=tuple(
             KevStatus(
                 cve=e.cve_id,
@@ -188,13 +189,15 @@ def _finding(d: Disclosure, m: VersionMatch, matches: Sequence[VersionMatch]) ->
             )
             for e in entries[:MAX_CVES]
         ),
-        details={
-            "product": m.product,
-            "version": m.version,
-            "source": d.source,
-            "kev_products": list(names),
-            "kev_entries": len(entries),
-        },
+        details=json_safe(
+            {
+                "product": m.product,
+                "version": m.version,
+                "source": d.source,
+                "kev_products": list(names),
+                "kev_entries": len(entries),
+            }
+        ),
     )
 
 

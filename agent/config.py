@@ -67,6 +67,12 @@ class TimeoutsConfig(_Section):
 
 class CollectorConfig(_Section):
     url: str | None = None
+    #: A report the collector answers with a server error (5xx, not 503) this many times, over at
+    #: least ``hold_after_s`` seconds, is set aside (held) so the reports after it are delivered.
+    hold_after_errors: Annotated[int, Field(ge=1, le=1000)] = 5
+    hold_after_s: Annotated[float, Field(ge=0, le=7 * 86400)] = 900.0
+    #: A held report is tried again this often until the collector takes or refuses it.
+    held_retry_s: Annotated[float, Field(ge=60, le=7 * 86400)] = 6 * 3600.0
 
     @field_validator("url")
     @classmethod

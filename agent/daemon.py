@@ -27,7 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from duecare.agent.config import AgentConfig
 from duecare.agent.delivery import Backoff, DeliveryResult, deliver_due
-from duecare.agent.outbox import Outbox
+from duecare.agent.outbox import HoldPolicy, Outbox
 from duecare.agent.sdnotify import notify, watchdog_interval
 from duecare.agent.state import StateDir
 from duecare.agent.window import inside
@@ -74,7 +74,9 @@ class AgentDaemon:
     _status_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.outbox = Outbox(self.state.outbox_path)
+        c = self.config.collector
+        hold = HoldPolicy(c.hold_after_errors, c.hold_after_s, c.held_retry_s)
+        self.outbox = Outbox(self.state.outbox_path, hold=hold)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={
@@ -133,10 +135,21 @@ class AgentDaemon:
             return None
         with self._deliver_lock:
             result = deliver_due(
-                self.outbox, enrollment, self.http, backoff=self.backoff, should_stop=self._stop.is_set
+                self.outbox,
+                enrollment,
+                self.http,
+                backoff=self.backoff,
+                should_stop=self._stop.is_set,
+                key=self.state.key(),
             )
-        if result.delivered or result.refused or result.error:
-            log.info("delivery: %d delivered, %d refused, error=%s", result.delivered, result.refused, result.error)
+        if result.delivered or result.refused or result.held or result.error:
+            log.info(
+                "delivery: %d delivered, %d refused, %d held, error=%s",
+                result.delivered,
+                result.refused,
+                result.held,
+                result.error,
+            )
         self._schedule_retry()
         return result
 

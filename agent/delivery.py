@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from duecare.agent.outbox import Outbox, PendingReport
 from duecare.agent.signing import with_tombstones
@@ -53,6 +54,8 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
 class DeliveryResult:
     delivered: int = 0
     refused: int = 0
+    #: Reports set aside (or kept aside) after repeated server errors this run.
+    held: int = 0
     postponed: bool = False
     error: str | None = None
 
@@ -66,9 +69,13 @@ def deliver_due(
     clock: Callable[[], float] = time.time,
     limit: int = 1000,
     should_stop: Callable[[], bool] = lambda: False,
+    key: Ed25519PrivateKey | None = None,
 ) -> DeliveryResult:
     """Send due reports oldest first until one fails; ``should_stop`` is asked before each
-    request, so a shutdown waits for at most the one request in flight."""
+    request, so a shutdown waits for at most the one request in flight.
+
+    A report the collector keeps answering with a server error is held (``Outbox.server_error``)
+    and the next one is sent in the same run; ``key`` signs the notices that tell the collector."""
     backoff = backoff or Backoff()
     result = DeliveryResult()
     url = enrollment.collector_url.rstrip("/") + "/v1/reports"
@@ -80,7 +87,8 @@ def deliver_due(
         if item is None:
             break
         tombstones = outbox.tombstones()
-        body = with_tombstones(item.envelope, tombstones).model_dump_json()
+        held = outbox.held_notices(key) if key is not None else []
+        body = with_tombstones(item.envelope, tombstones).model_copy(update={"held": tuple(held)}).model_dump_json()
         try:
             resp = client.post(url, content=body, headers={**headers, "Content-Type": "application/json"})
         except httpx.HTTPError as exc:
@@ -92,7 +100,7 @@ def deliver_due(
             except ValueError as exc:
                 _postpone(outbox, item, backoff, clock, None, f"unreadable receipt: {exc}", result)
                 break
-            outbox.delivered(item, receipt, tombstones)
+            outbox.delivered(item, receipt, tombstones, held)
             result.delivered += 1
             log.info("report delivered", extra={"report_id": item.report_id, "sequence": receipt.sequence})
             continue
@@ -103,7 +111,18 @@ def deliver_due(
             log.error("collector refused report", extra={"report_id": item.report_id, "status": resp.status_code})
             continue
         wait = retry_after_seconds(resp.headers.get("Retry-After"), clock())
-        _postpone(outbox, item, backoff, clock, wait, f"HTTP {resp.status_code}: {reason}", result)
+        error = f"HTTP {resp.status_code}: {reason}"
+        # 503 is the server's own state (it says when to come back); other 5xx may be this report's.
+        if resp.status_code >= 500 and resp.status_code != 503:
+            until = clock() + backoff.delay(item.attempts, wait)
+            if outbox.server_error(item, until, error, clock()):
+                result.held += 1
+                log.error("report held aside after repeated server errors", extra={"report_id": item.report_id})
+                continue
+            result.postponed, result.error = True, error
+            log.warning("delivery postponed", extra={"report_id": item.report_id, "error": error, "retry_at": until})
+            break
+        _postpone(outbox, item, backoff, clock, wait, error, result)
         break
     return result
 

@@ -29,6 +29,7 @@ def enroll(state: StateDir, collector_url: str, token: str, hostname: str, clien
         site_id=answer.site_id,
         client_id=answer.client_id,
         credential=answer.credential,
+        collector_key=answer.collector_key,
     )
     state.save_enrollment(enrollment)
     return enrollment

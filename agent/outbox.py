@@ -1,13 +1,20 @@
 """Durable outbox: a report is in SQLite before anyone tries to deliver it, and leaves only
 after the collector's receipt. Bounded: past ``max_pending`` the oldest is dropped, and a
 tombstone (id + hash) is kept and sent with the next delivery so the collector sees the gap.
+
+No head-of-line blocking: a report the collector keeps answering with server errors (a report it
+cannot store, not a collector that is down) is *held* after ``HoldPolicy.errors`` such answers over
+at least ``HoldPolicy.after_s`` seconds: the reports after it are delivered, the held one is retried
+every ``retry_s``, ``agent status`` lists it with the reason, and a signed notice tells the collector.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +23,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from duecare.agent.signing import seal
-from duecare.wire import Receipt, Report, SignedReport, Tombstone
+from duecare.wire import HeldNotice, Receipt, Report, SignedReport, Tombstone
+from duecare.wire.bounds import printable
+from duecare.wire.envelope import held_payload
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
@@ -53,6 +62,21 @@ CREATE TABLE IF NOT EXISTS tombstones (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+#: Columns added after the first release (an outbox from an older agent gains them at open).
+_ADDED = {
+    "server_errors": "INTEGER NOT NULL DEFAULT 0",
+    "first_error_at": "REAL",
+    "held_at": "REAL",
+    "held_reason": "TEXT",
+    "held_notified": "INTEGER NOT NULL DEFAULT 0",
+}
+
+
+@dataclass(frozen=True)
+class HoldPolicy:
+    errors: int = 5
+    after_s: float = 900.0
+    retry_s: float = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +87,8 @@ class PendingReport:
     envelope: SignedReport
     attempts: int
     next_attempt_at: float
+    #: Set aside after repeated server errors; retried slowly, never ahead of the others.
+    held: bool = False
 
 
 def _now() -> str:
@@ -74,13 +100,29 @@ def _iso(epoch: float) -> str:
 
 
 class Outbox:
-    def __init__(self, path: Path, *, max_pending: int = 500, keep_delivered: int = 200) -> None:
+    def __init__(
+        self, path: Path, *, max_pending: int = 500, keep_delivered: int = 200, hold: HoldPolicy | None = None
+    ) -> None:
         self.path = path
         self.max_pending = max_pending
         self.keep_delivered = keep_delivered
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.executescript(_SCHEMA)
+        self.hold = hold or HoldPolicy()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The outbox holds every finding of the site: owner-only, whatever the caller's umask.
+        old = os.umask(0o077)
+        try:
+            with self._db() as db:
+                db.executescript(_SCHEMA)
+                have = {r[1] for r in db.execute("PRAGMA table_info(pending)")}
+                for col, decl in _ADDED.items():
+                    if col not in have:
+                        db.execute(f"ALTER TABLE pending ADD COLUMN {col} {decl}")
+        finally:
+            os.umask(old)
+        for suffix in ("", "-wal", "-shm"):
+            f = path.with_name(path.name + suffix)
+            if f.exists():
+                f.chmod(0o600)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -139,32 +181,102 @@ class Outbox:
             )
             db.execute("DELETE FROM pending WHERE seq = ?", (seq,))
 
+    _COLS = "seq, report_id, report_hash, envelope, attempts, next_attempt_at, held_at"
+
     def next_due(self, now: float | None = None) -> PendingReport | None:
-        """The oldest pending report whose backoff has passed: delivery stays in chain order."""
+        """A held report whose slow retry is due, else the oldest report not held, once its backoff
+        has passed: delivery stays in chain order except for what was set aside."""
         now = time.time() if now is None else now
         with self._db() as db:
             row = db.execute(
-                "SELECT seq, report_id, report_hash, envelope, attempts, next_attempt_at FROM pending "
-                "ORDER BY seq LIMIT 1"
+                f"SELECT {self._COLS} FROM pending WHERE held_at IS NOT NULL AND next_attempt_at <= ? "
+                "ORDER BY seq LIMIT 1",
+                (now,),
             ).fetchone()
+            if row is None:
+                row = db.execute(
+                    f"SELECT {self._COLS} FROM pending WHERE held_at IS NULL ORDER BY seq LIMIT 1"
+                ).fetchone()
         if row is None or float(row[5]) > now:
             return None
         env = SignedReport.model_validate_json(row[3])
-        return PendingReport(int(row[0]), str(row[1]), str(row[2]), env, int(row[4]), float(row[5]))
+        return PendingReport(int(row[0]), str(row[1]), str(row[2]), env, int(row[4]), float(row[5]), row[6] is not None)
 
     def next_attempt_at(self) -> float | None:
-        """When the oldest pending report may be sent again (epoch seconds); None when empty."""
+        """When a report may be sent next (epoch seconds): the head's backoff or a held one's retry."""
         with self._db() as db:
-            row = db.execute("SELECT next_attempt_at FROM pending ORDER BY seq LIMIT 1").fetchone()
-        return None if row is None else float(row[0])
+            head = db.execute(
+                "SELECT next_attempt_at FROM pending WHERE held_at IS NULL ORDER BY seq LIMIT 1"
+            ).fetchone()
+            held = db.execute("SELECT min(next_attempt_at) FROM pending WHERE held_at IS NOT NULL").fetchone()
+        times = [float(r[0]) for r in (head, held) if r is not None and r[0] is not None]
+        return min(times) if times else None
+
+    def server_error(self, item: PendingReport, until: float, error: str, now: float) -> bool:
+        """Count a server error (5xx, not 503) of ``item``; hold it once the policy's bounds are
+        both passed. True when the report is (still) held: the caller goes on with the next one."""
+        with self._tx() as db:
+            row = db.execute("SELECT server_errors, first_error_at FROM pending WHERE seq = ?", (item.seq,)).fetchone()
+            if row is None:
+                return False
+            errors, first = int(row[0]) + 1, now if row[1] is None else float(row[1])
+            hold = item.held or (errors >= self.hold.errors and now - first >= self.hold.after_s)
+            db.execute(
+                "UPDATE pending SET attempts = attempts + 1, server_errors = ?, first_error_at = ?, "
+                "next_attempt_at = ?, last_error = ?, held_at = CASE WHEN ? THEN coalesce(held_at, ?) END, "
+                "held_reason = CASE WHEN ? THEN ? END WHERE seq = ?",
+                (errors, first, now + self.hold.retry_s if hold else until, error[:2000], hold, now, hold,
+                 error[:500], item.seq),
+            )  # fmt: skip
+        return hold
+
+    def held(self) -> list[dict[str, object]]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT report_id, report_hash, held_at, held_reason, server_errors, next_attempt_at, held_notified "
+                "FROM pending WHERE held_at IS NOT NULL ORDER BY seq"
+            ).fetchall()
+        return [
+            {
+                "report_id": r[0],
+                "report_hash": r[1],
+                "held_since": _iso(float(r[2])),
+                "reason": r[3],
+                "server_errors": int(r[4]),
+                "next_retry": _iso(float(r[5])),
+                "collector_told": bool(r[6]),
+            }
+            for r in rows
+        ]
+
+    def held_notices(self, key: Ed25519PrivateKey) -> list[HeldNotice]:
+        """Signed notices of the held reports the collector has not been told about yet."""
+        out = []
+        for h in self.held():
+            if h["collector_told"]:
+                continue
+            notice = HeldNotice(
+                report_id=str(h["report_id"]),
+                report_hash=str(h["report_hash"]),
+                held_since=str(h["held_since"]),
+                reason=printable(str(h["reason"] or "server errors"), 500),
+                signature="A" * 88,
+            )
+            sig = base64.b64encode(key.sign(held_payload(notice))).decode()
+            out.append(notice.model_copy(update={"signature": sig}))
+        return out
 
     def tombstones(self) -> list[Tombstone]:
         with self._db() as db:
             rows = db.execute("SELECT report_id, report_hash, dropped_at FROM tombstones WHERE acknowledged = 0")
             return [Tombstone(report_id=r[0], report_hash=r[1], dropped_at=r[2]) for r in rows.fetchall()]
 
-    def delivered(self, item: PendingReport, receipt: Receipt, tombstones: list[Tombstone]) -> None:
+    def delivered(
+        self, item: PendingReport, receipt: Receipt, tombstones: list[Tombstone], held: Sequence[HeldNotice] = ()
+    ) -> None:
         with self._tx() as db:
+            for h in held:
+                db.execute("UPDATE pending SET held_notified = 1 WHERE report_id = ?", (str(h.report_id),))
             db.execute(
                 "INSERT OR REPLACE INTO delivered(seq, report_id, report_hash, envelope, receipt, delivered_at) "
                 "SELECT seq, report_id, report_hash, envelope, ?, ? FROM pending WHERE seq = ?",
@@ -209,10 +321,18 @@ class Outbox:
             ).fetchall()
         return [SignedReport.model_validate_json(r[1]) for r in rows]
 
+    def receipts(self) -> list[tuple[str, str, Receipt]]:
+        """(report id, report hash, receipt) of every delivered report kept: the proof of notice."""
+        with self._db() as db:
+            rows = db.execute("SELECT report_id, report_hash, receipt FROM delivered ORDER BY seq").fetchall()
+        return [(str(r[0]), str(r[1]), Receipt.model_validate_json(r[2])) for r in rows]
+
     def status(self) -> dict[str, object]:
         with self._db() as db:
             pending = db.execute("SELECT count(*), min(created_at), max(attempts) FROM pending").fetchone()
-            head = db.execute("SELECT next_attempt_at FROM pending ORDER BY seq LIMIT 1").fetchone()
+            head = db.execute(
+                "SELECT next_attempt_at FROM pending WHERE held_at IS NULL ORDER BY seq LIMIT 1"
+            ).fetchone()
             err = db.execute(
                 "SELECT last_error FROM pending WHERE last_error IS NOT NULL ORDER BY seq LIMIT 1"
             ).fetchone()
@@ -229,4 +349,5 @@ class Outbox:
                 ),
                 "last_delivery": self._meta(db, "last_delivery"),
                 "chain_head": self._meta(db, "chain_head"),
+                "held": self.held(),
             }

@@ -24,6 +24,7 @@ from duecare.probes.ports.scanner import PortScanner
 from duecare.probes.registry import needed_ports
 from duecare.probes.runner import ProbeOutcome, run_probe
 from duecare.wire import Asset, PortState, ProbeStatus, Proto, ScanMode, Service
+from duecare.wire.bounds import HOSTNAME, NAME, TITLE, printable
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,11 @@ async def _discover(
     return found
 
 
+def _text(value: str | None, limit: int) -> str | None:
+    """Names a host or nmap gave us: hostile text, escaped and capped before it enters the report."""
+    return None if value is None else printable(value, limit)
+
+
 def _asset(host: HostPorts | None, ip: str, mac: str | None, how: str, oui: dict[str, str]) -> Asset:
     mac = mac or (host.mac if host else None)
     vendor = (host.vendor if host else None) or (oui.get(mac[:8]) if mac else None)
@@ -111,10 +117,10 @@ def _asset(host: HostPorts | None, ip: str, mac: str | None, how: str, oui: dict
                 port=p.port,
                 proto=p.proto,
                 state=p.state,
-                name=p.name,
-                product=p.product,
-                version=p.version,
-                tunnel=p.tunnel,
+                name=_text(p.name, NAME),
+                product=_text(p.product, TITLE),
+                version=_text(p.version, TITLE),
+                tunnel=_text(p.tunnel, NAME),
             )
             for p in host.ports
         )
@@ -122,8 +128,8 @@ def _asset(host: HostPorts | None, ip: str, mac: str | None, how: str, oui: dict
     return Asset(
         ip=ip_address(ip),
         mac=mac,
-        vendor=vendor,
-        hostname=host.hostname if host else None,
+        vendor=_text(vendor, TITLE),
+        hostname=_text(host.hostname if host else None, HOSTNAME),
         discovered_by="arp" if how == "arp" else "nmap-ping",
         services=services,
         filtered_tcp=host.filtered_tcp if host else "",

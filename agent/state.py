@@ -31,6 +31,8 @@ class Enrollment(BaseModel):
     site_id: str
     client_id: str
     credential: str
+    #: The collector's receipt key, pinned at enrollment (None: enrolled before receipts were signed).
+    collector_key: str | None = None
 
 
 def _write_secret(path: Path, data: bytes) -> None:

@@ -1,28 +1,36 @@
-"""Collector benchmark: ingest throughput and the nightly pull, on SQLite and PostgreSQL.
+"""Collector benchmark: ingest throughput, a large report, and the nightly pull, on SQLite and PostgreSQL.
 
 Runs a real ``python -m duecare.collector serve`` on 127.0.0.1 and talks HTTP to it, as agents and the
-MSP would. Phases, per database:
+MSP would. Scenarios, per database (each prints one ``SUMMARY`` line, comparable run to run):
 
-1. steady state: 4 agents (4 sites) each post 50 reports of the same 100 findings (a quiet
-   night: the lifecycle runs, little changes); reports/s over all 200 posts.
-2. fill: 10 agents (10 more sites) post 100 reports each in parallel, every report 100 *new*
-   findings (10 hosts × 10 exposures on a fresh /24, so nothing resolves): 100,000 findings and
-   100,000+ feed entries; reports/s (a worst case: each site ends with 10,000 live findings).
-3. the nightly pull of those 100,000 findings: the whole change feed through ``duecare pull``
-   (JSON, CSV, OCSF), and ``GET /v1/export/findings`` in each format.
+- ``steady``: 4 agents (4 sites) each post ``--reports`` reports of the same 100 findings (a quiet
+  night: the lifecycle runs, little changes); reports/s over all posts, latency median and p95.
+- ``new``: 4 more agents post ``--reports`` reports each, every report 100 *new* findings (10 hosts ×
+  10 exposures on a fresh /24, so nothing resolves); reports/s.
+- ``big``: one report of 20,000 findings (a /16 nightly with many exposures): seconds to a receipt.
+- ``noisy``: on a fresh database, three agents of one client post two 15,500-finding reports each
+  while an agent of another client posts a 10-finding report every second (``tests/collector/noisy.py``,
+  the scenario of the noisy-neighbour test): the quiet client's p95 and max latency (target p95 < 1 s).
+- ``pull``: the change feed is filled to ``--changes`` changes, then ``duecare pull --format json``
+  (a separate process, measured by ``bench/_measure.py``: wall time and its peak RSS) writes them to a
+  file; the file is checked to be valid JSON with every change. Also CSV and OCSF.
 
-Usage: python bench/collector_bench.py [--backends sqlite,postgresql] [--fill 1000]
+The collector is started with ``--agent-rate 0`` (no per-agent rate limit: the benchmark measures
+the database path, not the limiter) and ``--workers 2`` (one process per core of this machine).
+
+Usage: python bench/collector_bench.py [--backends sqlite,postgresql] [--reports 100] [--changes 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +38,24 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from duecare.collector.client import pull
-
-from duecare.collector.exports import ExportFormat
+from bench._measure import measure
 from duecare.wire import Exposure, Proto
+from duecare.wire.api import ExportFormat
+from tests.collector import noisy
 from tests.collector.databases import database_url
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import Server, cli
 
 EXPOSURES = list(Exposure)[:10]
+
+
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _summary(kind: str, scenario: str, **figures: Any) -> None:
+    parts = " ".join(f"{k}={v}" for k, v in figures.items())
+    print(f"SUMMARY {kind:<10} {scenario:<12} {parts} load={_load()}", flush=True)
 
 
 def _enroll(url: str, token: str) -> tuple[dict[str, str], AgentChain]:
@@ -48,18 +65,26 @@ def _enroll(url: str, token: str) -> tuple[dict[str, str], AgentChain]:
     return {"authorization": f"Bearer {resp.json()['credential']}"}, chain
 
 
-def _post_all(url: str, streams: list[tuple[dict[str, str], list[dict[str, Any]]]]) -> tuple[float, list[float]]:
+def _encode(streams: list[tuple[dict[str, str], list[dict[str, Any]]]]) -> list[tuple[dict[str, str], list[bytes]]]:
+    """Bodies serialised before the clock starts: the benchmark measures the collector, not the client."""
+    return [(auth, [json.dumps(b).encode() for b in bodies]) for auth, bodies in streams]
+
+
+def _post_all(url: str, streams: list[tuple[dict[str, str], list[bytes]]]) -> tuple[float, list[float]]:
     """Post every stream in its own thread (in order within a stream); wall time and latencies."""
     latencies: list[float] = []
+    errors: list[str] = []
 
-    def run(auth: dict[str, str], bodies: list[dict[str, Any]]) -> None:
-        with httpx.Client(timeout=120) as http:
+    def run(auth: dict[str, str], bodies: list[bytes]) -> None:
+        headers = {**auth, "content-type": "application/json"}
+        with httpx.Client(timeout=300) as http:
             for body in bodies:
                 t0 = time.perf_counter()
-                resp = http.post(f"{url}/v1/reports", json=body, headers=auth)
+                resp = http.post(f"{url}/v1/reports", content=body, headers=headers)
                 latencies.append(time.perf_counter() - t0)
                 if resp.status_code != 201:
-                    raise RuntimeError(f"{resp.status_code}: {resp.text[:300]}")
+                    errors.append(f"{resp.status_code}: {resp.text[:300]}")
+                    return
 
     threads = [threading.Thread(target=run, args=s) for s in streams]
     t0 = time.perf_counter()
@@ -67,97 +92,172 @@ def _post_all(url: str, streams: list[tuple[dict[str, str], list[dict[str, Any]]
         t.start()
     for t in threads:
         t.join()
+    if errors:
+        raise RuntimeError(errors[0])
     return time.perf_counter() - t0, latencies
 
 
-def _timed(label: str, fn: Callable[[], int]) -> None:
-    t0 = time.perf_counter()
-    size = fn()
-    dt = time.perf_counter() - t0
-    print(f"  {label:<38} {dt:7.2f} s  ({size / 1e6:6.1f} MB)")
+def _p95(xs: list[float]) -> float:
+    return sorted(xs)[max(0, int(len(xs) * 0.95) - 1)]
 
 
-def bench(kind: str, fill: int, tmp: Path) -> None:
+def _ingest(kind: str, scenario: str, url: str, streams: list[tuple[dict[str, str], list[dict[str, Any]]]]) -> None:
+    encoded = _encode(streams)
+    wall, lat = _post_all(url, encoded)
+    n = sum(len(b) for _, b in encoded)
+    _summary(
+        kind,
+        scenario,
+        reports=n,
+        agents=len(streams),
+        reports_per_s=f"{n / wall:.1f}",
+        findings_per_s=f"{n * 100 / wall:.0f}",
+        p50_ms=f"{statistics.median(lat) * 1000:.0f}",
+        p95_ms=f"{_p95(lat) * 1000:.0f}",
+    )
+
+
+def _same_findings() -> list[Any]:
+    return [finding(f"198.18.0.{h + 1}", e, 1000 + i, Proto.TCP) for i, e in enumerate(EXPOSURES) for h in range(10)]
+
+
+def _new_findings(r: int) -> tuple[list[Any], str]:
+    net = f"10.{r // 250}.{r % 250}"
+    items = [finding(f"{net}.{h + 1}", e, 1000 + i, Proto.TCP) for i, e in enumerate(EXPOSURES) for h in range(10)]
+    return items, f"{net}.0/24"
+
+
+def bench(kind: str, reports: int, changes: int, workers: int, tmp: Path) -> None:
     with database_url(kind, tmp) as db:
         cli("init", db=db)
         cli("add-client", "bench", db=db)
-        tokens = [cli("add-site", "bench", f"site{i}", db=db)[-1] for i in range(14)]
-        key = cli("add-reader", db=db)[-1]
-        server = Server(db, tmp / f"{kind}.log").start()
+        sites = 14
+        tokens = [cli("add-site", "bench", f"site{i}", db=db)[-1] for i in range(sites)]
+        key = cli("add-reader", "--all-clients", db=db)[-1]
+        key_file = tmp / "reader.key"
+        key_file.write_text(key + "\n")
+        server = Server(db, tmp / f"{kind}.log", None, "--agent-rate", "0", "--workers", str(workers)).start()
         try:
+            print(f"[{kind}] collector at {server.url} ({workers} workers), load average {_load()}", flush=True)
             steady = [_enroll(server.url, t) for t in tokens[:4]]
-            same = [
-                finding(f"198.18.0.{h + 1}", e, 1000 + i, Proto.TCP) for i, e in enumerate(EXPOSURES) for h in range(10)
-            ]
+            same = _same_findings()
             streams = [
-                (auth, [chain.next(findings=same, targets=["198.18.0.0/24"]) for _ in range(50)])
+                (auth, [chain.next(findings=same, targets=["198.18.0.0/24"]) for _ in range(reports)])
                 for auth, chain in steady
             ]
-            wall, lat = _post_all(server.url, streams)
-            n = sum(len(b) for _, b in streams)
-            print(f"[{kind}] steady state: {n} reports x 100 findings, 4 agents in parallel")
-            print(
-                f"  {n / wall:7.1f} reports/s  ({n * 100 / wall:8.0f} findings/s), "
-                f"latency median {statistics.median(lat) * 1000:.0f} ms, p95 {_p95(lat) * 1000:.0f} ms"
+            _ingest(kind, "steady", server.url, streams)
+
+            fresh = [_enroll(server.url, t) for t in tokens[4:8]]
+            streams = [(auth, []) for auth, _ in fresh]
+            for r in range(reports * 4):
+                items, target = _new_findings(r)
+                streams[r % 4][1].append(fresh[r % 4][1].next(findings=items, targets=[target]))
+            _ingest(kind, "new", server.url, streams)
+
+            auth, chain = _enroll(server.url, tokens[8])
+            big = [finding(f"10.200.{i // 250}.{i % 250 + 1}", EXPOSURES[i % 10], 1000 + i % 10) for i in range(20_000)]
+            body = json.dumps(chain.next(findings=big, targets=["10.200.0.0/16"])).encode()
+            t0 = time.perf_counter()
+            resp = httpx.post(
+                f"{server.url}/v1/reports",
+                content=body,
+                headers={**auth, "content-type": "application/json"},
+                timeout=600,
             )
+            dt = time.perf_counter() - t0
+            if resp.status_code != 201:
+                raise RuntimeError(f"big report: {resp.status_code} {resp.text[:300]}")
+            _summary(kind, "big-report", findings=20_000, mb=f"{len(body) / 1e6:.1f}", seconds=f"{dt:.2f}")
 
-            fillers = [_enroll(server.url, t) for t in tokens[4:]]
-            streams = [(auth, []) for auth, _ in fillers]
-            for r in range(fill):
-                net = f"10.{r // 250}.{r % 250}"
-                items = [
-                    finding(f"{net}.{h + 1}", e, 1000 + i, Proto.TCP)
-                    for i, e in enumerate(EXPOSURES)
-                    for h in range(10)
-                ]
-                streams[r % 10][1].append(fillers[r % 10][1].next(findings=items, targets=[f"{net}.0/24"]))
-            wall, lat = _post_all(server.url, streams)
-            print(f"[{kind}] fill: {fill} reports x 100 new findings, 10 agents in parallel")
-            print(
-                f"  {fill / wall:7.1f} reports/s  ({fill * 100 / wall:8.0f} findings/s), "
-                f"latency median {statistics.median(lat) * 1000:.0f} ms, p95 {_p95(lat) * 1000:.0f} ms"
-            )
-
-            print(f"[{kind}] nightly pull ({fill * 100 + 400} findings in the database)")
+            _fill(server.url, tokens[9:], changes, key)
             for fmt in ExportFormat:
-                out = tmp / f"pull.{fmt.value}"
-                cursor = tmp / f"cursor.{fmt.value}"
-
-                def run_pull(fmt: ExportFormat = fmt, out: Path = out, cursor: Path = cursor) -> int:
-                    s = pull(server.url, key, cursor_file=cursor, fmt=fmt, output=out, page_size=5000)
-                    print(f"    ({s.changes} changes, cursor {s.cursor_before} -> {s.cursor_after})")
-                    return out.stat().st_size
-
-                _timed(f"duecare pull --format {fmt.value}", run_pull)
-            for fmt in ExportFormat:
-
-                def export(fmt: ExportFormat = fmt) -> int:
-                    with httpx.Client(timeout=600) as http:
-                        resp = http.get(
-                            f"{server.url}/v1/export/findings",
-                            params={"format": fmt.value},
-                            headers={"authorization": f"Bearer {key}"},
-                        )
-                        resp.raise_for_status()
-                        return len(resp.content)
-
-                _timed(f"GET /v1/export/findings?format={fmt.value}", export)
+                _pull(kind, server.url, key_file, fmt, tmp)
         finally:
             server.stop()
 
 
-def _p95(xs: list[float]) -> float:
-    return sorted(xs)[int(len(xs) * 0.95) - 1]
+def _head(url: str, key: str) -> int:
+    resp = httpx.get(
+        f"{url}/v1/export/changes",
+        params={"format": "csv", "cursor": "0"},
+        headers={"authorization": f"Bearer {key}"},
+        timeout=600,
+    )
+    return int(resp.headers["x-duecare-count"])
+
+
+def _fill(url: str, tokens: list[str], target: int, key: str) -> None:
+    """New findings until the feed holds ``target`` changes (each such report adds ~111 changes)."""
+    have = _head(url, key)
+    agents = [_enroll(url, t) for t in tokens]
+    r = 10_000
+    while have < target:
+        n = min(400, (target - have) // 100 + 1)
+        streams: list[tuple[dict[str, str], list[dict[str, Any]]]] = [(a, []) for a, _ in agents]
+        for i in range(n):
+            items, net = _new_findings(r)
+            r += 1
+            streams[i % len(agents)][1].append(agents[i % len(agents)][1].next(findings=items, targets=[net]))
+        _post_all(url, _encode(streams))
+        have = _head(url, key)
+    print(f"  feed filled: {have} changes", flush=True)
+
+
+def _pull(kind: str, url: str, key_file: Path, fmt: ExportFormat, tmp: Path) -> None:
+    out, cursor = tmp / f"pull.{fmt.value}", tmp / f"cursor.{fmt.value}"
+    argv = [
+        str(Path(sys.executable).with_name("duecare")), "pull",
+        "--collector", url, "--key-file", str(key_file), "--cursor-file", str(cursor),
+        "--format", fmt.value, "--output", str(out),
+    ]  # fmt: skip
+    m = measure(argv, timeout=600)
+    if m.returncode != 0:
+        raise RuntimeError(f"pull failed: {m.stderr.decode()[-500:]}")
+    count = int(m.stderr.decode().split("pulled ", 1)[1].split(" ", 1)[0])
+    valid = "n/a"
+    if fmt is ExportFormat.JSON:
+        doc = json.loads(out.read_bytes())
+        valid = str(len(doc["changes"]) == count)
+    elif fmt is ExportFormat.OCSF:
+        valid = str(isinstance(json.loads(out.read_bytes()), list))
+    _summary(
+        kind,
+        f"pull-{fmt.value}",
+        changes=count,
+        mb=f"{out.stat().st_size / 1e6:.1f}",
+        seconds=f"{m.wall_s:.2f}",
+        client_peak_rss_mb=f"{m.maxrss_mb:.0f}",
+        valid_json=valid,
+    )
+
+
+def bench_noisy(kind: str, tmp: Path) -> None:
+    with database_url(kind, tmp) as db:
+        out = noisy.run(db, tmp / "noisy.log")
+    _summary(
+        kind,
+        "noisy",
+        noisy_reports=len(out.noisy_status),
+        noisy_s="/".join(f"{x:.1f}" for x in out.noisy_seconds),
+        quiet_posts=len(out.quiet_status),
+        quiet_ok=sum(1 for c in out.quiet_status if c == 201),
+        quiet_p95_ms=f"{out.quiet_p95() * 1000:.0f}",
+        quiet_max_ms=f"{max(out.quiet_latency) * 1000:.0f}",
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--fill", type=int, default=1000, help="reports of 100 new findings each")
+    parser.add_argument("--reports", type=int, default=100, help="reports per agent in steady and new")
+    parser.add_argument("--changes", type=int, default=100_000, help="changes in the feed before the pull")
+    parser.add_argument("--workers", type=int, default=2, help="collector worker processes (one per core)")
     args = parser.parse_args()
     for kind in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="duecare-bench-") as tmp:
-            bench(kind, args.fill, Path(tmp))
+            bench(kind, args.reports, args.changes, args.workers, Path(tmp))
+        with tempfile.TemporaryDirectory(prefix="duecare-bench-") as tmp:
+            bench_noisy(kind, Path(tmp))
 
 
 if __name__ == "__main__":

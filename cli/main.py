@@ -148,6 +148,8 @@ def verify(
 
     envelopes: list[SignedReport] = []
     key_b64 = public_key
+    notices: list[str] = []
+    receipt_problems: list[tuple[str, str]] = []
     if state_dir is not None:
         from duecare.agent.outbox import Outbox
 
@@ -156,7 +158,9 @@ def verify(
             key_b64 = key_b64 or public_key_b64(state.key())
         except StateError as exc:
             raise _fail(str(exc)) from exc
-        envelopes += Outbox(state.outbox_path).envelopes()
+        outbox = Outbox(state.outbox_path)
+        envelopes += outbox.envelopes()
+        notices, receipt_problems = _check_receipts(state, outbox)
     for path in reports or []:
         try:
             envelopes.append(SignedReport.model_validate_json(path.read_bytes()))
@@ -166,12 +170,44 @@ def verify(
         raise _fail("nothing to verify: give REPORT files or --state-dir")
     if key_b64 is None:
         raise _fail("--public-key is needed to verify report files")
-    problems = verify_chain(envelopes, load_public_key(key_b64))
-    for p in problems:
-        err.print(f"[red]{p.report_id}[/]: {p.problem}", highlight=False)
+    problems = [(p.report_id, p.problem) for p in verify_chain(envelopes, load_public_key(key_b64))]
+    problems += receipt_problems
+    for rid, problem in problems:
+        err.print(f"[red]{rid}[/]: {problem}", highlight=False)
     if problems:
         raise typer.Exit(EXIT_FINDINGS)
-    err.print(f"{len(envelopes)} report(s): signatures valid, chain unbroken")
+    err.print(f"{len(envelopes)} report(s): signatures valid, chain unbroken", highlight=False)
+    for line in notices:
+        err.print(line, highlight=False)
+
+
+def _check_receipts(state: Any, outbox: Any) -> tuple[list[str], list[tuple[str, str]]]:
+    """Each kept receipt: signed by the collector key pinned at enrollment, naming its report's hash."""
+    from duecare.agent.state import StateError
+    from duecare.wire.signatures import SignatureError, verify_receipt
+
+    try:
+        pinned = state.enrollment().collector_key
+    except StateError:
+        pinned = None
+    notices, problems = [], []
+    signed = 0
+    for report_id, digest, receipt in outbox.receipts():
+        if receipt.signature is None:
+            continue
+        try:
+            verify_receipt(receipt, pinned)
+        except SignatureError as exc:
+            problems.append((report_id, str(exc)))
+            continue
+        if receipt.report_hash != digest or str(receipt.report_id) != report_id:
+            problems.append((report_id, "receipt names another report (id or hash differs from the chain)"))
+            continue
+        signed += 1
+    if signed:
+        how = "the collector key pinned at enrollment" if pinned else "the key they name (no key pinned)"
+        notices.append(f"{signed} receipt(s): collector signatures valid, checked with {how}")
+    return notices, problems
 
 
 def _forward(module: str, prog: str, lead: tuple[str, ...] = ()) -> Any:

@@ -8,10 +8,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from duecare.collector.db.models import Agent, Client, EnrollmentToken, ReaderKey, Site
+from duecare.collector.db.models import (
+    Agent,
+    AssetState,
+    ChainGap,
+    Change,
+    Client,
+    DroppedReport,
+    EnrollmentToken,
+    FindingState,
+    HeldReport,
+    ObligationState,
+    ReadAudit,
+    ReaderKey,
+    Site,
+    WebhookDelivery,
+)
+from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database
 from duecare.collector.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from duecare.collector.security import (
@@ -91,15 +107,147 @@ def mint_enrollment_token(db: Database, client_ref: str, site_ref: str, ttl: tim
         return Minted(row.id, token, row.expires_at)
 
 
-def add_reader(db: Database, client_ref: str | None, label: str = "") -> Minted:
+def add_reader(
+    db: Database, client_ref: str | None, label: str = "", *, all_clients: bool = False, ttl: timedelta | None = None
+) -> Minted:
+    """A read key for one client, or for every client only when asked for explicitly (least privilege)."""
+    if (client_ref is None) == (not all_clients):
+        raise Unprocessable("a read key is for one client (--client) or, explicitly, for all clients (--all-clients)")
+    if ttl is not None and ttl.total_seconds() <= 0:
+        raise Unprocessable("expiry must be in the future")
     key = new_secret(READER_PREFIX)
     with db.write() as s:
         client_id = None if client_ref is None else find_client(s, client_ref).id
+        now = _now()
         row = ReaderKey(
-            id=new_id("rk_"), key_hash=hash_secret(key), client_id=client_id, label=label, created_at=_now()
+            id=new_id("rk_"),
+            key_hash=hash_secret(key),
+            client_id=client_id,
+            label=label,
+            created_at=now,
+            expires_at=None if ttl is None else now + ttl,
         )
         s.add(row)
-        return Minted(row.id, key)
+        return Minted(row.id, key, row.expires_at)
+
+
+def revoke_reader(db: Database, key_id: str) -> None:
+    with db.write() as s:
+        row = s.get(ReaderKey, key_id)
+        if row is None:
+            raise NotFound(f"no read key {key_id!r}")
+        if row.revoked_at is None:
+            row.revoked_at = _now()
+
+
+def revoke_agent(db: Database, agent_id: str) -> None:
+    """The agent's credential gets 401 from its next request on; its reports stay as evidence."""
+    with db.write() as s:
+        row = s.get(Agent, agent_id)
+        if row is None:
+            raise NotFound(f"no agent {agent_id!r}")
+        if row.revoked_at is None:
+            row.revoked_at = _now()
+
+
+def revoke_token(db: Database, token_id: str) -> None:
+    with db.write() as s:
+        row = s.get(EnrollmentToken, token_id)
+        if row is None:
+            raise NotFound(f"no enrollment token {token_id!r}")
+        if row.used_at is not None:
+            raise Conflict(f"token {token_id} was already used by agent {row.agent_id}: revoke that agent instead")
+        if row.revoked_at is None:
+            row.revoked_at = _now()
+
+
+@dataclass(frozen=True)
+class Credential:
+    kind: str  # "reader" | "agent" | "token"
+    id: str
+    client: str
+    site: str | None
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+def list_credentials(db: Database, client_ref: str | None = None) -> list[Credential]:
+    """Every read key, agent credential and enrollment token, per client, with its last use."""
+    out: list[Credential] = []
+    with db.read() as s:
+        client_id = None if client_ref is None else find_client(s, client_ref).id
+        names = {c.id: c.name for c in s.scalars(select(Client))}
+        sites = {st.id: st for st in s.scalars(select(Site))}
+        for k in s.scalars(select(ReaderKey).order_by(ReaderKey.created_at)):
+            if client_id is not None and k.client_id not in (client_id, None):
+                continue
+            client = "ALL CLIENTS" if k.client_id is None else names.get(k.client_id, k.client_id)
+            out.append(
+                Credential(
+                    "reader", k.id, client, None, k.label, k.created_at, k.expires_at, k.revoked_at, k.last_used_at
+                )
+            )
+        for a in s.scalars(select(Agent).order_by(Agent.enrolled_at)):
+            if client_id is not None and a.client_id != client_id:
+                continue
+            site = sites[a.site_id].name if a.site_id in sites else a.site_id
+            out.append(
+                Credential(
+                    "agent",
+                    a.id,
+                    names.get(a.client_id, a.client_id),
+                    site,
+                    a.hostname,
+                    a.enrolled_at,
+                    a.expires_at,
+                    a.revoked_at,
+                    a.last_used_at,
+                )
+            )
+        for t in s.scalars(select(EnrollmentToken).order_by(EnrollmentToken.created_at)):
+            st = sites.get(t.site_id)
+            if st is None or (client_id is not None and st.client_id != client_id):
+                continue
+            used = f"used by {t.agent_id}" if t.used_at is not None else "unused"
+            out.append(
+                Credential(
+                    "token", t.id, names.get(st.client_id, st.client_id), st.name, used, t.created_at,
+                    t.expires_at, t.revoked_at, t.used_at,
+                )
+            )  # fmt: skip
+    return out
+
+
+def remove_client(db: Database, client_ref: str) -> str:
+    """Delete a client and everything it owns (export it first: ``duecare pull`` with its key)."""
+    with db.write() as s:
+        client = find_client(s, client_ref)
+        cid = client.id
+        agent_ids = list(s.scalars(select(Agent.id).where(Agent.client_id == cid)))
+        site_ids = list(s.scalars(select(Site.id).where(Site.client_id == cid)))
+        for model in (
+            WebhookDelivery, Change, FindingState, AssetState, ObligationState, ChainGap, DroppedReport,
+            HeldReport, ReportRow, ReadAudit,
+        ):  # fmt: skip
+            s.execute(delete(model).where(model.client_id == cid))
+        if site_ids:
+            s.execute(delete(EnrollmentToken).where(EnrollmentToken.site_id.in_(site_ids)))
+        if agent_ids:
+            s.execute(delete(Agent).where(Agent.id.in_(agent_ids)))
+        s.execute(delete(ReaderKey).where(ReaderKey.client_id == cid))
+        s.execute(delete(Site).where(Site.client_id == cid))
+        s.execute(delete(Client).where(Client.id == cid))
+        return cid
 
 
 def set_webhook(db: Database, client_ref: str, url: str | None) -> str | None:
@@ -125,6 +273,8 @@ def enroll(db: Database, req: EnrollRequest) -> EnrollResponse:
         token = s.scalars(select(EnrollmentToken).where(EnrollmentToken.token_hash == hash_secret(req.token))).first()
         if token is None:
             raise Unauthorized("enrollment token unknown")
+        if token.revoked_at is not None:
+            raise Unauthorized("enrollment token revoked")
         if token.expires_at <= now:
             raise Unauthorized("enrollment token expired")
         agent_id = new_id("ag_")
@@ -150,3 +300,21 @@ def enroll(db: Database, req: EnrollRequest) -> EnrollResponse:
             )
         )
         return EnrollResponse(agent_id=agent_id, site_id=site.id, client_id=site.client_id, credential=credential)
+
+
+def read_audit(db: Database, client_ref: str | None, limit: int) -> list[ReadAudit]:
+    """Newest first; a client's view includes the all-clients key's reads that named it."""
+    with db.read() as s:
+        stmt = select(ReadAudit).order_by(ReadAudit.id.desc()).limit(limit)
+        if client_ref is not None:
+            stmt = stmt.where(ReadAudit.client_id == find_client(s, client_ref).id)
+        return list(s.scalars(stmt))
+
+
+def held_reports(db: Database, client_ref: str | None) -> list[HeldReport]:
+    """Reports agents told us they hold aside after repeated server errors (signed notices)."""
+    with db.read() as s:
+        stmt = select(HeldReport).order_by(HeldReport.held_since)
+        if client_ref is not None:
+            stmt = stmt.where(HeldReport.client_id == find_client(s, client_ref).id)
+        return list(s.scalars(stmt))

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from duecare.collector import persist
 from duecare.collector.db.models import Change, Counter
 
 FEED = "changes"
@@ -40,23 +41,32 @@ def allocate(session: Session, count: int) -> int:
     return int(last) - count + 1
 
 
-def record(session: Session, pending: Sequence[PendingChange], now: datetime) -> list[Change]:
-    """Give ``pending`` their ids (in order) and add them to the session."""
+def record(session: Session, pending: Sequence[PendingChange], now: datetime) -> list[dict[str, Any]]:
+    """Give ``pending`` their ids (in order) and insert them with one multi-row statement.
+
+    Everything else of the transaction is written before this (the counter row stays locked from
+    here to COMMIT, and on PostgreSQL every other ingest waits for it)."""
     if not pending:
         return []
+    session.flush()
     first = allocate(session, len(pending))
     rows = [
-        Change(
-            id=first + i,
-            client_id=p.client_id,
-            site_id=p.site_id,
-            kind=p.kind,
-            subject=p.subject[:200],
-            report_id=p.report_id,
-            created_at=now,
-            payload=p.payload,
-        )
+        {
+            "id": first + i,
+            "client_id": p.client_id,
+            "site_id": p.site_id,
+            "kind": p.kind,
+            "subject": p.subject[:200],
+            "report_id": p.report_id,
+            "created_at": now,
+            "payload": p.payload,
+        }
         for i, p in enumerate(pending)
     ]
-    session.add_all(rows)
+    if session.get_bind().dialect.name == "postgresql":
+        # COPY: the counter row stays locked (every other ingest waiting) only as long as this takes.
+        names = ("id", "client_id", "site_id", "kind", "subject", "report_id", "created_at", "payload")
+        persist.copy_rows(session, Change.__table__, names, ([r[n] for n in names] for r in rows))  # type: ignore[arg-type]
+    else:
+        session.connection().execute(insert(Change), rows)
     return rows

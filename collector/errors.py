@@ -8,9 +8,11 @@ from duecare.errors import DuecareError
 class CollectorError(DuecareError):
     status_code = 400
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, retry_after_s: int | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        #: Sent as Retry-After: the answer is about the server's state now, not about the request.
+        self.retry_after_s = retry_after_s
 
 
 class Unauthorized(CollectorError):
@@ -35,3 +37,13 @@ class TooLarge(CollectorError):
 
 class Unprocessable(CollectorError):
     status_code = 422
+
+
+class TooManyRequests(CollectorError):
+    status_code = 429
+
+
+class Unavailable(CollectorError):
+    """The server's own state (a lock held too long, a full disk): the same request may pass later."""
+
+    status_code = 503

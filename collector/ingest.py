@@ -11,6 +11,7 @@ A chain break is stored with the report (``chain_gaps``) and said in the receipt
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -19,40 +20,41 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import inspect, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
-from duecare.collector import changes, lifecycle, site_state
+from duecare.collector import changes, lifecycle, persist, site_state
 from duecare.collector.coverage import Coverage
 from duecare.collector.db.models import (
     Agent,
-    AssetState,
     ChainGap,
-    Change,
     Client,
     DroppedReport,
     FindingState,
+    HeldReport,
     Site,
     WebhookDelivery,
 )
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database
-from duecare.collector.errors import Conflict, Forbidden, Unprocessable
+from duecare.collector.errors import Conflict, Forbidden, TooLarge, Unprocessable
+from duecare.collector.rows import AssetRow, FindingRow
 from duecare.collector.schemas import (
-    asset_out,
+    asset_dict,
     chain_gap_out,
     dropped_report_out,
-    finding_out,
+    finding_dict,
     obligation_out,
     report_summary,
 )
-from duecare.wire import Receipt, Report, SignedReport, canonical_bytes, report_hash
+from duecare.wire import Receipt, Report, SignedReport, canonical_bytes
 from duecare.wire.api import (
     ChangeKind,
     ChangePayload,
 )
-from duecare.wire.signatures import SignatureError, verify_signature
+from duecare.wire.envelope import held_payload
+from duecare.wire.signatures import SignatureError, verify_payload
 
 log = logging.getLogger("duecare.collector.ingest")
 
@@ -74,14 +76,41 @@ class IngestResult:
     webhook_ids: tuple[int, ...] = ()
 
 
-def check_report(agent: AgentIdentity, signed: SignedReport) -> Report:
-    """Steps 1-3: pure, before any database work."""
+@dataclass(frozen=True)
+class Checked:
+    """A report that passed steps 1-3, with its canonical bytes computed once (signed, hashed, stored)."""
+
+    report: Report
+    payload: bytes
+    digest: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    findings: int = 100_000
+    assets: int = 65_536
+
+
+def check_report(agent: AgentIdentity, signed: SignedReport, limits: Limits = Limits()) -> Checked:
+    """Steps 1-3: pure, before any database work (and run off the event loop by the route)."""
     try:
-        verify_signature(agent.public_key, signed.report, signed.signature)
+        payload = canonical_bytes(signed.report)
+    except (TypeError, ValueError) as exc:
+        raise Unprocessable(f"report: cannot be serialised canonically ({exc})") from exc
+    try:
+        verify_payload(agent.public_key, payload, signed.signature)
     except SignatureError as exc:
         raise Unprocessable(str(exc)) from exc
+    # Counted before validation: a report over the caps costs no more than its parse.
+    for what, cap in (("findings", limits.findings), ("assets", limits.assets)):
+        items = signed.report.get(what)
+        if isinstance(items, list) and len(items) > cap:
+            raise TooLarge(
+                f"report has {len(items)} {what}; this collector takes at most {cap} per report "
+                f"(max_{what}_per_report): split the scope"
+            )
     try:
-        report = Report.model_validate_json(canonical_bytes(signed.report))
+        report = Report.model_validate_json(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -90,21 +119,27 @@ def check_report(agent: AgentIdentity, signed: SignedReport) -> Report:
         raise Forbidden(f"report names agent {report.agent_id!r}; this credential is agent {agent.id!r}")
     if report.site_id not in (None, agent.site_id):
         raise Forbidden(f"report is for site {report.site_id!r}; this agent may only post for its own site")
-    return report
+    for i, notice in enumerate(signed.held):
+        try:
+            verify_payload(agent.public_key, held_payload(notice), notice.signature)
+        except SignatureError as exc:
+            raise Unprocessable(f"held.{i}: notice not signed by this agent's key") from exc
+    return Checked(report, payload, hashlib.sha256(payload).hexdigest())
 
 
-def ingest(db: Database, agent: AgentIdentity, signed: SignedReport, report: Report) -> IngestResult:
+def ingest(db: Database, agent: AgentIdentity, signed: SignedReport, checked: Checked) -> IngestResult:
+    report = checked.report
     try:
-        return _ingest_once(db, agent, signed, report)
+        return _ingest_once(db, agent, signed, checked)
     except IntegrityError:
         # Another replica stored the same report id between our lookup and our commit
         # (possible only across agents: one agent's reports serialise on its row lock).
         # The retry finds it and answers duplicate or 409.
         log.info("ingest race on report id; retrying", extra={"report_id": str(report.report_id)})
-        return _ingest_once(db, agent, signed, report)
+        return _ingest_once(db, agent, signed, checked)
 
 
-def _receipt(row: ReportRow, *, duplicate: bool) -> Receipt:
+def receipt_of(row: ReportRow, *, duplicate: bool) -> Receipt:
     return Receipt(
         report_id=row.id,
         report_hash=row.report_hash,
@@ -112,35 +147,30 @@ def _receipt(row: ReportRow, *, duplicate: bool) -> Receipt:
         received_at=row.received_at,
         duplicate=duplicate,
         chain_gap=row.chain_gap,
+        agent_id=row.agent_id,
     )
 
 
-def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, report: Report) -> IngestResult:
-    digest = report_hash(signed.report)
+def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, checked: Checked) -> IngestResult:
+    report, digest = checked.report, checked.digest
     report_id = str(report.report_id)
     now = datetime.now(UTC)
-    with db.write() as s:
+    with db.write(agent.client_id) as s:
         agent_row = s.execute(select(Agent).where(Agent.id == agent.id).with_for_update()).scalar_one()
         existing = s.get(ReportRow, report_id)
         if existing is not None:
             if existing.agent_id == agent.id and existing.report_hash == digest:
-                return IngestResult(_receipt(existing, duplicate=True), created=False)
+                return IngestResult(receipt_of(existing, duplicate=True), created=False)
             raise Conflict(f"report {report_id} was already received with a different body")
         s.execute(select(Site.id).where(Site.id == agent.site_id).with_for_update()).scalar_one()
         client = s.execute(select(Client).where(Client.id == agent.client_id)).scalar_one()
         pending: list[changes.PendingChange] = []
 
+        def note_raw(kind: str, subject: str, payload: dict[str, Any]) -> None:
+            pending.append(changes.PendingChange(kind, subject, agent.client_id, agent.site_id, report_id, payload))
+
         def note(kind: ChangeKind, subject: str, payload: ChangePayload) -> None:
-            pending.append(
-                changes.PendingChange(
-                    kind=kind.value,
-                    subject=subject,
-                    client_id=agent.client_id,
-                    site_id=agent.site_id,
-                    report_id=report_id,
-                    payload=_top_level(payload),
-                )
-            )
+            note_raw(kind.value, subject, _top_level(payload))
 
         expected, got = agent_row.last_report_hash, report.previous_report_hash
         gap = expected != got
@@ -150,7 +180,7 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, repor
             site_id=agent.site_id,
             agent_id=agent.id,
             report_hash=digest,
-            raw_report=canonical_bytes(signed.report).decode("utf-8"),
+            raw_report=checked.payload.decode("utf-8"),
             signature=signed.signature,
             sequence=0,
             received_at=now,
@@ -163,6 +193,7 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, repor
         s.add(row)
         note(ChangeKind.REPORT, report_id, ChangePayload(report=report_summary(row)))
         _record_tombstones(s, agent, signed, report_id, now, note)
+        _record_held(s, agent, signed, report_id, now)
         if gap:
             explained = got is not None and _is_tombstoned(s, agent.id, got)
             gap_row = ChainGap(
@@ -178,19 +209,20 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, repor
             s.add(gap_row)
             note(ChangeKind.CHAIN_GAP, agent.id, ChangePayload(chain_gap=chain_gap_out(gap_row)))
         transitions, hostnames = _apply_lifecycle(s, agent, report)
-        s.flush()  # new state rows get their ids for the feed
+        s.flush()  # the report, tombstone and gap rows, before the feed's counter is locked
         _load_data(s, transitions)
         first_transition = len(pending)
         for t in transitions:
-            note(ChangeKind(t.kind), _subject(t), _payload(t, hostnames))
+            note_raw(t.kind, _subject(t), _payload(t, hostnames))
         feed = changes.record(s, pending, now)
         alert_rows = {id(t.row) for t in lifecycle.alerts(transitions)}
         alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
-        row.sequence = feed[0].id
+        row.sequence = feed[0]["id"]
         agent_row.last_report_id, agent_row.last_report_hash = report_id, digest
         agent_row.last_report_at, agent_row.report_count = now, agent_row.report_count + 1
+        agent_row.last_used_at = now
         webhook_ids = _queue_webhooks(s, client, alerts, now)
-        receipt = _receipt(row, duplicate=False)
+        receipt = receipt_of(row, duplicate=False)
     log.info(
         "report stored",
         extra={
@@ -236,18 +268,41 @@ def _record_tombstones(
     s.flush()
 
 
+def _record_held(s: Session, agent: AgentIdentity, signed: SignedReport, report_id: str, now: datetime) -> None:
+    """Reports the agent holds aside are listed (``collector held``) until they arrive themselves."""
+    s.execute(delete(HeldReport).where(HeldReport.agent_id == agent.id, HeldReport.report_id == report_id))
+    for n in signed.held:
+        rid = str(n.report_id)
+        if rid == report_id:
+            continue
+        s.execute(delete(HeldReport).where(HeldReport.agent_id == agent.id, HeldReport.report_id == rid))
+        s.add(
+            HeldReport(
+                client_id=agent.client_id,
+                site_id=agent.site_id,
+                agent_id=agent.id,
+                report_id=rid,
+                report_hash=n.report_hash,
+                held_since=n.held_since,
+                reason=n.reason,
+                recorded_at=now,
+            )
+        )
+
+
 def _is_tombstoned(s: Session, agent_id: str, digest: str) -> bool:
     stmt = select(DroppedReport.id).where(DroppedReport.agent_id == agent_id, DroppedReport.report_hash == digest)
     return s.execute(stmt.limit(1)).first() is not None
 
 
 def _load_data(s: Session, transitions: list[lifecycle.Transition]) -> None:
-    """One query for the deferred JSON of the findings the feed will carry."""
-    ids = [t.row.id for t in transitions if isinstance(t.row, FindingState) and "data" in inspect(t.row).unloaded]
+    """One query per 500 for the JSON of findings the feed carries but this report did not name (resolved)."""
+    missing = {t.row.id: t.row for t in transitions if isinstance(t.row, FindingRow) and t.row.data is None}
+    ids = list(missing)
     for i in range(0, len(ids), 500):
-        s.scalars(
-            select(FindingState).options(undefer(FindingState.data)).where(FindingState.id.in_(ids[i : i + 500]))
-        ).all()
+        stmt = select(FindingState.id, FindingState.data).where(FindingState.id.in_(ids[i : i + 500]))
+        for fid, data in s.execute(stmt):
+            missing[fid].data = data
 
 
 def _apply_lifecycle(
@@ -259,7 +314,9 @@ def _apply_lifecycle(
     out = lifecycle.apply_findings(ctx, findings)
     out += lifecycle.apply_assets(ctx, assets)
     out += lifecycle.apply_obligations(ctx, obligations)
-    s.add_all([t.row for t in out if t.previous_status is None])  # the rows made by this report
+    persist.findings(s, findings.values())
+    persist.assets(s, assets.values())
+    persist.obligations(s, obligations.values())
     return out, {ip: a.hostname for ip, a in assets.items()}
 
 
@@ -270,32 +327,38 @@ def _top_level(payload: ChangePayload) -> dict[str, Any]:
 
 def _subject(t: lifecycle.Transition) -> str:
     r = t.row
-    if isinstance(r, FindingState):
+    if isinstance(r, FindingRow):
         return r.ident
-    if isinstance(r, AssetState):
+    if isinstance(r, AssetRow):
         return r.ip
     return f"{r.framework}|{r.requirement}"
 
 
-def _payload(t: lifecycle.Transition, hostnames: dict[str, str | None]) -> ChangePayload:
+def _payload(t: lifecycle.Transition, hostnames: dict[str, str | None]) -> dict[str, Any]:
+    """The feed entry's payload, as ``ChangePayload`` dumps it (the contract test checks the shape),
+    built as a dict: a report of a /16 makes tens of thousands of these."""
     r = t.row
-    base = {"transition": t.transition, "previous_status": t.previous_status}
-    if isinstance(r, FindingState):
-        return ChangePayload(**base, finding=finding_out(r, hostnames.get(r.ip)))
-    if isinstance(r, AssetState):
-        return ChangePayload(**base, asset=asset_out(r))
-    return ChangePayload(**base, obligation=obligation_out(r))
+    out: dict[str, Any] = {"transition": t.transition}
+    if t.previous_status is not None:
+        out["previous_status"] = t.previous_status
+    if isinstance(r, FindingRow):
+        out["finding"] = finding_dict(r, hostnames.get(r.ip))
+    elif isinstance(r, AssetRow):
+        out["asset"] = asset_dict(r)
+    else:
+        out["obligation"] = obligation_out(r).model_dump(mode="json")
+    return out
 
 
 def _queue_webhooks(
-    s: Session, client: Client, alerts: list[tuple[Change, lifecycle.Transition]], now: datetime
+    s: Session, client: Client, alerts: list[tuple[dict[str, Any], lifecycle.Transition]], now: datetime
 ) -> tuple[int, ...]:
     if not alerts or not client.webhook_url:
         return ()
     rows = [
         WebhookDelivery(
             client_id=client.id,
-            change_id=change.id,
+            change_id=change["id"],
             status="pending",
             attempts=0,
             created_at=now,
@@ -303,11 +366,11 @@ def _queue_webhooks(
             body=json.dumps(
                 {
                     "event": f"finding.{t.transition}",
-                    "change_id": change.id,
-                    "client_id": change.client_id,
-                    "site_id": change.site_id,
+                    "change_id": change["id"],
+                    "client_id": change["client_id"],
+                    "site_id": change["site_id"],
                     "created_at": now.isoformat(),
-                    "finding": change.payload["finding"],
+                    "finding": change["payload"]["finding"],
                 },
                 sort_keys=True,
             ),

@@ -20,14 +20,17 @@ Every transition becomes one entry of the change feed (``ingest.py``).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from duecare.collector.coverage import Coverage
-from duecare.collector.db.models import AssetState, FindingState, ObligationState
+from duecare.collector.rows import AssetRow, FindingRow, ObligationRow
 from duecare.wire import Finding, Proto, Report, Severity, Verdict
 from duecare.wire.api import LIVE_ASSET, LIVE_FINDING, AssetStatus, FindingStatus
 
@@ -35,7 +38,7 @@ from duecare.wire.api import LIVE_ASSET, LIVE_FINDING, AssetStatus, FindingStatu
 @dataclass(frozen=True)
 class Transition:
     kind: str  # "finding" | "asset" | "obligation"
-    row: FindingState | AssetState | ObligationState
+    row: FindingRow | AssetRow | ObligationRow
     #: the new status, or "updated" when only severity/KEV/title changed.
     transition: str
     previous_status: str | None
@@ -64,6 +67,11 @@ def finding_ident(f: Finding) -> str:
     return f"{f.ip}|{f.exposure.value}|{port}|{proto}"
 
 
+def data_digest(data: dict[str, Any]) -> str:
+    """Identity of a finding's JSON: a sighting that changes nothing writes nothing but its times."""
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 def is_kev(f: Finding) -> bool:
     return any(c.known_exploited is True for c in f.cves)
 
@@ -90,7 +98,7 @@ def _may_resolve(ctx: ReportContext, last_agent_id: str, last_seen_at: datetime)
     return ctx.agent_id == last_agent_id and ctx.report.started_at >= last_seen_at
 
 
-def apply_findings(ctx: ReportContext, rows: dict[str, FindingState]) -> list[Transition]:
+def apply_findings(ctx: ReportContext, rows: dict[str, FindingRow]) -> list[Transition]:
     """Update ``rows`` (the site's findings by ident, new rows added) for one report."""
     report = ctx.report
     affected = _worst(f for f in report.findings if f.verdict is Verdict.AFFECTED)
@@ -99,8 +107,9 @@ def apply_findings(ctx: ReportContext, rows: dict[str, FindingState]) -> list[Tr
     for key, f in affected.items():
         row = rows.get(key)
         data = f.model_dump(mode="json")
+        digest = data_digest(data)
         if row is None:
-            row = FindingState(
+            row = FindingRow(
                 client_id=ctx.client_id,
                 site_id=ctx.site_id,
                 ident=key,
@@ -119,6 +128,9 @@ def apply_findings(ctx: ReportContext, rows: dict[str, FindingState]) -> list[Tr
                 last_report_id=ctx.report_id,
                 changed_by_report_id=ctx.report_id,
                 data=data,
+                data_digest=digest,
+                touched=True,
+                data_changed=True,
             )
             rows[key] = row
             out.append(Transition("finding", row, FindingStatus.NEW, None))
@@ -126,7 +138,12 @@ def apply_findings(ctx: ReportContext, rows: dict[str, FindingState]) -> list[Tr
         previous = row.status
         details_changed = (row.severity, row.kev, row.title) != (f.severity.value, is_kev(f), f.title[:500])
         row.status = _seen_status(previous)
-        row.severity, row.kev, row.title, row.data = f.severity.value, is_kev(f), f.title[:500], data
+        row.severity, row.kev, row.title = f.severity.value, is_kev(f), f.title[:500]
+        row.touched = True
+        if digest != row.data_digest:
+            row.data, row.data_digest, row.data_changed = data, digest, True
+        else:
+            row.data = data  # the same finding; kept for the feed, not written again
         row.last_seen_at = max(row.last_seen_at, ctx.seen_at)
         row.last_agent_id, row.last_report_id = ctx.agent_id, ctx.report_id
         if row.status != previous:
@@ -147,17 +164,18 @@ def apply_findings(ctx: ReportContext, rows: dict[str, FindingState]) -> list[Tr
         row.status = FindingStatus.RESOLVED
         row.status_changed_at, row.changed_by_report_id = ctx.seen_at, ctx.report_id
         row.last_report_id = ctx.report_id
+        row.touched = True
         out.append(Transition("finding", row, FindingStatus.RESOLVED, previous))
     return out
 
 
-def apply_assets(ctx: ReportContext, rows: dict[str, AssetState]) -> list[Transition]:
+def apply_assets(ctx: ReportContext, rows: dict[str, AssetRow]) -> list[Transition]:
     out: list[Transition] = []
     seen = {str(a.ip): a for a in ctx.report.assets}
     for ip, asset in seen.items():
         row = rows.get(ip)
         if row is None:
-            row = AssetState(
+            row = AssetRow(
                 client_id=ctx.client_id,
                 site_id=ctx.site_id,
                 ip=ip,
@@ -170,6 +188,7 @@ def apply_assets(ctx: ReportContext, rows: dict[str, AssetState]) -> list[Transi
                 last_agent_id=ctx.agent_id,
                 last_report_id=ctx.report_id,
                 changed_by_report_id=ctx.report_id,
+                touched=True,
             )
             rows[ip] = row
             out.append(Transition("asset", row, AssetStatus.NEW, None))
@@ -181,6 +200,7 @@ def apply_assets(ctx: ReportContext, rows: dict[str, AssetState]) -> list[Transi
             row.status = AssetStatus.PRESENT
         row.hostname = asset.hostname or row.hostname
         row.mac = asset.mac or row.mac
+        row.touched = True
         row.last_seen_at = max(row.last_seen_at, ctx.seen_at)
         row.last_agent_id, row.last_report_id = ctx.agent_id, ctx.report_id
         if row.status != previous:
@@ -197,11 +217,12 @@ def apply_assets(ctx: ReportContext, rows: dict[str, AssetState]) -> list[Transi
         row.status = AssetStatus.VANISHED
         row.status_changed_at, row.changed_by_report_id = ctx.seen_at, ctx.report_id
         row.last_report_id = ctx.report_id
+        row.touched = True
         out.append(Transition("asset", row, AssetStatus.VANISHED, previous))
     return out
 
 
-def apply_obligations(ctx: ReportContext, rows: dict[tuple[str, str], ObligationState]) -> list[Transition]:
+def apply_obligations(ctx: ReportContext, rows: dict[tuple[str, str], ObligationRow]) -> list[Transition]:
     summary = ctx.report.obligations
     if summary is None:
         return []
@@ -211,7 +232,7 @@ def apply_obligations(ctx: ReportContext, rows: dict[tuple[str, str], Obligation
         data: dict[str, Any] = {"profile": summary.profile, **result.model_dump(mode="json")}
         row = rows.get(key)
         if row is None:
-            row = ObligationState(
+            row = ObligationRow(
                 client_id=ctx.client_id,
                 site_id=ctx.site_id,
                 framework=key[0],
@@ -224,12 +245,14 @@ def apply_obligations(ctx: ReportContext, rows: dict[tuple[str, str], Obligation
                 last_report_id=ctx.report_id,
                 changed_by_report_id=ctx.report_id,
                 data=data,
+                touched=True,
             )
             rows[key] = row
             out.append(Transition("obligation", row, row.status, None))
             continue
         previous = row.status
         row.status, row.title, row.data = result.status.value, result.title[:500], data
+        row.touched = True
         row.last_seen_at = max(row.last_seen_at, ctx.seen_at)
         row.last_report_id = ctx.report_id
         if row.status != previous:
@@ -244,7 +267,7 @@ def alerts(transitions: Iterable[Transition]) -> list[Transition]:
     for t in transitions:
         if t.kind != "finding" or t.transition not in (FindingStatus.NEW, FindingStatus.REOPENED):
             continue
-        assert isinstance(t.row, FindingState)
+        assert isinstance(t.row, FindingRow)
         if t.row.severity == Severity.CRITICAL.value or t.row.kev:
             out.append(t)
     return out

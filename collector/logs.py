@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,17 +31,36 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
+class NoQueryString(logging.Filter):
+    """uvicorn's access line without the query string: a key or token pasted into a URL never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
 def configure_logging(level: str = "info") -> dict[str, Any]:
     """Route our loggers and uvicorn's through the JSON formatter; returns uvicorn's log_config."""
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stderr}},
+        "filters": {"no_query": {"()": f"{__name__}.NoQueryString"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+                "filters": ["no_query"],
+            },
+        },
         "loggers": {
             "duecare": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
-            "uvicorn.access": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "uvicorn.access": {"handlers": ["access"], "level": level.upper(), "propagate": False},
         },
     }
     logging.config.dictConfig(config)

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+import orjson
+from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from duecare.collector.db.models import (
@@ -98,6 +99,37 @@ def changes_after_raw(
         )
         for c in s.scalars(stmt)
     ]
+
+
+def changes_after_json(
+    s: Session, f: Filters, cursor: int, limit: int, until: int | None = None
+) -> tuple[list[bytes], int | None]:
+    """Feed entries as JSON text, each spliced from the stored payload without parsing it (the pull
+    of 100,000 changes is mostly this); returns the entries and the last id."""
+    t = Change.__table__
+    payload = cast(t.c.payload, Text)
+    stmt = select(t.c.id, t.c.kind, t.c.client_id, t.c.site_id, t.c.subject, t.c.report_id, t.c.created_at, payload)
+    stmt = _scoped(stmt, t.c, f).where(t.c.id > cursor)
+    if until is not None:
+        stmt = stmt.where(t.c.id <= until)
+    out: list[bytes] = []
+    last = None
+    for cid, kind, client, site, subject, report, created, body in s.execute(stmt.order_by(t.c.id).limit(limit)):
+        head = orjson.dumps(
+            {
+                "id": cid,
+                "kind": kind,
+                "client_id": client,
+                "site_id": site,
+                "subject": subject,
+                "report_id": report,
+                "created_at": created.isoformat().replace("+00:00", "Z"),
+            }
+        )
+        rest = body.strip().encode()
+        out.append(head[:-1] + (b"," + rest[1:] if rest != b"{}" else b"}"))
+        last = cid
+    return out, last
 
 
 def findings_after(s: Session, f: Filters, status: str | None, after_id: int, limit: int) -> Sequence[FindingState]:

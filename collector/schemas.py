@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from duecare.collector.db.models import AssetState, ChainGap, DroppedReport, FindingState, ObligationState
 from duecare.collector.db.models import Report as ReportRow
+from duecare.collector.rows import AssetRow, FindingRow, ObligationRow
 from duecare.wire import Finding
 from duecare.wire.api import (
     AssetOut,
@@ -28,7 +32,7 @@ def asset_out(row: AssetState) -> AssetOut:
     return AssetOut.model_validate({c: getattr(row, c) for c in AssetOut.model_fields})
 
 
-def obligation_out(row: ObligationState) -> ObligationOut:
+def obligation_out(row: ObligationState | ObligationRow) -> ObligationOut:
     data = row.data
     cols = {c: getattr(row, c) for c in ObligationOut.model_fields if hasattr(ObligationState, c)}
     return ObligationOut.model_validate(
@@ -56,3 +60,50 @@ def chain_gap_out(row: ChainGap) -> ChainGapOut:
 
 def dropped_report_out(row: DroppedReport) -> DroppedReportOut:
     return DroppedReportOut.model_validate({c: getattr(row, c) for c in DroppedReportOut.model_fields})
+
+
+def _when(dt: datetime) -> str:
+    """As pydantic dumps an aware UTC datetime in JSON mode."""
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def finding_dict(row: FindingRow, hostname: str | None) -> dict[str, Any]:
+    """``finding_out(row).model_dump(mode="json")`` without the models: ``data`` was dumped from a
+    validated wire Finding at ingest, the rest are columns (a test checks both give the same)."""
+    return {
+        "id": row.id,
+        "client_id": row.client_id,
+        "site_id": row.site_id,
+        "ip": row.ip,
+        "exposure": row.exposure,
+        "port": row.port,
+        "proto": row.proto,
+        "status": row.status,
+        "severity": row.severity,
+        "title": row.title,
+        "kev": row.kev,
+        "first_seen_at": _when(row.first_seen_at),
+        "last_seen_at": _when(row.last_seen_at),
+        "status_changed_at": _when(row.status_changed_at),
+        "last_report_id": row.last_report_id,
+        "changed_by_report_id": row.changed_by_report_id,
+        "hostname": hostname,
+        "finding": row.data,
+    }
+
+
+def asset_dict(row: AssetRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "client_id": row.client_id,
+        "site_id": row.site_id,
+        "ip": row.ip,
+        "status": row.status,
+        "hostname": row.hostname,
+        "mac": row.mac,
+        "first_seen_at": _when(row.first_seen_at),
+        "last_seen_at": _when(row.last_seen_at),
+        "status_changed_at": _when(row.status_changed_at),
+        "last_report_id": row.last_report_id,
+        "changed_by_report_id": row.changed_by_report_id,
+    }

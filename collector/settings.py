@@ -11,7 +11,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_STATE_DIR = Path("/var/lib/duecare-collector")
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Reports per minute one agent may post (a nightly agent posts one; a backlog drains at this pace).
+DEFAULT_AGENT_RATE = 60.0
 
 
 def default_database_url(state_dir: Path) -> str:
@@ -36,13 +38,25 @@ class CollectorSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     database_url: str
+    #: How receipts name this collector ("received by <name> at <time>").
+    name: Annotated[str, Field(min_length=1, max_length=100)] = "duecare collector"
     #: Request bodies above this are refused with 413 while they are read.
     max_body_bytes: Annotated[int, Field(ge=1024)] = DEFAULT_MAX_BODY_BYTES
     #: Largest page the pull endpoints hand out.
     max_page_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
     webhooks: WebhookSettings = WebhookSettings()
-    #: SQLite: seconds a writer waits for the database lock before giving up.
-    sqlite_busy_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    #: SQLite: seconds a writer waits for the database lock before answering 503 + Retry-After.
+    sqlite_busy_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    #: PostgreSQL: the same bound, as ``lock_timeout`` (a lock wait past it answers 503 + Retry-After).
+    lock_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    #: Per report: a /16 nightly (65,536 addresses) with several exposures per host fits.
+    max_findings_per_report: Annotated[int, Field(ge=1)] = 100_000
+    max_assets_per_report: Annotated[int, Field(ge=1)] = 65_536
+    #: Per agent: a token bucket of ``agent_burst`` reports refilled at this rate; 0 switches it off.
+    agent_rate_per_minute: Annotated[float, Field(ge=0)] = DEFAULT_AGENT_RATE
+    agent_burst: Annotated[int, Field(ge=1)] = 20
+    #: /readyz says not ready below this much free disk where the database lives (SQLite).
+    min_free_disk_mb: Annotated[int, Field(ge=0)] = 256
 
     @classmethod
     def for_state_dir(cls, state_dir: Path, **overrides: object) -> CollectorSettings:

@@ -3,7 +3,8 @@
 A report can change (a) the findings and assets it names and (b) live ones it may resolve. For
 (b) a light query of a few columns pre-selects, in SQL, what ``lifecycle`` would consider (live,
 last seen by this agent, before this report started) and then, in Python, what this report
-covered; only those become ORM objects. ``lifecycle`` applies its full rule again on them.
+covered. Rows come back as plain ``rows.*Row`` dataclasses (one SELECT per chunk, no ORM objects);
+``lifecycle`` applies its full rule again on them, and ``persist`` writes back what it touched.
 """
 
 from __future__ import annotations
@@ -12,16 +13,22 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
 
 from duecare.collector import lifecycle
 from duecare.collector.coverage import IPAddress
 from duecare.collector.db.models import AssetState, FindingState, ObligationState
+from duecare.collector.rows import AssetRow, FindingRow, ObligationRow, columns, loaded
 from duecare.wire import Proto, Verdict
 from duecare.wire.api import LIVE_ASSET, LIVE_FINDING
 
 _CHUNK = 500  # IN-list length (SQLite limits bound parameters)
+_FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
+_ASSETS: Table = AssetState.__table__  # type: ignore[assignment]
+_OBLIGATIONS: Table = ObligationState.__table__  # type: ignore[assignment]
+#: ``data`` (the JSON finding) is replaced on a sighting; only its digest is read.
+_FINDING_COLS = [c for c in columns(FindingRow) if c != "data"]
 
 
 def _chunks(keys: list[Any]) -> Iterable[list[Any]]:
@@ -47,23 +54,25 @@ class _Cover:
         return self.coverage.covers_port(self.memo[ip][0], port, None if proto is None else Proto(proto))
 
 
-def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingState]:
+def _finding_rows(s: Session, where: Any) -> Iterable[FindingRow]:
+    cols = [_FINDINGS.c.id, *(_FINDINGS.c[n] for n in _FINDING_COLS)]
+    for r in s.execute(select(*cols).where(where)).mappings():
+        yield loaded(FindingRow, r)
+
+
+def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
     report = ctx.report
     named = list({lifecycle.finding_ident(f) for f in report.findings if f.verdict is Verdict.AFFECTED})
-    site = FindingState.site_id == ctx.site_id
-    rows: dict[str, FindingState] = {}
+    site = _FINDINGS.c.site_id == ctx.site_id
+    rows: dict[str, FindingRow] = {}
     for chunk in _chunks(named):
-        # ``data`` (the JSON finding) is replaced on a sighting; never read here.
-        stmt = select(FindingState).options(defer(FindingState.data)).where(site, FindingState.ident.in_(chunk))
-        rows.update((r.ident, r) for r in s.scalars(stmt))
+        rows.update((r.ident, r) for r in _finding_rows(s, site & _FINDINGS.c.ident.in_(chunk)))
     cover = _Cover(ctx)
-    candidates = select(
-        FindingState.id, FindingState.ident, FindingState.ip, FindingState.port, FindingState.proto
-    ).where(
+    candidates = select(_FINDINGS.c.id, _FINDINGS.c.ident, _FINDINGS.c.ip, _FINDINGS.c.port, _FINDINGS.c.proto).where(
         site,
-        FindingState.status.in_(list(LIVE_FINDING)),
-        FindingState.last_agent_id == ctx.agent_id,
-        FindingState.last_seen_at <= report.started_at,
+        _FINDINGS.c.status.in_(list(LIVE_FINDING)),
+        _FINDINGS.c.last_agent_id == ctx.agent_id,
+        _FINDINGS.c.last_seen_at <= report.started_at,
     )
     ids = [
         fid
@@ -71,30 +80,37 @@ def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingState
         if ident not in rows and cover.finding(ip, port, proto)
     ]
     for chunk in _chunks(ids):
-        rows.update((r.ident, r) for r in s.scalars(select(FindingState).where(FindingState.id.in_(chunk))))
+        rows.update((r.ident, r) for r in _finding_rows(s, _FINDINGS.c.id.in_(chunk)))
     return rows
 
 
-def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetState]:
+def _asset_rows(s: Session, where: Any) -> Iterable[AssetRow]:
+    cols = [_ASSETS.c.id, *(_ASSETS.c[n] for n in columns(AssetRow))]
+    for r in s.execute(select(*cols).where(where)).mappings():
+        yield loaded(AssetRow, r)
+
+
+def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
     report = ctx.report
     named = list({str(a.ip) for a in report.assets})
-    site = AssetState.site_id == ctx.site_id
-    rows: dict[str, AssetState] = {}
+    site = _ASSETS.c.site_id == ctx.site_id
+    rows: dict[str, AssetRow] = {}
     for chunk in _chunks(named):
-        rows.update((r.ip, r) for r in s.scalars(select(AssetState).where(site, AssetState.ip.in_(chunk))))
+        rows.update((r.ip, r) for r in _asset_rows(s, site & _ASSETS.c.ip.in_(chunk)))
     cover = _Cover(ctx)
-    candidates = select(AssetState.id, AssetState.ip).where(
+    candidates = select(_ASSETS.c.id, _ASSETS.c.ip).where(
         site,
-        AssetState.status.in_(list(LIVE_ASSET)),
-        AssetState.last_agent_id == ctx.agent_id,
-        AssetState.last_seen_at <= report.started_at,
+        _ASSETS.c.status.in_(list(LIVE_ASSET)),
+        _ASSETS.c.last_agent_id == ctx.agent_id,
+        _ASSETS.c.last_seen_at <= report.started_at,
     )
     ids = [aid for aid, ip in s.execute(candidates) if ip not in rows and cover.address(ip)]
     for chunk in _chunks(ids):
-        rows.update((r.ip, r) for r in s.scalars(select(AssetState).where(AssetState.id.in_(chunk))))
+        rows.update((r.ip, r) for r in _asset_rows(s, _ASSETS.c.id.in_(chunk)))
     return rows
 
 
-def obligations(s: Session, ctx: lifecycle.ReportContext) -> dict[tuple[str, str], ObligationState]:
-    stmt = select(ObligationState).where(ObligationState.site_id == ctx.site_id)
-    return {(r.framework, r.requirement): r for r in s.scalars(stmt)}
+def obligations(s: Session, ctx: lifecycle.ReportContext) -> dict[tuple[str, str], ObligationRow]:
+    cols = [_OBLIGATIONS.c.id, *(_OBLIGATIONS.c[n] for n in columns(ObligationRow))]
+    stmt = select(*cols).where(_OBLIGATIONS.c.site_id == ctx.site_id)
+    return {(r["framework"], r["requirement"]): loaded(ObligationRow, r) for r in s.execute(stmt).mappings()}

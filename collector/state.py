@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
 from duecare.collector.db.session import Database
+from duecare.collector.notary import Notary
+from duecare.collector.ratelimit import AgentRateLimit
 from duecare.collector.settings import CollectorSettings
 from duecare.collector.webhooks import WebhookSender
 
@@ -23,3 +26,7 @@ class AppState:
     db: Database
     webhooks: WebhookSender
     product_version: str
+    notary: Notary
+    rate_limit: AgentRateLimit
+    #: Large reports are ingested one at a time per process (``routes/reports.py``).
+    heavy_lane: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from duecare.wire import Evidence, EvidenceKind, Proto
+from duecare.wire.bounds import EXCERPT, SUMMARY, printable
 
 if TYPE_CHECKING:
     from duecare.probes.context import ProbeContext
@@ -67,19 +68,20 @@ def evidence(
 ) -> Evidence:
     """Evidence with a capped excerpt: printable text as text, anything else as hex."""
     if isinstance(excerpt, str):
-        text, enc = excerpt[:limit], "text"
+        # A str excerpt is decoded peer text: controls are escaped, never passed on (wire/bounds.py).
+        text, enc = printable(excerpt[:limit], EXCERPT), "text"
     else:
         raw = excerpt[: limit // 2]
         try:
             decoded = raw.decode("ascii")
-            printable = all(c.isprintable() or c in "\r\n\t" for c in decoded)
+            is_text = all(c.isprintable() or c in "\r\n\t" for c in decoded)
         except UnicodeDecodeError:
-            printable = False
-        text, enc = (decoded, "text") if printable else (raw.hex(" "), "hex")
+            is_text = False
+        text, enc = (decoded, "text") if is_text else (raw.hex(" "), "hex")
     return Evidence(
         kind=kind,
-        summary=summary[:500],
-        excerpt=text[:4096],
+        summary=printable(summary, SUMMARY),
+        excerpt=text[:EXCERPT],
         encoding="text" if enc == "text" else "hex",
         observed_at=datetime.now(UTC),
         probe=probe,

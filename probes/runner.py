@@ -20,6 +20,7 @@ from duecare.probes.base import Observation, Probe, Target
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import NotPermitted, ProbeError, ProbeTimeout, ProtocolError, Unreachable
 from duecare.wire import ProbeAttempt, ProbeStatus
+from duecare.wire.bounds import FACTS_BYTES, json_safe, printable
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,8 @@ async def run_probe(
             status, error = ProbeStatus.BUG, f"{type(exc).__name__}: {exc}"
             tb = traceback.format_exc()[-8000:]
 
-    facts = None if observation is None else observation.facts.model_dump(mode="json")
+    # Facts and error text carry what the peer sent: escaped and capped before they enter the report.
+    facts = None if observation is None else json_safe(observation.facts.model_dump(mode="json"), FACTS_BYTES)
     attempt = ProbeAttempt(
         probe=probe.id,
         ip=target.ip,
@@ -111,8 +113,8 @@ async def run_probe(
         status=status,
         started_at=started,
         duration_ms=round((time.perf_counter() - t0) * 1000, 2),
-        error=None if error is None else error[:2000],
-        traceback=tb,
+        error=None if error is None else printable(error, 2000),
+        traceback=None if tb is None else printable(tb, 8000),
         facts=facts,
     )
     return ProbeOutcome(attempt, observation)

@@ -19,7 +19,7 @@ from duecare.report.history import History, replay
 from duecare.report.html import check_output, render, write_html_or_pdf
 from duecare.wire import Report, SignedReport
 from duecare.wire.api import ChangeKind
-from duecare.wire.signatures import PublicKeyError, load_public_key, signature_ok
+from duecare.wire.signatures import PublicKeyError, SignatureError, load_public_key, signature_ok, verify_receipt
 
 
 def _size(path: Path) -> str:
@@ -56,6 +56,13 @@ def fetch_site_report(client: ReadClient, site: str) -> tuple[Report, History]:
         )
     except PublicKeyError:
         valid = None
+    receipt_valid: bool | None = None
+    if stored.receipt is not None:
+        try:
+            verify_receipt(stored.receipt, None)
+            receipt_valid = stored.receipt.report_hash == latest.report_hash
+        except (SignatureError, PublicKeyError):
+            receipt_valid = False
     points, gaps = replay(changes)
     history = History(
         client=ref.client,
@@ -66,6 +73,8 @@ def fetch_site_report(client: ReadClient, site: str) -> tuple[Report, History]:
         signature=stored.signature,
         signature_valid=valid,
         agent_public_key=stored.agent_public_key,
+        receipt=stored.receipt,
+        receipt_valid=receipt_valid,
     )
     return report, history
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from duecare.wire import Finding
+from duecare.wire import Finding, Receipt
 from duecare.wire.api import LIVE_FINDING, ChangeKind, ChangeOut, FindingOut, FindingStatus
 
 TrackKey = tuple[str, str, int | None, str | None]
@@ -41,6 +41,9 @@ class History:
     signature: str | None = None
     signature_valid: bool | None = None
     agent_public_key: str | None = None
+    #: The collector's signed receipt for the rendered report (proof of notice) and whether it verifies.
+    receipt: Receipt | None = None
+    receipt_valid: bool | None = None
 
     def track(self, f: Finding) -> FindingOut | None:
         return self.tracks.get(track_key(f))

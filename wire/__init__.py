@@ -7,10 +7,12 @@ if __name__ != "duecare.wire":  # the folders install as one namespace (duecare/
 from duecare.wire.envelope import (
     EnrollRequest,
     EnrollResponse,
+    HeldNotice,
     Receipt,
     SignedReport,
     Tombstone,
     canonical_bytes,
+    receipt_payload,
     report_hash,
 )
 from duecare.wire.models import (
@@ -62,6 +64,7 @@ __all__ = [
     "EvidenceKind",
     "Exposure",
     "Finding",
+    "HeldNotice",
     "KevStatus",
     "ObligationRef",
     "ObligationResult",
@@ -85,5 +88,6 @@ __all__ = [
     "Vantage",
     "Verdict",
     "canonical_bytes",
+    "receipt_payload",
     "report_hash",
 ]

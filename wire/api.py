@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, JsonValue
 
+from duecare.wire.envelope import Receipt
 from duecare.wire.models import Finding, ObligationStatus, Proto, Severity
 
 
@@ -50,8 +51,23 @@ class Problem(_Out):
 
 
 class Health(_Out):
+    """``/healthz``: the process answers (liveness). Whether it can do its work is ``/readyz``."""
+
     status: Literal["ok"]
-    database: Literal["ok"]
+
+
+class ReadinessCheck(_Out):
+    ok: bool
+    detail: str
+
+
+class Readiness(_Out):
+    """``/readyz``: 200 when every check passes, 503 (same body) when one does not."""
+
+    status: Literal["ready", "not_ready"]
+    database_writable: ReadinessCheck
+    migrations_current: ReadinessCheck
+    free_disk: ReadinessCheck
 
 
 class FindingOut(_Out):
@@ -237,3 +253,5 @@ class StoredReport(_Out):
     report: dict[str, JsonValue]
     signature: str
     agent_public_key: str
+    #: The collector's signed receipt for it (proof of notice), when the collector signs receipts.
+    receipt: Receipt | None = None

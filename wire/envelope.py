@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from duecare.wire.bounds import Hostname, Summary, WireTime
+
 _HEX64 = r"^[0-9a-f]{64}$"
 
 
@@ -36,7 +38,24 @@ class Tombstone(_Frozen):
 
     report_id: uuid.UUID
     report_hash: Annotated[str, Field(pattern=_HEX64)]
-    dropped_at: AwareDatetime
+    dropped_at: WireTime
+
+
+class HeldNotice(_Frozen):
+    """A report the agent set aside after repeated server errors: it still exists and is retried slowly.
+
+    Signed by the agent (over ``held_payload``), so the collector can show it as the agent's word.
+    """
+
+    report_id: uuid.UUID
+    report_hash: Annotated[str, Field(pattern=_HEX64)]
+    held_since: WireTime
+    reason: Summary
+    signature: Annotated[str, Field(min_length=80, max_length=100)]
+
+
+def held_payload(notice: HeldNotice) -> bytes:
+    return canonical_bytes(notice.model_dump(mode="json", exclude={"signature"}))
 
 
 class SignedReport(_Frozen):
@@ -46,22 +65,37 @@ class SignedReport(_Frozen):
     #: base64 Ed25519 signature over canonical_bytes(report).
     signature: Annotated[str, Field(min_length=80, max_length=100)]
     tombstones: tuple[Tombstone, ...] = ()
+    held: tuple[HeldNotice, ...] = ()
 
 
 class Receipt(_Frozen):
+    """The collector's word that it received a report: signed with the collector's own key, so the
+    client holds proof the MSP was told, and when (``duecare verify --state-dir`` checks it)."""
+
     report_id: uuid.UUID
     report_hash: Annotated[str, Field(pattern=_HEX64)]
     sequence: int
     received_at: AwareDatetime
     duplicate: bool = False
     chain_gap: bool = False
+    agent_id: str | None = None
+    #: The collector's name, as the MSP configured it.
+    collector: str | None = None
+    #: base64 raw Ed25519 public key of the collector, and its signature over ``receipt_payload``.
+    collector_key: str | None = None
+    signature: str | None = None
+
+
+def receipt_payload(receipt: Receipt) -> bytes:
+    """What the collector signs: every field but the signature and ``duplicate`` (a repeat is the same notice)."""
+    return canonical_bytes(receipt.model_dump(mode="json", exclude={"signature", "duplicate"}))
 
 
 class EnrollRequest(_Frozen):
     token: Annotated[str, Field(min_length=16, max_length=512)]
     #: base64 of the raw 32-byte Ed25519 public key.
     public_key: Annotated[str, Field(min_length=40, max_length=64)]
-    hostname: Annotated[str, Field(max_length=255)] = ""
+    hostname: Hostname = ""
 
 
 class EnrollResponse(_Frozen):
@@ -70,3 +104,5 @@ class EnrollResponse(_Frozen):
     client_id: str
     #: Bearer credential for POST /v1/reports; shown once, stored hashed by the collector.
     credential: str
+    #: The collector's receipt key (base64 raw Ed25519): the agent pins it to check receipts.
+    collector_key: str | None = None

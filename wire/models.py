@@ -12,13 +12,31 @@ from datetime import date
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from duecare.wire.bounds import (
+    Details,
+    ErrorText,
+    Excerpt,
+    Facts,
+    Hostname,
+    Name,
+    PortRanges,
+    Reason,
+    Summary,
+    Title,
+    TracebackText,
+    Url,
+    WireDate,
+    WireTime,
+)
 
 SCHEMA_VERSION: Literal[1] = 1
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    #: NaN/Infinity are not JSON; every string and date is bounded (``wire/bounds.py``).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Exposure(enum.StrEnum):
@@ -184,11 +202,11 @@ class Evidence(_Frozen):
     """What a person needs to trust a verdict. Capped and redacted; never credentials."""
 
     kind: EvidenceKind
-    summary: Annotated[str, Field(max_length=500)]
-    excerpt: Annotated[str, Field(max_length=4096)] = ""
+    summary: Summary
+    excerpt: Excerpt = ""
     encoding: Literal["text", "hex"] = "text"
-    observed_at: AwareDatetime
-    probe: str
+    observed_at: WireTime
+    probe: Name
     digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
@@ -196,35 +214,35 @@ class Service(_Frozen):
     port: Port
     proto: Proto
     state: PortState
-    name: str | None = None
-    product: str | None = None
-    version: str | None = None
-    tunnel: str | None = None
+    name: Name | None = None
+    product: Title | None = None
+    version: Title | None = None
+    tunnel: Name | None = None
 
 
 class Asset(_Frozen):
     ip: IPAddress
     mac: Annotated[str, Field(pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")] | None = None
-    vendor: str | None = None
-    hostname: str | None = None
+    vendor: Title | None = None
+    hostname: Hostname | None = None
     discovered_by: Literal["arp", "nmap-ping", "listed"]
     services: tuple[Service, ...] = ()
     #: Ports that gave no answer (firewalled), in nmap's range notation ("1-21,23-442").
-    filtered_tcp: str = ""
-    filtered_udp: str = ""
+    filtered_tcp: PortRanges = ""
+    filtered_udp: PortRanges = ""
 
 
 class ProbeAttempt(_Frozen):
-    probe: str
+    probe: Name
     ip: IPAddress
     port: Port | None
     proto: Proto | None
     status: ProbeStatus
-    started_at: AwareDatetime
+    started_at: WireTime
     duration_ms: Annotated[float, Field(ge=0)]
-    error: Annotated[str, Field(max_length=2000)] | None = None
-    traceback: Annotated[str, Field(max_length=8000)] | None = None
-    facts: dict[str, JsonValue] | None = None
+    error: ErrorText | None = None
+    traceback: TracebackText | None = None
+    facts: Facts | None = None
 
 
 class Ssvc(_Frozen):
@@ -234,41 +252,41 @@ class Ssvc(_Frozen):
     automatable: bool
     technical_impact: Literal["partial", "total"]
     #: The SSVC record's own timestamp, and where the values were read (snapshot file or record).
-    timestamp: AwareDatetime | None = None
-    source: str = ""
+    timestamp: WireTime | None = None
+    source: Title = ""
 
 
 class KevStatus(_Frozen):
     """KEV fields are copied exactly as CISA published them, never recomputed."""
 
-    cve: str
+    cve: Name
     known_exploited: bool | None
-    kev_date_added: date | None = None
-    kev_due_date: date | None = None
-    known_ransomware_campaign_use: str | None = None
+    kev_date_added: WireDate | None = None
+    kev_due_date: WireDate | None = None
+    known_ransomware_campaign_use: Name | None = None
     #: KEV's ``forensicTriage`` ("Yes"/"No" per BOD 26-04), when the catalog carries it.
-    forensic_triage: str | None = None
+    forensic_triage: Name | None = None
     ssvc: Ssvc | None = None
-    note: str | None = None
+    note: Reason | None = None
 
 
 class AdvisoryRef(_Frozen):
-    id: str
-    publisher: str
-    official_id: str
-    title: str
-    url: str
+    id: Name
+    publisher: Title
+    official_id: Title
+    title: Title
+    url: Url
     #: When the advisory was first published: how long the guidance had been public.
-    published: date | None = None
+    published: WireDate | None = None
     vantage: Vantage = Vantage.EITHER
     #: The advisory's CVEs this finding lacks a fix for (advisories attached by missing CVE).
-    missing_cves: tuple[str, ...] = ()
+    missing_cves: tuple[Name, ...] = ()
 
 
 class ObligationRef(_Frozen):
-    framework: str
-    requirement: str
-    title: str
+    framework: Name
+    requirement: Name
+    title: Title
     status: ObligationStatus
 
 
@@ -278,8 +296,8 @@ class ReachabilityEvidence(_Frozen):
     or a written statement. The collector joins the outside view to the inside finding."""
 
     source: Literal["gateway-mapping", "outside-scan", "attestation"]
-    summary: Annotated[str, Field(max_length=500)]
-    observed_at: AwareDatetime
+    summary: Summary
+    observed_at: WireTime
     public_ip: IPAddress | None = None
     public_port: Port | None = None
     #: The report that observed it (the outside agent's), when not this one.
@@ -294,35 +312,35 @@ class Bod2604Tier(_Frozen):
     BOD 26-04 deadline is unknown.
     """
 
-    cve: str | None
+    cve: Name | None
     in_kev: bool
     automatable: bool | None
     technical_impact: Literal["partial", "total"] | None
     publicly_exposed: bool | None
-    tier: str | None = None
+    tier: Reason | None = None
     days: int | None = None
-    if_exposed: str | None = None
-    if_not_exposed: str | None = None
+    if_exposed: Reason | None = None
+    if_not_exposed: Reason | None = None
     #: The tier asks for forensic triage; None while it depends on the unknown exposure.
     forensic_triage: bool | None = None
-    settle: str | None = None
+    settle: Reason | None = None
     table_verified: bool
-    source: str
+    source: Title
     #: CVEs that could not be placed (no SSVC values), and the like.
-    note: str = ""
+    note: Reason = ""
 
 
 class Timeline(_Frozen):
     """A finding's clock: it runs from max(engagement start, first seen)."""
 
-    first_seen: date
-    engagement_start: date | None = None
-    clock_start: date
+    first_seen: WireDate
+    engagement_start: WireDate | None = None
+    clock_start: WireDate
     state: DeadlineState
     #: What set ``Finding.deadline`` (or why there is none), with its source.
-    basis: str
+    basis: Reason
     #: A published due date (KEV) that fell before the clock started: overdue before the engagement.
-    inherited_due: date | None = None
+    inherited_due: WireDate | None = None
     bod_26_04: Bod2604Tier | None = None
     #: Check for compromise before calling it fixed: KEV ``forensicTriage`` or a BOD 26-04 triage tier.
     forensic_triage: bool | None = None
@@ -335,64 +353,64 @@ class Finding(_Frozen):
     proto: Proto | None
     severity: Severity
     verdict: Verdict
-    title: str
-    reason: str
+    title: Title
+    reason: Reason
     evidence: tuple[Evidence, ...] = ()
     confidence: Confidence = Confidence.FIRM
     advisories: tuple[AdvisoryRef, ...] = ()
     cves: tuple[KevStatus, ...] = ()
     obligations: tuple[ObligationRef, ...] = ()
-    remediation: str | None = None
+    remediation: Reason | None = None
     #: The exposure's plain-language summary, for the owner (the reason is for the engineer).
-    summary: str | None = None
-    deadline: date | None = None
+    summary: Reason | None = None
+    deadline: WireDate | None = None
     timeline: Timeline | None = None
     waived: bool = False
     #: Reachable from the internet: true/false with evidence, null while no outside view exists.
     internet_exposed: bool | None = None
     internet_evidence: tuple[ReachabilityEvidence, ...] = ()
-    details: dict[str, JsonValue] = Field(default_factory=dict)
+    details: Details = Field(default_factory=dict)
 
 
 class Coverage(_Frozen):
     """The positive evidence behind a verdict of nothing found: which probes ran, against what."""
 
-    probes: tuple[str, ...]
+    probes: tuple[Name, ...]
     #: Services the probes ran to completion against, and the hosts those services are on.
     services: int
     hosts: tuple[IPAddress, ...] = ()
     #: Hosts found in scope whose ports the port scan swept, and the probes' ports it swept.
     hosts_swept: int
-    ports: str = ""
+    ports: PortRanges = ""
     complete: bool
     #: Why coverage is incomplete (a probe timed out, was skipped, is not registered…).
-    gaps: tuple[str, ...] = ()
+    gaps: tuple[Reason, ...] = ()
 
 
 class Attestation(_Frozen):
     """A signed statement for a duty no scan can judge, supplied by the MSP or owner; printed verbatim."""
 
-    framework: str
-    requirement: str
-    statement: Annotated[str, Field(min_length=1, max_length=2000)]
-    attested_by: Annotated[str, Field(min_length=1)]
-    role: Annotated[str, Field(min_length=1)]
-    signed_on: date
-    document: Annotated[str, Field(min_length=1)]
+    framework: Name
+    requirement: Name
+    statement: Annotated[ErrorText, Field(min_length=1)]
+    attested_by: Annotated[Title, Field(min_length=1)]
+    role: Annotated[Title, Field(min_length=1)]
+    signed_on: WireDate
+    document: Annotated[Title, Field(min_length=1)]
 
 
 class ObligationResult(_Frozen):
-    framework: str
-    requirement: str
-    title: str
+    framework: Name
+    requirement: Name
+    title: Title
     status: ObligationStatus
-    findings: tuple[str, ...] = ()
-    deadline: date | None = None
+    findings: tuple[Title, ...] = ()
+    deadline: WireDate | None = None
     #: Past a deadline set under this engagement (never an inherited one).
     overdue: bool = False
     #: The earliest published due date that fell before the engagement began.
-    inherited_due: date | None = None
-    reason: str = ""
+    inherited_due: WireDate | None = None
+    reason: Reason = ""
     vantage: Vantage | None = None
     coverage: Coverage | None = None
     attestation: Attestation | None = None
@@ -401,9 +419,9 @@ class ObligationResult(_Frozen):
 class ObligationSummary(_Frozen):
     """Counts per status, always equal to the results' (validated: one source for every count)."""
 
-    profile: str
+    profile: Name
     #: The day the engagement began, as the profile (or the agent's configuration) recorded it.
-    engagement_start: date | None = None
+    engagement_start: WireDate | None = None
     met: int = 0
     not_met: int = 0
     no_contrary_evidence: int = 0
@@ -430,30 +448,30 @@ class ObligationSummary(_Frozen):
 
 
 class ScopeRecord(_Frozen):
-    targets: tuple[str, ...]
-    exclusions: tuple[str, ...] = ()
-    tcp_ports: str
-    udp_ports: str
-    probe_classes: tuple[str, ...]
+    targets: tuple[Name, ...]
+    exclusions: tuple[Name, ...] = ()
+    tcp_ports: PortRanges
+    udp_ports: PortRanges
+    probe_classes: tuple[Name, ...]
     mode: ScanMode
     privileged: bool
-    notes: tuple[str, ...] = ()
+    notes: tuple[Reason, ...] = ()
 
 
 class Report(_Frozen):
     schema_version: Literal[1] = SCHEMA_VERSION
     report_id: uuid.UUID
-    agent_id: str | None = None
-    site_id: str | None = None
-    duecare_version: str
-    catalog_version: str
-    kev_catalog_version: str | None = None
+    agent_id: Name | None = None
+    site_id: Name | None = None
+    duecare_version: Name
+    catalog_version: Name
+    kev_catalog_version: Name | None = None
     #: When that KEV catalog was released: its age is the appendix's concern, not the owner's.
-    kev_catalog_released: AwareDatetime | None = None
-    profile: str | None = None
-    authorized_by: str | None = None
-    started_at: AwareDatetime
-    finished_at: AwareDatetime
+    kev_catalog_released: WireTime | None = None
+    profile: Name | None = None
+    authorized_by: Title | None = None
+    started_at: WireTime
+    finished_at: WireTime
     scope: ScopeRecord
     assets: tuple[Asset, ...] = ()
     attempts: tuple[ProbeAttempt, ...] = ()

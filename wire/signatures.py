@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from duecare.wire.envelope import SignedReport, canonical_bytes, report_hash
+from duecare.wire.envelope import Receipt, SignedReport, canonical_bytes, receipt_payload, report_hash
 from duecare.wire.models import Report
 
 
@@ -46,6 +46,23 @@ def load_public_key(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+def verify_payload(public_key: Ed25519PublicKey | str, payload: bytes, signature: str) -> None:
+    """Check ``signature`` over exact bytes (canonical bytes computed once by the caller)."""
+    key = load_public_key(public_key) if isinstance(public_key, str) else public_key
+    try:
+        sig = _b64decode(signature)
+    except ValueError as exc:
+        raise SignatureError(f"signature: {exc}") from exc
+    if len(sig) != 64:
+        raise SignatureError(f"signature: an Ed25519 signature is 64 bytes, got {len(sig)}")
+    try:
+        key.verify(sig, payload)
+    except InvalidSignature as exc:
+        raise SignatureError(
+            "signature: does not verify over canonical_bytes(report) with the enrolled agent key"
+        ) from exc
+
+
 def verify_signature(public_key: Ed25519PublicKey | str, report: Mapping[str, Any], signature: str) -> None:
     """Check ``signature`` over ``canonical_bytes(report)`` exactly as received."""
     key = load_public_key(public_key) if isinstance(public_key, str) else public_key
@@ -65,6 +82,28 @@ def verify_signature(public_key: Ed25519PublicKey | str, report: Mapping[str, An
         raise SignatureError(
             "signature: does not verify over canonical_bytes(report) with the enrolled agent key"
         ) from exc
+
+
+def sign_receipt(key: Ed25519PrivateKey, receipt: Receipt) -> Receipt:
+    """The receipt with the collector's key and signature filled in."""
+    keyed = receipt.model_copy(update={"collector_key": public_key_b64(key), "signature": None})
+    sig = base64.b64encode(key.sign(receipt_payload(keyed))).decode()
+    return keyed.model_copy(update={"signature": sig})
+
+
+def verify_receipt(receipt: Receipt, pinned_key: str | None) -> None:
+    """Check a receipt's signature: with the key pinned at enrollment when there is one (a receipt
+    naming another key is refused), else with the key it names."""
+    if receipt.signature is None or receipt.collector_key is None:
+        raise SignatureError("receipt is not signed (a collector older than receipt signing)")
+    if pinned_key is not None and receipt.collector_key != pinned_key:
+        raise SignatureError("receipt signed with a key other than the collector key pinned at enrollment")
+    key = load_public_key(receipt.collector_key)
+    try:
+        sig = _b64decode(receipt.signature)
+        key.verify(sig, receipt_payload(receipt))
+    except (ValueError, InvalidSignature) as exc:
+        raise SignatureError("receipt signature does not verify: receipt altered or not the collector's") from exc
 
 
 def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from duecare.collector.db.models import Agent, ReaderKey
+from duecare.collector.db.models import Agent, ReadAudit, ReaderKey
 from duecare.collector.errors import Unauthorized
 from duecare.collector.ingest import AgentIdentity
 from duecare.collector.queries import ReaderScope
@@ -40,6 +42,13 @@ def _token(creds: HTTPAuthorizationCredentials | None, prefix: str, what: str) -
     return creds.credentials
 
 
+def _usable(revoked_at: datetime | None, expires_at: datetime | None, what: str) -> None:
+    if revoked_at is not None:
+        raise Unauthorized(f"{what} revoked")
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise Unauthorized(f"{what} expired")
+
+
 def get_agent(
     state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_agent_bearer)]
 ) -> AgentIdentity:
@@ -47,18 +56,42 @@ def get_agent(
     with state.db.read() as s:
         agent = s.scalars(select(Agent).where(Agent.credential_hash == hash_secret(token))).first()
         if agent is None or not secret_matches(token, agent.credential_hash):
-            raise Unauthorized("agent credential unknown or revoked: enroll again")
+            raise Unauthorized("agent credential unknown: enroll again")
+        _usable(agent.revoked_at, agent.expires_at, "agent credential")
         return AgentIdentity(agent.id, agent.site_id, agent.client_id, agent.public_key)
 
 
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def _param_id(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value if value is not None and _ID.match(value) else None
+
+
 def get_reader(
-    state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_reader_bearer)]
+    state: State, request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_reader_bearer)]
 ) -> ReaderScope:
+    """The key's scope; every use is written to the audit of reads (key, client, endpoint, time)."""
     token = _token(creds, READER_PREFIX, "a read key")
-    with state.db.read() as s:
+    now = datetime.now(UTC)
+    with state.db.write() as s:
         key = s.scalars(select(ReaderKey).where(ReaderKey.key_hash == hash_secret(token))).first()
         if key is None or not secret_matches(token, key.key_hash):
-            raise Unauthorized("read key unknown or revoked")
+            raise Unauthorized("read key unknown")
+        _usable(key.revoked_at, key.expires_at, "read key")
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", None) or request.url.path
+        s.add(
+            ReadAudit(
+                key_id=key.id,
+                client_id=_param_id(request, "client") or key.client_id,
+                site_id=_param_id(request, "site"),
+                endpoint=str(endpoint)[:200],
+                at=now,
+            )
+        )
+        key.last_used_at = now
         return ReaderScope(key.id, key.client_id)
 
 

@@ -12,7 +12,9 @@ _WHY = {
     404: "No such resource within the caller's tenants",
     409: "Same report id with a different body",
     413: "Request body over the collector's size limit",
-    422: "Invalid request, signature or report",
+    422: "Invalid request, signature or report (permanent: the detail names the field)",
+    429: "Too many reports from this agent for now: wait Retry-After seconds",
+    503: "The server's own state (a lock held too long, a full disk): retry after Retry-After seconds",
 }
 
 

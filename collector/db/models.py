@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from duecare.collector.db.types import BigId, Json, UTCDateTime
+from duecare.collector.db.types import BigId, Json, JsonText, UTCDateTime
 
 # Stable constraint names, so migrations can refer to them on both back ends.
 NAMING = {
@@ -69,6 +69,7 @@ class EnrollmentToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     agent_id: Mapped[str | None] = mapped_column(ID)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Agent(Base):
@@ -84,6 +85,10 @@ class Agent(Base):
     last_report_hash: Mapped[str | None] = mapped_column(HASH)
     last_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     report_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: A revoked credential gets 401 on its next request (``collector revoke-agent``).
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReaderKey(Base):
@@ -94,6 +99,51 @@ class ReaderKey(Base):
     client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id"), index=True)
     label: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReadAudit(Base):
+    """Which key read which client's data, where and when (``collector audit`` prints it)."""
+
+    __tablename__ = "read_audit"
+    __table_args__ = (Index("ix_read_audit_client_at", "client_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(ID, index=True)
+    #: None: a read across every client (the MSP's all-clients key).
+    client_id: Mapped[str | None] = mapped_column(ID)
+    site_id: Mapped[str | None] = mapped_column(ID)
+    #: The route template (``/v1/findings``), never the query string: it may carry a key by mistake.
+    endpoint: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CollectorKey(Base):
+    """The collector's own Ed25519 key: it signs every receipt, so a client holds proof of notice."""
+
+    __tablename__ = "collector_keys"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    #: PKCS#8 PEM. In the database, not a file, so every replica signs with the same key.
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HeldReport(Base):
+    """A report an agent set aside after repeated server errors (it keeps retrying it slowly)."""
+
+    __tablename__ = "held_reports"
+    __table_args__ = (UniqueConstraint("agent_id", "report_id", name="uq_held_reports_agent_report"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    site_id: Mapped[str] = mapped_column(ID)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    report_id: Mapped[str] = mapped_column(REPORT_ID)
+    report_hash: Mapped[str] = mapped_column(HASH)
+    held_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(500))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Report(Base):
@@ -176,6 +226,8 @@ class FindingState(Base):
     changed_by_report_id: Mapped[str] = mapped_column(REPORT_ID)
     #: The latest wire Finding as JSON (evidence, CVEs, obligations, remediation).
     data: Mapped[dict[str, Any]] = mapped_column(Json)
+    #: sha256 of ``data`` (sorted keys): a sighting that changes nothing does not rewrite it.
+    data_digest: Mapped[str | None] = mapped_column(HASH)
 
 
 class AssetState(Base):
@@ -226,7 +278,7 @@ class Change(Base):
     subject: Mapped[str] = mapped_column(String(200))
     report_id: Mapped[str | None] = mapped_column(REPORT_ID)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonText)
 
 
 class Counter(Base):

@@ -12,6 +12,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 Json = JSON().with_variant(JSONB(), "postgresql")
+#: For JSON that is only ever written once and served as it is (the change feed): PostgreSQL's
+#: ``json`` keeps the text, so the pull streams it without rendering JSONB back to text.
+JsonText = JSON()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -73,7 +73,7 @@ class LiveCollector:
             admin.add_client(database, "acme")
             admin.add_site(database, "acme", "hq")
             self.token = admin.mint_enrollment_token(database, "acme", "hq", timedelta(hours=1)).secret
-            self.reader_key = admin.add_reader(database, None, "test").secret
+            self.reader_key = admin.add_reader(database, None, "test", all_clients=True).secret
         finally:
             database.dispose()
         self.server = Server(self.db, tmp / "collector.log", port or free_port(), *serve_args)

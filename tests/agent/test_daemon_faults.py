@@ -161,10 +161,11 @@ def test_sigkill_mid_delivery_loses_and_doubles_nothing(
     status = live_agent.outbox().status()
     assert (status["pending"], status["refused"]) == (0, 0)
     codes = [s.status for s in proxy.report_posts()]
-    assert set(codes) <= {200, 201}, codes  # nothing refused: no 409, no 422
+    # nothing refused (no 409, no 422); a 429 is the per-agent rate limit pacing the backlog, waited out
+    assert set(codes) <= {200, 201, 429}, codes
     assert codes.count(201) == 40
     # A report whose receipt the kill swallowed came back as a duplicate, not a second copy.
-    assert len(codes) - 40 == codes.count(200)
+    assert len(codes) - 40 - codes.count(429) == codes.count(200)
 
 
 def _posted(proxy: FaultProxy, n: int) -> Callable[[], bool]:

@@ -28,7 +28,7 @@ def site(tmp_path: Path) -> Iterator[tuple[Server, Path, list[dict[str, object]]
     cli("add-client", "Acme Dental", db=db)
     token = cli("add-site", "Acme Dental", "Main office", "--ttl", "1h", db=db)[-1]
     key_file = tmp_path / "read.key"
-    key_file.write_text("\n".join(cli("add-reader", db=db)) + "\n")  # the key is the last line
+    key_file.write_text("\n".join(cli("add-reader", "--all-clients", db=db)) + "\n")  # the key is the last line
     server = Server(db, tmp_path / "collector.log").start()
     try:
         chain = AgentChain()
@@ -75,6 +75,8 @@ def test_report_from_collector_has_history_tracking_and_signature(
     # per finding, the collector's tracking: telnet seen three times is open, vnc new in report 2 is open
     assert "open · first seen" in text
     assert "Ed25519 signature verified" in text
+    # proof of notice: the collector's signed receipt for this report
+    assert re.search(r"received by \S+ at \S+ \S+ UTC, receipt signature valid", text)
     # the FTP finding resolved in the last report is not shown as open anywhere
     assert "198.18.0.11|ftp-anonymous|21/tcp" not in page.attr_values("data-finding")
 

@@ -70,7 +70,7 @@ class Collector:
         return Enrolled(body["client_id"], body["site_id"], body["agent_id"], body["credential"], chain)
 
     def reader(self, client: str | None = None) -> dict[str, str]:
-        return {"authorization": f"Bearer {admin.add_reader(self.db, client).secret}"}
+        return {"authorization": f"Bearer {admin.add_reader(self.db, client, all_clients=client is None).secret}"}
 
     def post(self, agent: Enrolled, body: dict[str, Any]) -> Any:
         return self.http.post("/v1/reports", json=body, headers=agent.auth)

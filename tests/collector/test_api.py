@@ -22,7 +22,38 @@ def _count(collector: Collector, model: type) -> int:
 def test_healthz(collector: Collector) -> None:
     resp = collector.http.get("/healthz")
     assert resp.status_code == 200
-    assert resp.json() == {"status": "ok", "database": "ok"}
+    assert resp.json() == {"status": "ok"}
+
+
+def test_readyz_checks_writes_schema_and_disk(collector: Collector) -> None:
+    resp = collector.http.get("/readyz")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["status"] == "ready"
+    assert all(body[k]["ok"] for k in ("database_writable", "migrations_current", "free_disk"))
+
+
+def test_readyz_says_what_is_wrong(database: object) -> None:
+    from tests.collector.conftest import make_collector
+
+    gen = make_collector(database, min_free_disk_mb=10**9)  # type: ignore[arg-type]
+    collector = next(gen)
+    try:
+        resp = collector.http.get("/readyz")
+        if collector.db.engine.dialect.name == "sqlite":
+            assert resp.status_code == 503
+            assert resp.json()["status"] == "not_ready" and not resp.json()["free_disk"]["ok"]
+            assert "MiB free" in resp.json()["free_disk"]["detail"]
+        else:
+            assert resp.status_code == 200  # the disk of a database server is not ours to see
+        from duecare.collector.db import migrate
+
+        migrate.downgrade(collector.db.engine, "0001")
+        resp = collector.http.get("/readyz")
+        assert resp.status_code == 503 and "collector init" in resp.json()["migrations_current"]["detail"]
+        migrate.upgrade(collector.db.engine)
+    finally:
+        gen.close()
 
 
 def test_report_stored_with_receipt_and_site_filled_in(collector: Collector) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from duecare.collector import changes
 from duecare.collector.db.models import Change, Client
 from duecare.collector.db.session import Database
+from tests.collector.conftest import Collector
 
 
 def _client(db: Database) -> None:
@@ -43,7 +44,7 @@ def test_a_second_writer_waits_for_the_first_to_commit(database: Database) -> No
     def second() -> None:
         first_holds.wait(10)
         with database.write() as s:
-            second_ids.extend(c.id for c in changes.record(s, _pending(2), datetime.now(UTC)))
+            second_ids.extend(c["id"] for c in changes.record(s, _pending(2), datetime.now(UTC)))
         second_done.set()
 
     t1, t2 = threading.Thread(target=first), threading.Thread(target=second)
@@ -69,7 +70,7 @@ def test_rollback_gives_the_ids_back(database: Database) -> None:
     except RuntimeError:
         pass
     with database.write() as s:
-        assert [c.id for c in changes.record(s, _pending(1), datetime.now(UTC))] == [1]
+        assert [c["id"] for c in changes.record(s, _pending(1), datetime.now(UTC))] == [1]
     with database.read() as s:
         assert s.scalar(select(func.count()).select_from(Change)) == 1
 
@@ -99,3 +100,20 @@ def test_many_concurrent_writers_leave_a_dense_prefix(database: Database) -> Non
     assert _visible(database) == list(range(1, 181))
     for snapshot in seen_by_reader:  # every snapshot a reader took was a prefix: no holes
         assert snapshot == list(range(1, len(snapshot) + 1))
+
+
+def test_feed_payloads_built_as_dicts_match_the_models(collector: Collector) -> None:
+    """Ingest writes feed payloads as plain dicts (fast); they must be exactly what the models dump."""
+    from tests.collector.factories import asset, finding
+
+    agent = collector.enroll("acme", "hq")
+    body = agent.chain.next(findings=[finding("198.18.0.50")], assets=[asset("198.18.0.50", "box.lan")])
+    assert collector.post(agent, body).status_code == 201
+    reader = collector.reader()
+    feed = collector.http.get("/v1/changes", headers=reader).json()["changes"]
+    current = collector.http.get("/v1/findings", headers=reader).json()["findings"]
+    assets = collector.http.get("/v1/assets", headers=reader).json()["assets"]
+    (f,) = [c["finding"] for c in feed if c["kind"] == "finding"]
+    (a,) = [c["asset"] for c in feed if c["kind"] == "asset"]
+    assert f == current[0] and f["hostname"] == "box.lan"
+    assert a == assets[0]

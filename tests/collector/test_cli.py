@@ -41,13 +41,13 @@ def pull(*args: str) -> None:
 
 def test_admin_commands_print_secrets_last(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    assert run("init", "--db", db)[-1] == "schema at revision 0002"
+    assert run("init", "--db", db)[-1] == "schema at revision 0004"
     client_id = run("add-client", "acme", "--db", db)[-1]
     assert client_id.startswith("cl_")
     lines = run("add-site", "acme", "hq", "--ttl", "2h", "--db", db)
     assert lines[0].startswith("site st_") and lines[-1].startswith("dce_")
     assert run("add-token", client_id, "hq", "--db", db)[-1].startswith("dce_")
-    assert run("add-reader", "--db", db)[-1].startswith("dcr_")
+    assert run("add-reader", "--all-clients", "--db", db)[-1].startswith("dcr_")
     assert run("add-reader", "--client", "acme", "--db", db)[-1].startswith("dcr_")
     assert run("set-webhook", "acme", "http://127.0.0.1:9/hook", "--db", db)[-1].startswith("dcw_")
     database = Database(make_engine(db))
@@ -60,6 +60,9 @@ def test_admin_commands_print_secrets_last(tmp_path: Path) -> None:
 
 def test_admin_errors_name_the_problem(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
+    result = runner.invoke(app, ["add-client", "acme", "--db", db])
+    assert result.exit_code == 1 and "collector init" in result.output  # never a database made on the side
+    run("init", "--db", db)
     run("add-client", "acme", "--db", db)
     result = runner.invoke(app, ["add-client", "acme", "--db", db])
     assert result.exit_code == 1 and "exists" in result.output
@@ -96,10 +99,11 @@ def test_python_dash_m_collector() -> None:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Server, Path, AgentChain, dict[str, str]]]:
     db = f"sqlite:///{tmp_path / 'c.db'}"
+    run("init", "--db", db)
     run("add-client", "acme", "--db", db)
     token = run("add-site", "acme", "hq", "--db", db)[-1]
     key_file = tmp_path / "key"
-    key_file.write_text(run("add-reader", "--db", db)[-1] + "\n")
+    key_file.write_text(run("add-reader", "--all-clients", "--db", db)[-1] + "\n")
     server = Server(db, tmp_path / "server.log").start()
     chain = AgentChain()
     cred = httpx.post(f"{server.url}/v1/enroll", json={"token": token, "public_key": chain.key.public_b64}).json()
@@ -120,6 +124,8 @@ def test_pull_keeps_the_cursor(live: tuple[Server, Path, AgentChain, dict[str, s
     ids = [c["id"] for c in doc["changes"]]
     assert ids == list(range(1, len(ids) + 1)) and doc["cursor"] == cursor.read_text().strip() == str(ids[-1])
     assert doc["clients"] and {c["kind"] for c in doc["changes"]} >= {"report", "finding"}
+    for written in (out, cursor):  # every client's findings may be in a pull: owner-only
+        assert written.stat().st_mode & 0o777 == 0o600, written
     pull(*base, "-o", str(out))
     assert json.loads(out.read_text())["changes"] == []  # nothing new
     httpx.post(f"{server.url}/v1/reports", json=chain.next(findings=[]), headers=auth)  # telnet fixed

@@ -7,7 +7,7 @@ from typing import Any
 
 from duecare.collector import lifecycle
 from duecare.collector.coverage import Coverage
-from duecare.collector.db.models import AssetState, FindingState, ObligationState
+from duecare.collector.rows import AssetRow, FindingRow, ObligationRow
 from duecare.wire import Exposure, ObligationStatus, Report, Severity, Verdict
 from tests.collector.factories import BASE_TIME, asset, finding, make_report, obligations
 
@@ -18,18 +18,18 @@ def _ctx(report: Report, agent: str = "ag_1") -> lifecycle.ReportContext:
     return lifecycle.ReportContext(report, "cl_1", "st_1", agent, Coverage.of(report))
 
 
-def _run(rows: dict[str, FindingState], agent: str = "ag_1", hour: int = 0, **kw: Any) -> list[str]:
+def _run(rows: dict[str, FindingRow], agent: str = "ag_1", hour: int = 0, **kw: Any) -> list[str]:
     report = make_report(started_at=BASE_TIME + timedelta(hours=hour), **kw)
     return [t.transition for t in lifecycle.apply_findings(_ctx(report, agent), rows)]
 
 
-def _status(rows: dict[str, FindingState]) -> str:
+def _status(rows: dict[str, FindingRow]) -> str:
     (row,) = rows.values()
     return row.status
 
 
-def _opened() -> dict[str, FindingState]:
-    rows: dict[str, FindingState] = {}
+def _opened() -> dict[str, FindingRow]:
+    rows: dict[str, FindingRow] = {}
     assert _run(rows, findings=[TELNET]) == ["new"]
     return rows
 
@@ -48,7 +48,7 @@ def test_full_cycle_new_open_resolved_reopened_open() -> None:
 
 
 def test_only_affected_opens_a_finding() -> None:
-    rows: dict[str, FindingState] = {}
+    rows: dict[str, FindingRow] = {}
     other = [
         finding("198.18.0.50", verdict=Verdict.NOT_AFFECTED),
         finding("198.18.0.51", verdict=Verdict.INDETERMINATE),
@@ -111,7 +111,7 @@ def test_severity_or_kev_change_is_an_update() -> None:
 
 
 def test_duplicates_in_one_report_keep_the_worst() -> None:
-    rows: dict[str, FindingState] = {}
+    rows: dict[str, FindingRow] = {}
     _run(rows, findings=[finding("198.18.0.50", severity=Severity.LOW), finding("198.18.0.50", severity=Severity.HIGH)])
     assert _status(rows) == "new" and next(iter(rows.values())).severity == "high"
 
@@ -119,7 +119,7 @@ def test_duplicates_in_one_report_keep_the_worst() -> None:
 def test_alerts_only_for_new_or_reopened_critical_or_kev() -> None:
     crit = finding("198.18.0.60", Exposure.SMB_MS17_010, 445, severity=Severity.CRITICAL)
     kev = finding("198.18.0.61", Exposure.EXCHANGE_UNPATCHED, 443, severity=Severity.HIGH, kev_cves=["CVE-2021-34473"])
-    rows: dict[str, FindingState] = {}
+    rows: dict[str, FindingRow] = {}
     report = make_report(findings=[crit, kev, TELNET])
     alerts = lifecycle.alerts(lifecycle.apply_findings(_ctx(report), rows))
     assert sorted(a.row.ip for a in alerts) == ["198.18.0.60", "198.18.0.61"]  # type: ignore[union-attr]
@@ -128,7 +128,7 @@ def test_alerts_only_for_new_or_reopened_critical_or_kev() -> None:
 
 
 def test_assets_new_present_vanished_returned() -> None:
-    rows: dict[str, AssetState] = {}
+    rows: dict[str, AssetRow] = {}
 
     def run(hour: int, ips: list[str], **kw: Any) -> list[str]:
         report = make_report(started_at=BASE_TIME + timedelta(hours=hour), assets=[asset(i) for i in ips], **kw)
@@ -142,7 +142,7 @@ def test_assets_new_present_vanished_returned() -> None:
 
 
 def test_obligation_status_changes_are_transitions() -> None:
-    rows: dict[tuple[str, str], ObligationState] = {}
+    rows: dict[tuple[str, str], ObligationRow] = {}
 
     def run(hour: int, status: ObligationStatus) -> list[str]:
         report = make_report(

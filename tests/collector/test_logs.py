@@ -29,3 +29,15 @@ def test_ingest_logs_no_secret(collector: Collector, caplog: pytest.LogCaptureFi
     for line in lines:
         json.loads(line)
         assert agent.credential not in line and "dca_" not in line and "dce_" not in line
+
+
+def test_access_lines_lose_their_query_string() -> None:
+    """A key pasted into a URL (``?key=dcr_…``) never reaches the access log."""
+    from duecare.collector.logs import NoQueryString
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/v1/findings?cursor=0&key=dcr_secret", "1.1", 200), None,
+    )  # fmt: skip
+    assert NoQueryString().filter(record)
+    assert "dcr_secret" not in record.getMessage() and "/v1/findings" in record.getMessage()

@@ -29,7 +29,7 @@ def _tenant(db: str, sites: int = 1) -> tuple[list[str], str]:
     cli("init", db=db)
     cli("add-client", "acme", db=db)
     tokens = [cli("add-site", "acme", f"site{i}", "--ttl", "1h", db=db)[-1] for i in range(sites)]
-    return tokens, cli("add-reader", db=db)[-1]
+    return tokens, cli("add-reader", "--all-clients", db=db)[-1]
 
 
 def _enroll(url: str, token: str) -> tuple[dict[str, str], AgentChain]:

@@ -50,7 +50,7 @@ def api_schema(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             body = chain.next(findings=[finding("198.18.0.50")], obligation_summary=summary)
             assert http.post("/v1/reports", json=body, headers=agent).status_code == 201
         HEADERS["agent"] = agent
-        HEADERS["reader"] = {"Authorization": f"Bearer {admin.add_reader(db, None).secret}"}
+        HEADERS["reader"] = {"Authorization": f"Bearer {admin.add_reader(db, None, all_clients=True).secret}"}
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
         db.dispose()
 

@@ -18,4 +18,5 @@ router = APIRouter(prefix="/v1", tags=["agents"])
 )
 def enroll(state: State, body: EnrollRequest) -> EnrollResponse:
     """Exchange a site's single-use, expiring enrollment token for an agent credential."""
-    return admin.enroll(state.db, body)
+    answer = admin.enroll(state.db, body)
+    return answer.model_copy(update={"collector_key": state.notary.public_key()})

@@ -3,38 +3,83 @@ from __future__ import annotations
 import json
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from duecare.collector import ingest, queries
 from duecare.collector.api.deps import CurrentAgent, CurrentReader, State
 from duecare.collector.api.responses import problems
+from duecare.collector.errors import TooManyRequests, Unprocessable
+from duecare.collector.ratelimit import AgentRateLimit
 from duecare.collector.schemas import report_summary
 from duecare.wire import Receipt, SignedReport
 from duecare.wire.api import StoredReport
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+#: Bodies above this go through the heavy lane (a /24's nightly report is well under it).
+HEAVY_BYTES = 1024 * 1024
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignedReport"}}},
+    }
+}
+
+
+def _parse(raw: bytes) -> SignedReport:
+    try:
+        return SignedReport.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise Unprocessable(f"invalid request: body.{where}: {first['msg']}") from exc
 
 
 @router.post(
     "/reports",
     response_model=Receipt,
     status_code=status.HTTP_201_CREATED,
+    openapi_extra=_BODY,
     responses={
         200: {"model": Receipt, "description": "Already received: the same receipt again"},
-        **problems(401, 403, 409, 413, 422),
+        **problems(401, 403, 409, 413, 422, 429, 503),
     },
 )
-def post_report(
-    state: State, agent: CurrentAgent, body: SignedReport, response: Response, background: BackgroundTasks
+async def post_report(
+    state: State, agent: CurrentAgent, request: Request, response: Response, background: BackgroundTasks
 ) -> Receipt:
-    """Store one signed report (idempotent on its id) and update the site's findings."""
-    report = ingest.check_report(agent, body)
-    result = ingest.ingest(state.db, agent, body, report)
+    """Store one signed report (idempotent on its id) and update the site's findings.
+
+    The body is read here and everything else (parse, signature, validation, the database) runs in
+    the thread pool: a report of a /16 never holds the event loop, so other requests keep flowing."""
+    wait = state.rate_limit.take(agent.id)
+    if wait is not None:
+        raise TooManyRequests(
+            f"agent {agent.id} posts faster than {state.settings.agent_rate_per_minute:g} reports a minute; "
+            "retry after Retry-After seconds",
+            retry_after_s=AgentRateLimit.header(wait),
+        )
+    raw = await request.body()
+    limits = ingest.Limits(state.settings.max_findings_per_report, state.settings.max_assets_per_report)
+
+    def work() -> ingest.IngestResult:
+        body = _parse(raw)
+        return ingest.ingest(state.db, agent, body, ingest.check_report(agent, body, limits))
+
+    def heavy() -> ingest.IngestResult:
+        # One large report at a time per process: parsing and validating tens of thousands of
+        # findings holds the interpreter, and small posts of other clients must keep flowing.
+        with state.heavy_lane:
+            return work()
+
+    result = await run_in_threadpool(heavy if len(raw) > HEAVY_BYTES else work)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     if result.webhook_ids:
         background.add_task(state.webhooks.deliver, result.webhook_ids)
-    return result.receipt
+    return await run_in_threadpool(state.notary.sign, result.receipt)
 
 
 @router.get("/reports/{report_id}", response_model=StoredReport, responses=problems(401, 404, 422))
@@ -48,5 +93,6 @@ def get_report(state: State, reader: CurrentReader, report_id: uuid.UUID) -> Sto
                 "report": json.loads(row.raw_report),
                 "signature": row.signature,
                 "agent_public_key": agent.public_key,
+                "receipt": state.notary.sign(ingest.receipt_of(row, duplicate=False)),
             }
         )
