@@ -60,9 +60,9 @@ def test_admin_errors_name_the_problem(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
     run("add-client", "acme", "--db", db)
     result = runner.invoke(app, ["add-client", "acme", "--db", db])
-    assert result.exit_code == 1 and "exists" in result.output
+    assert result.exit_code == 2 and "exists" in result.output
     result = runner.invoke(app, ["add-site", "nobody", "hq", "--db", db])
-    assert result.exit_code == 1 and "no client 'nobody'" in result.output
+    assert result.exit_code == 2 and "no client 'nobody'" in result.output
     result = runner.invoke(app, ["add-site", "acme", "hq", "--ttl", "soon", "--db", db])
     assert result.exit_code == 2
 
