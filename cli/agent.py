@@ -100,6 +100,9 @@ def run(
             "--stop-grace", metavar="SECONDS", min=0, help="Seconds a running cycle may take to finish at SIGTERM."
         ),
     ] = 60.0,
+    check_config: Annotated[
+        bool, typer.Option("--check-config", help="Only check the config and its scope, then exit (0: ready).")
+    ] = False,
 ) -> None:
     """Scan on the configured schedule; keep every report until the collector acknowledges it."""
     from duecare.agent.daemon import AgentDaemon
@@ -109,9 +112,12 @@ def run(
 
     try:
         cfg = load_config(config)
-        daemon_scope(cfg, str(config) if config else "the default config (no --config)")
+        scope = daemon_scope(cfg, str(config) if config else "the default config (no --config)")
     except (ConfigError, ScopeError) as exc:
         raise fail(str(exc)) from exc
+    if check_config:
+        err.print(f"{config or 'defaults'}: valid; {scope.size()} addresses in scope", markup=False)
+        return
     state = StateDir(state_dir)
     try:
         state.enrollment()
