@@ -31,12 +31,13 @@ def list_advisories(catalog: Catalog) -> list[Advisory]:
 
 
 def find_advisory(catalog: Catalog, key: str) -> Advisory:
-    """By file id (``aa22-137a``) or official identifier (``AA22-137A``), case-insensitive."""
+    """By file id (``aa22-137a``), the ``publisher/id`` that ``duecare advisories list`` prints
+    (``cisa/aa22-137a``), or official identifier (``AA22-137A``); case-insensitive."""
     wanted = key.strip().lower()
     for adv in catalog.advisories.values():
-        if wanted in (adv.id, adv.official_id.lower()):
+        if wanted in (adv.id, f"{adv.publisher}/{adv.id}".lower(), adv.official_id.lower()):
             return adv
-    raise KeyError(f"no advisory {key!r}")
+    raise KeyError(f"no advisory {key!r} (`duecare advisories list` prints the ids)")
 
 
 def show_advisory(catalog: Catalog, key: str, now: datetime) -> AdvisoryDetail:

@@ -138,12 +138,15 @@ class AgentConfig(_Section):
 
 
 def _describe(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid configuration"]
+    """One line for one bad key; a header and one indented line per key when there are several."""
+    problems = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"  {key}: {msg}")
-    return "\n".join(lines)
+        problems.append(f"{key}: {msg}")
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    return "\n".join([f"{source}: invalid configuration", *(f"  {p}" for p in problems)])
 
 
 def load_config(path: Path | None, env: dict[str, str] | None = None) -> AgentConfig:

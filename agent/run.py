@@ -66,13 +66,21 @@ def scan_to_report(request: ScanRequest, progress: Progress) -> tuple[ScanResult
     return result, report
 
 
+def daemon_scope(config: AgentConfig, source: str = "the config") -> Scope:
+    """The agent's scope, from its config only; checked when the agent starts, not at the first cycle."""
+    if not config.scope.targets:
+        raise ScopeError(
+            f"{source}: [scope] targets is empty; set the addresses this agent may scan, "
+            'e.g. targets = ["192.0.2.0/24"]'
+        )
+    return Scope.parse(config.scope.targets, config.scope.exclude).check_scannable()
+
+
 def scan_for_daemon(config: AgentConfig) -> Report:
     """A scheduled cycle: scope from the config only, no terminal."""
     from duecare.agent.progress import NullProgress
 
-    if not config.scope.targets:
-        raise ScopeError("the agent needs [scope] targets in its config")
-    scope = Scope.parse(config.scope.targets, config.scope.exclude)
+    scope = daemon_scope(config)
     request = ScanRequest(config, scope, config.report.profile, config.report.authorized_by)
     return scan_to_report(request, NullProgress())[1]
 

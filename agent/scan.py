@@ -25,6 +25,7 @@ from duecare.probes.registry import needed_ports
 from duecare.probes.runner import ProbeOutcome, run_probe
 from duecare.wire import Asset, PortState, ProbeStatus, Proto, ScanMode, Service
 from duecare.wire.bounds import HOSTNAME, NAME, TITLE, printable
+from duecare.wire.models import SKIP_HOST_SILENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ class SilentHosts:
     def reason(self, ip: str) -> str | None:
         if not self.threshold or ip in self.completed or self.timeouts.get(ip, 0) < self.threshold:
             return None
-        return f"host went silent: {self.timeouts[ip]} TCP services accepted and never answered"
+        return f"{SKIP_HOST_SILENT}: {self.timeouts[ip]} TCP services accepted and never answered"
 
 
 async def run_scan(

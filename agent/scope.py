@@ -7,6 +7,7 @@ checked against ``Scope.__contains__`` (see ``ProbeContext.guard``): two locks o
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -19,6 +20,10 @@ IPNetwork = IPv4Network | IPv6Network
 
 class ScopeError(AgentError, ValueError):
     pass
+
+
+#: Digits with dots, or hex with colons, and an optional /prefix: meant as an address.
+_ADDRESS_LIKE = re.compile(r"^(?:[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)(?:/\S*)?$")
 
 
 def parse_spec(spec: str) -> list[IPNetwork]:
@@ -43,10 +48,24 @@ def parse_spec(spec: str) -> list[IPNetwork]:
     try:
         return [ipaddress.ip_network(text, strict=False)]
     except ValueError as exc:
+        if _ADDRESS_LIKE.match(text):  # a typo in an address, not a host name: say what is wrong with it
+            raise ScopeError(f"{spec!r}: {_address_problem(text)}") from exc
         raise ScopeError(
             f"{spec!r}: not an IP address, CIDR or range (host names are not accepted: "
             "name resolution would send traffic we do not control)"
         ) from exc
+
+
+def _address_problem(text: str) -> str:
+    addr, slash, prefix = text.partition("/")
+    try:
+        version = ipaddress.ip_address(addr).version
+    except ValueError:
+        return f"{addr!r} is not a valid IPv4 or IPv6 address"
+    top = 32 if version == 4 else 128
+    if slash and not (prefix.isdigit() and int(prefix) <= top):
+        return f"prefix length /{prefix} is out of range for IPv{version} (0-{top})"
+    return "not a valid IP network"
 
 
 def _hosts(net: IPNetwork) -> Iterator[IPAddress]:
@@ -107,6 +126,17 @@ class Scope:
 
     def size(self) -> int:
         return sum(n.num_addresses for n in self.include)
+
+    def check_scannable(self) -> Scope:
+        """Refuse, before any packet, what a scan cannot honour: IPv6 targets (discovery and port
+        scans are IPv4 only, so they would come back silently empty) and a scope whose every address
+        is excluded (a scan of nothing would read as a clean network)."""
+        v6 = [str(n) for n in self.include if n.version == 6]
+        if v6:
+            raise ScopeError(f"{v6[0]!r}: IPv6 targets are not supported yet (discovery and port scans are IPv4)")
+        if next(self.addresses(), None) is None:
+            raise ScopeError("nothing to scan: every address of the targets is excluded")
+        return self
 
 
 def _overlaps(a: IPNetwork, b: IPNetwork) -> bool:

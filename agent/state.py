@@ -52,8 +52,20 @@ class StateDir:
     path: Path
 
     def ensure(self) -> StateDir:
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Make the directory (0700) if missing; fail with the command that fixes it, not a traceback."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StateError(f"cannot create the state directory {self.path}: {exc.strerror}; {self._fix()}") from exc
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise StateError(f"the state directory {self.path} is not writable by this user; {self._fix()}")
         return self
+
+    def _fix(self) -> str:
+        return (
+            f"make it for the user that runs duecare: install -d -m 0700 -o duecare -g duecare {self.path} "
+            "(scripts/install-agent.sh does)"
+        )
 
     @property
     def outbox_path(self) -> Path:

@@ -44,7 +44,7 @@ FULL_TIMEOUT = 1800.0
 
 
 def duecare_full(out: Path) -> list[str]:
-    return [DUECARE, "scan", SUBNET, "--exclude", SCANNER, "--json", "--out", str(out)]
+    return [DUECARE, "scan", SUBNET, "--exclude", SCANNER, "--json", "--json-out", str(out)]
 
 
 def nmap_full(tcp_ports: str, xml: Path) -> list[str]:

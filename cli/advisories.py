@@ -18,34 +18,27 @@ from duecare.advisories.manage import list_advisories, show_advisory, update_kev
 from duecare.advisories.ssvc import SsvcUpdateError
 from duecare.agent.feeds import FeedError, read_source
 from duecare.agent.state import DEFAULT_STATE_DIR
+from duecare.cli.common import err, fail, typer_app, warn
 
-app = typer.Typer(
-    help="The advisory catalog: list, show, validate; refresh the KEV and SSVC snapshots.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-err = Console(stderr=True)
+app = typer_app(help="The advisory catalog: list, show, validate; refresh the KEV and SSVC snapshots.")
 out = Console(highlight=False)
 
-StateOpt = Annotated[Path, typer.Option("--state-dir", help="Agent state directory (holds the KEV update).")]
-DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Catalog data directory (default: packaged).")]
+StateOpt = Annotated[
+    Path, typer.Option("--state-dir", metavar="DIR", help="Agent state directory (holds the KEV update).")
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data-dir", metavar="DIR", help="Catalog data directory (default: packaged).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
-
-
-def _bail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def _catalog(data_dir: Path | None, state_dir: Path | None) -> Catalog:
     """What loads, with a warning for what does not: browsing should survive one bad file."""
     catalog, problems = collect(data_dir, state_dir)
     if problems:
-        err.print(
-            f"[yellow]warning:[/] {len(problems)} catalog problem(s), first: {problems[0]}\n"
-            "(run `duecare advisories validate` for all of them)",
-            highlight=False,
+        warn(
+            f"{len(problems)} catalog problem(s), first: {problems[0]} "
+            "(run `duecare advisories validate` for all of them)"
         )
     return catalog
 
@@ -68,7 +61,10 @@ def list_(data_dir: DataOpt = None, state_dir: StateOpt = DEFAULT_STATE_DIR, as_
 
 @app.command()
 def show(
-    advisory: Annotated[str, typer.Argument(help="Advisory id or official identifier (AA22-137A).")],
+    advisory: Annotated[
+        str,
+        typer.Argument(metavar="ADVISORY", help="Id as `list` prints it (cisa/aa22-137a) or official id (AA22-137A)."),
+    ],
     data_dir: DataOpt = None,
     state_dir: StateOpt = DEFAULT_STATE_DIR,
     as_json: JsonOpt = False,
@@ -78,7 +74,7 @@ def show(
     try:
         detail = show_advisory(catalog, advisory, datetime.now(UTC))
     except KeyError as exc:
-        raise _bail(str(exc.args[0]), 1) from exc
+        raise fail(str(exc.args[0])) from exc
     a = detail.advisory
     if as_json:
         doc = {
@@ -106,21 +102,24 @@ def show(
 
 @app.command("validate")
 def validate_(
-    directory: Annotated[Path | None, typer.Argument(help="Data directory (default: the packaged one).")] = None,
+    directory: Annotated[
+        Path | None, typer.Argument(metavar="DIR", help="Data directory (default: the packaged one).")
+    ] = None,
 ) -> None:
     """Check every data file; print every problem (file:line [field]: message). Exit 1 if any."""
     problems = validate(directory)
     for p in problems:
         print(p)  # one problem per line, unwrapped: file:line [field]: message
     if problems:
-        raise _bail(f"{len(problems)} problem(s)", 1)
-    err.print("catalog valid", highlight=False)
+        raise fail(f"{len(problems)} problem(s)", 1)
+    err.print("catalog valid")
 
 
 @app.command("update-kev")
 def update_kev_(
     source: Annotated[
-        str | None, typer.Option("--from", help="A KEV JSON file or http(s) URL (default: CISA's feed).")
+        str | None,
+        typer.Option("--from", metavar="FILE|URL", help="A KEV JSON file or http(s) URL (default: CISA's feed)."),
     ] = None,
     state_dir: StateOpt = DEFAULT_STATE_DIR,
     data_dir: DataOpt = None,
@@ -130,7 +129,7 @@ def update_kev_(
         where = source or KEV_FEED_URL
         result = update_kev(state_dir, read_source(where), where, data_dir=data_dir)
     except (FeedError, KevUpdateError, CatalogError, OSError) as exc:
-        raise _bail(str(exc), 1) from exc
+        raise fail(str(exc), 1) from exc
     verb = "installed" if result.changed else "already current:"
     was = f" (was {result.previous_version})" if result.previous_version else ""
     err.print(f"KEV {verb} {result.catalog_version}, {result.count} entries{was} → {result.path}", highlight=False)
@@ -142,6 +141,7 @@ def update_ssvc_(
         str,
         typer.Option(
             "--from",
+            metavar="FILE|URL",
             help="CISA Vulnrichment CVE record(s) (JSON: one record or a list) or a CSV in the snapshot's layout; "
             "a file or an http(s) URL.",
         ),
@@ -153,7 +153,7 @@ def update_ssvc_(
     try:
         result = update_ssvc(state_dir, read_source(source), source, data_dir=data_dir)
     except (FeedError, SsvcUpdateError, CatalogError, OSError) as exc:
-        raise _bail(str(exc), 1) from exc
+        raise fail(str(exc), 1) from exc
     err.print(
         f"SSVC: read {result.read} value set(s), {result.changed} changed; {result.total} CVEs → {result.path}",
         highlight=False,

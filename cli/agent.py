@@ -16,64 +16,115 @@ from rich.console import Console
 
 from duecare.agent.config import ConfigError, load_config
 from duecare.agent.state import DEFAULT_STATE_DIR, StateDir, StateError
+from duecare.cli.common import EXIT_INTERNAL, err, fail, typer_app
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-err = Console(stderr=True)
+app = typer_app(help="The scheduled agent: enroll, run, status.")
 
-StateOpt = Annotated[Path, typer.Option("--state-dir", help="Agent state directory.")]
+StateOpt = Annotated[Path, typer.Option("--state-dir", metavar="DIR", help="Agent state directory.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="TOML config file.")]
+TOKEN_ENV = "DUECARE_ENROLL_TOKEN"
 
 
-def _bail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+def _read_token(token_file: str | None) -> tuple[str, str]:
+    """(token text, where it came from): a file, stdin (``-``) or $DUECARE_ENROLL_TOKEN."""
+    if token_file is None:
+        if os.environ.get(TOKEN_ENV):
+            return os.environ[TOKEN_ENV], f"${TOKEN_ENV}"
+        raise fail(f"give the enrollment token: --token-file FILE, --token-file - (stdin), or ${TOKEN_ENV}")
+    if token_file == "-":
+        if sys.stdin.isatty():
+            raise fail("--token-file -: paste the token on stdin or redirect it: --token-file - < FILE")
+        return sys.stdin.read(4096), "stdin"
+    try:
+        with open(token_file, encoding="utf-8", errors="replace") as fh:
+            return fh.read(4096), token_file
+    except PermissionError as exc:
+        raise fail(
+            f"cannot read the token file {token_file}: permission denied for user {_user()}; "
+            f"pass it on stdin instead: --token-file - < {token_file}"
+        ) from exc
+    except OSError as exc:
+        raise fail(f"cannot read the token file {token_file}: {exc.strerror or exc}") from exc
+
+
+def _user() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
 
 
 @app.command()
 def enroll(
-    collector: Annotated[str, typer.Option("--collector", help="Collector base URL.")],
-    token_file: Annotated[str, typer.Option("--token-file", help="File holding the token, or - for stdin.")],
+    collector: Annotated[
+        str, typer.Option("--collector", metavar="URL", help="Collector base URL, e.g. https://collector.example:8443.")
+    ],
+    token_file: Annotated[
+        str | None,
+        typer.Option(
+            "--token-file", metavar="FILE", help=f"File holding the token, or - for stdin (default: ${TOKEN_ENV})."
+        ),
+    ] = None,
     state_dir: StateOpt = DEFAULT_STATE_DIR,
 ) -> None:
-    """Make this agent's key and trade the site's enrollment token for a credential."""
+    """Make this agent's key and trade the site's enrollment token for a credential.
+
+    Run it as the user the agent runs as (the service's `duecare`); the state directory is created
+    (0700) if it can be.
+    """
+    from duecare.agent.enroll import CollectorUnavailable, check_token
     from duecare.agent.enroll import enroll as do_enroll
 
+    raw, source = _read_token(token_file)
     try:
-        token = sys.stdin.read() if token_file == "-" else Path(token_file).read_text()
-    except OSError as exc:
-        raise _bail(f"cannot read token file: {exc}") from exc
-    try:
+        token = check_token(raw, source)
         with httpx.Client(timeout=30.0) as client:
             e = do_enroll(StateDir(state_dir), collector, token, socket.gethostname(), client)
-    except StateError as exc:
-        raise _bail(str(exc), 1) from exc
-    err.print(f"enrolled as agent {e.agent_id} for site {e.site_id}")
+    except CollectorUnavailable as exc:  # the environment (1), not the input: retry later
+        raise fail(str(exc), EXIT_INTERNAL) from exc
+    except StateError as exc:  # a bad token, URL or directory, or the token refused: the caller's to fix
+        raise fail(str(exc)) from exc
+    err.print(f"enrolled as agent {e.agent_id} for site {e.site_id}", markup=False)
 
 
 @app.command()
 def run(
-    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    config: ConfigOpt = None,
     state_dir: StateOpt = DEFAULT_STATE_DIR,
     once: Annotated[bool, typer.Option("--once", help="Run one cycle now, deliver, and exit.")] = False,
     stop_grace: Annotated[
-        float, typer.Option("--stop-grace", min=0, help="Seconds a running cycle may take to finish at SIGTERM.")
+        float,
+        typer.Option(
+            "--stop-grace", metavar="SECONDS", min=0, help="Seconds a running cycle may take to finish at SIGTERM."
+        ),
     ] = 60.0,
+    check_config: Annotated[
+        bool, typer.Option("--check-config", help="Only check the config and its scope, then exit (0: ready).")
+    ] = False,
 ) -> None:
     """Scan on the configured schedule; keep every report until the collector acknowledges it."""
     from duecare.agent.daemon import AgentDaemon
     from duecare.agent.logs import setup_logging
-    from duecare.agent.run import scan_for_daemon
+    from duecare.agent.run import daemon_scope, scan_for_daemon
+    from duecare.agent.scope import ScopeError
 
-    setup_logging()
     try:
         cfg = load_config(config)
-    except ConfigError as exc:
-        raise _bail(str(exc)) from exc
+        scope = daemon_scope(cfg, str(config) if config else "the default config (no --config)")
+    except (ConfigError, ScopeError) as exc:
+        raise fail(str(exc)) from exc
+    if check_config:
+        err.print(f"{config or 'defaults'}: valid; {scope.size()} addresses in scope", markup=False)
+        return
     state = StateDir(state_dir)
     try:
         state.enrollment()
         state.key()
     except StateError as exc:
-        raise _bail(str(exc)) from exc
+        raise fail(str(exc)) from exc
+    setup_logging()
     daemon = AgentDaemon(cfg, state, scan_for_daemon, stop_grace_s=stop_grace)
     if once:
         report = daemon.cycle()
@@ -106,7 +157,7 @@ def _daemon_running(info: dict[str, object]) -> bool:
 @app.command()
 def status(
     state_dir: StateOpt = DEFAULT_STATE_DIR,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print plain JSON (no colours).")] = False,
 ) -> None:
     """Last cycle, next run, outbox depth, last delivery, and a capability self-test."""
     from duecare.agent.daemon import read_status

@@ -2,6 +2,11 @@
 
 Only parses arguments and calls the application. Secrets are printed once, as the LAST line of
 the output, so scripts can take them with ``tail -n1``; ids and notes go before.
+
+Every command reads the same settings, so the service and the admin commands act on one database:
+a command-line option, else its environment variable, else ``/etc/duecare/collector.toml``
+(``$DUECARE_COLLECTOR_CONFIG``; keys ``db``, ``state_dir``, ``listen``, ``tls_cert``, ``tls_key``,
+``max_body_bytes``, ``log_level``), else the built-in default.
 """
 
 from __future__ import annotations
@@ -10,14 +15,17 @@ import json
 import os
 import re
 import socket
+import sys
+import tomllib
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from duecare.cli.common import fail, run_app, typer_app, warn
 from duecare.collector import admin
 from duecare.collector.db import migrate, preflight
 from duecare.collector.db.session import Database, make_engine
@@ -30,44 +38,102 @@ from duecare.collector.settings import (
     default_database_url,
 )
 
-app = typer.Typer(help="duecare collector: tenants, sites, enrollment, serving and pulling.", no_args_is_help=True)
+DEFAULT_CONFIG = Path("/etc/duecare/collector.toml")
+CONFIG_ENV = "DUECARE_COLLECTOR_CONFIG"
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+app = typer_app(help="duecare collector: tenants, sites, enrollment, serving.")
 
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", envvar="DUECARE_COLLECTOR_DB", help="Database URL (sqlite:///… or postgresql://…)"),
+    typer.Option(
+        "--db", envvar="DUECARE_COLLECTOR_DB", metavar="URL", help="Database URL (sqlite:///… or postgresql://…)."
+    ),
 ]
 StateDirOpt = Annotated[
-    Path, typer.Option("--state-dir", envvar="DUECARE_COLLECTOR_STATE_DIR", help="Where the default SQLite file lives")
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        envvar="DUECARE_COLLECTOR_STATE_DIR",
+        metavar="DIR",
+        help=f"Where the default SQLite file lives [default: {DEFAULT_STATE_DIR}].",
+    ),
 ]
 _TTL = re.compile(r"^(\d+)([smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _settings(db: str | None, state_dir: Path, **overrides: object) -> CollectorSettings:
+class FileSettings(BaseModel):
+    """``/etc/duecare/collector.toml``: what the service and the admin commands share."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    db: str | None = None
+    state_dir: Path | None = None
+    listen: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_body_bytes: Annotated[int, Field(ge=1024)] | None = None
+    log_level: str | None = None
+
+
+def _file_settings() -> FileSettings:
+    path = Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if os.environ.get(CONFIG_ENV):
+            raise fail(f"{path}: config file not found (from ${CONFIG_ENV})") from None
+        return FileSettings()
+    except PermissionError as exc:
+        raise fail(f"{path}: not readable by this user; run as the collector's user (duecare-collector)") from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise fail(f"{path}: cannot read: {exc}") from exc
+    try:
+        return FileSettings.model_validate(raw)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        key = ".".join(str(p) for p in e["loc"])
+        raise fail(f"{path}: {key}: {'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}") from exc
+
+
+def _settings(db: str | None, state_dir: Path | None, **overrides: object) -> CollectorSettings:
+    conf = _file_settings()
+    db = db or conf.db
     if db is None:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        db = default_database_url(state_dir)
+        directory = state_dir or conf.state_dir or DEFAULT_STATE_DIR
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise fail(
+                f"cannot create the state directory {directory}: {exc.strerror}; run as the collector's user "
+                "or give --db (scripts/install-collector.sh makes the directory)"
+            ) from exc
+        db = default_database_url(directory)
     return CollectorSettings.model_validate({"database_url": db, **overrides})
 
 
 def _database(settings: CollectorSettings) -> Database:
-    return Database(
-        make_engine(
-            settings.database_url,
-            sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s,
-            lock_timeout_s=settings.lock_timeout_s,
+    """An engine for a URL SQLAlchemy knows, or one line saying what is wrong with it."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        return Database(
+            make_engine(
+                settings.database_url,
+                sqlite_busy_timeout_s=settings.sqlite_busy_timeout_s,
+                lock_timeout_s=settings.lock_timeout_s,
+            )
         )
-    )
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise fail(
+            f"--db {_redact(settings.database_url)}: not a usable database URL; "
+            "give sqlite:////path/collector.db or postgresql://user@host/dbname"
+        ) from exc
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-def _usage(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+def _redact(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def parse_ttl(text: str) -> timedelta:
@@ -85,25 +151,29 @@ def _owner_only() -> None:
 
 
 def _checked(settings: CollectorSettings, *, create: bool) -> Database:
+    """The database, refused with what to do when it is missing, empty or corrupt; migrated to head."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         preflight.check(settings.database_url, create=create)
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail, 1) from exc
     database = _database(settings)
     try:
         migrate.upgrade(database.engine)
     except (SQLAlchemyError, OSError) as exc:
         database.dispose()
-        raise _fail(f"cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+        raise fail(f"database {_redact(settings.database_url)}: {reason}", 1) from exc
     return database
 
 
-def _open(db: str | None, state_dir: Path) -> Database:
+def _open(db: str | None, state_dir: Path | None) -> Database:
     return _checked(_settings(db, state_dir), create=False)
 
 
 @app.command()
-def init(db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+def init(db: DbOpt = None, state_dir: StateDirOpt = None) -> None:
     """Create or upgrade the database schema."""
     database = _checked(_settings(db, state_dir), create=True)
     typer.echo(f"schema at revision {migrate.current_revision(database.engine)}")
@@ -111,13 +181,17 @@ def init(db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
 
 
 @app.command("add-client")
-def add_client(name: str, db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+def add_client(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The client's name.")],
+    db: DbOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
     """Add a client (tenant); prints its id."""
     database = _open(db, state_dir)
     try:
         typer.echo(admin.add_client(database, name))
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail) from exc
     finally:
         database.dispose()
 
@@ -129,13 +203,18 @@ def _mint(database: Database, client: str, site: str, ttl: str) -> None:
     typer.echo(minted.secret)
 
 
+ClientArg = Annotated[str, typer.Argument(metavar="CLIENT", help="Client name or id.")]
+SiteArg = Annotated[str, typer.Argument(metavar="SITE", help="Site name or id.")]
+TtlOpt = Annotated[str, typer.Option("--ttl", metavar="TIME", help="Enrollment token lifetime (7d, 12h, 3600s).")]
+
+
 @app.command("add-site")
 def add_site(
-    client: Annotated[str, typer.Argument(help="Client name or id")],
-    site: str,
-    ttl: Annotated[str, typer.Option(help="Enrollment token lifetime (7d, 12h, 3600s)")] = "7d",
+    client: ClientArg,
+    site: SiteArg,
+    ttl: TtlOpt = "7d",
     db: DbOpt = None,
-    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """Add a site to a client; prints the site id, then an enrollment token as the LAST line."""
     database = _open(db, state_dir)
@@ -143,49 +222,53 @@ def add_site(
         typer.echo(f"site {admin.add_site(database, client, site)}")
         _mint(database, client, site, ttl)
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail) from exc
     finally:
         database.dispose()
 
 
 @app.command("add-token")
 def add_token(
-    client: str,
-    site: str,
-    ttl: Annotated[str, typer.Option(help="Token lifetime")] = "7d",
+    client: ClientArg,
+    site: SiteArg,
+    ttl: TtlOpt = "7d",
     db: DbOpt = None,
-    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """Another enrollment token for an existing site (one per agent); the token is the LAST line."""
     database = _open(db, state_dir)
     try:
         _mint(database, client, site, ttl)
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail) from exc
     finally:
         database.dispose()
 
 
 @app.command("add-reader")
 def add_reader(
-    client: Annotated[str | None, typer.Option("--client", help="The one client this key reads")] = None,
+    client: Annotated[
+        str | None, typer.Option("--client", metavar="CLIENT", help="The one client this key reads.")
+    ] = None,
     all_clients: Annotated[
-        bool, typer.Option("--all-clients", help="A key that reads EVERY client (the MSP's own)")
+        bool, typer.Option("--all-clients", help="A key that reads EVERY client (the MSP's own).")
     ] = False,
-    expires: Annotated[str | None, typer.Option("--expires", help="Lifetime (90d, 12h); none by default")] = None,
-    label: Annotated[str, typer.Option(help="Who holds the key")] = "",
+    expires: Annotated[
+        str | None, typer.Option("--expires", metavar="TIME", help="Lifetime (90d, 12h); none by default.")
+    ] = None,
+    label: Annotated[str, typer.Option("--label", metavar="TEXT", help="Who holds the key.")] = "",
     db: DbOpt = None,
-    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """A read key for the pull API: --client NAME, or explicitly --all-clients; the key is the LAST line."""
     if (client is None) == (not all_clients):
-        raise _usage("give --client NAME (one client) or --all-clients (every client), not both")
+        raise fail("give --client NAME (one client) or --all-clients (every client), not both")
     ttl = None if expires is None else parse_ttl(expires)
     database = _open(db, state_dir)
     try:
         minted = admin.add_reader(database, client, label, all_clients=all_clients, ttl=ttl)
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail) from exc
     finally:
         database.dispose()
     until = "" if minted.expires_at is None else f", expires {minted.expires_at.isoformat(timespec='seconds')}"
@@ -193,41 +276,77 @@ def add_reader(
     typer.echo(minted.secret)
 
 
-def _revoke(kind: str, fn: Callable[[Database, str], None], ident: str, db: str | None, state_dir: Path) -> None:
+@app.command("set-webhook")
+def set_webhook(
+    client: ClientArg,
+    url: Annotated[str | None, typer.Argument(metavar="URL", help="http(s) URL; omit to remove.")] = None,
+    db: DbOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Send new critical or KEV findings of a client to URL; the signing secret is the LAST line."""
+    database = _open(db, state_dir)
+    try:
+        secret = admin.set_webhook(database, client, url)
+    except CollectorError as exc:
+        raise fail(exc.detail) from exc
+    finally:
+        database.dispose()
+    if secret is None:
+        typer.echo("webhook removed")
+    else:
+        typer.echo("webhook set; HMAC-SHA256 secret for X-Duecare-Signature:")
+        typer.echo(secret)
+
+
+def _revoke(kind: str, fn: Callable[[Database, str], None], ident: str, db: str | None, state_dir: Path | None) -> None:
     database = _open(db, state_dir)
     try:
         fn(database, ident)
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail) from exc
     finally:
         database.dispose()
     typer.echo(f"{kind} {ident} revoked: refused (401) from its next request on")
 
 
 @app.command("revoke-reader")
-def revoke_reader(key_id: str, db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+def revoke_reader(
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="rk_… (see keys).")],
+    db: DbOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
     """Revoke a read key (its id, ``rk_…``, from ``keys``)."""
     _revoke("read key", admin.revoke_reader, key_id, db, state_dir)
 
 
 @app.command("revoke-agent")
-def revoke_agent(agent_id: str, db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+def revoke_agent(
+    agent_id: Annotated[str, typer.Argument(metavar="AGENT_ID", help="ag_… (see keys).")],
+    db: DbOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
     """Revoke an agent's credential (``ag_…``); its stored reports stay as evidence."""
     _revoke("agent credential", admin.revoke_agent, agent_id, db, state_dir)
 
 
 @app.command("revoke-token")
-def revoke_token(token_id: str, db: DbOpt = None, state_dir: StateDirOpt = DEFAULT_STATE_DIR) -> None:
+def revoke_token(
+    token_id: Annotated[str, typer.Argument(metavar="TOKEN_ID", help="et_… (see keys).")],
+    db: DbOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
     """Revoke an unused enrollment token (``et_…``)."""
     _revoke("enrollment token", admin.revoke_token, token_id, db, state_dir)
 
 
 @app.command("remove-client")
 def remove_client(
-    client: str,
-    export: Annotated[Path, typer.Option("--export", help="Write the client's data here first (JSON, 0600)")],
+    client: ClientArg,
+    export: Annotated[
+        Path, typer.Option("--export", metavar="FILE", help="Write the client's data here first (JSON, 0600).")
+    ],
     db: DbOpt = None,
-    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """Export a client's findings and change feed to a file, then delete the client and all it owns."""
     from duecare.collector.client_export import export_client
@@ -240,9 +359,9 @@ def remove_client(
         typer.echo(f"exported {client_id} to {export} ({size} bytes)")
         admin.remove_client(database, client_id)
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail) from exc
     except OSError as exc:
-        raise _fail(f"cannot write the export {export}: {exc.strerror}; nothing was removed") from exc
+        raise fail(f"cannot write the export {export}: {exc.strerror}; nothing was removed") from exc
     finally:
         database.dispose()
     typer.echo(f"client {client_id} removed with its sites, agents, keys and data")
@@ -250,9 +369,9 @@ def remove_client(
 
 @app.command("keys")
 def keys(
-    client: Annotated[str | None, typer.Option("--client", help="Only this client's")] = None,
+    client: Annotated[str | None, typer.Option("--client", metavar="CLIENT", help="Only this client's.")] = None,
     db: DbOpt = None,
-    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """Every read key, agent credential and enrollment token, per client, with state and last use."""
     from datetime import UTC, datetime
@@ -261,7 +380,7 @@ def keys(
     try:
         creds = admin.list_credentials(database, client)
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail) from exc
     finally:
         database.dispose()
     now = datetime.now(UTC)
@@ -279,17 +398,17 @@ def keys(
 
 @app.command("audit")
 def audit(
-    client: Annotated[str | None, typer.Option("--client", help="Only reads of this client")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Newest N entries")] = 100,
+    client: Annotated[str | None, typer.Option("--client", metavar="CLIENT", help="Only reads of this client.")] = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Newest N entries.")] = 100,
     db: DbOpt = None,
-    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """The audit of reads: which key read which client's data, on which endpoint, when (newest first)."""
     database = _open(db, state_dir)
     try:
         rows = admin.read_audit(database, client, limit)
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail) from exc
     finally:
         database.dispose()
     typer.echo(f"{'at':<26} {'key':<20} {'client':<20} {'site':<20} endpoint")
@@ -302,16 +421,16 @@ def audit(
 
 @app.command("held")
 def held(
-    client: Annotated[str | None, typer.Option("--client", help="Only this client's")] = None,
+    client: Annotated[str | None, typer.Option("--client", metavar="CLIENT", help="Only this client's.")] = None,
     db: DbOpt = None,
-    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """Reports agents hold aside after repeated server errors (from their signed notices)."""
     database = _open(db, state_dir)
     try:
         rows = admin.held_reports(database, client)
     except CollectorError as exc:
-        raise _fail(exc.detail) from exc
+        raise fail(exc.detail) from exc
     finally:
         database.dispose()
     if not rows:
@@ -323,61 +442,113 @@ def held(
         )
 
 
-@app.command("set-webhook")
-def set_webhook(
-    client: str,
-    url: Annotated[str | None, typer.Argument(help="http(s) URL; omit to remove")] = None,
-    db: DbOpt = None,
-    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
-) -> None:
-    """Send new critical or KEV findings of a client to URL; the signing secret is the LAST line."""
-    database = _open(db, state_dir)
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise fail(f"--listen {text!r}: give HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8443")
+    return host.strip("[]"), int(port)
+
+
+def _check_tls(cert: Path | None, key: Path | None) -> None:
+    """Both or neither, readable, and a key that matches the certificate: checked before serving."""
+    import ssl
+
+    if (cert is None) != (key is None):
+        raise fail("--tls-cert and --tls-key go together")
+    if cert is None or key is None:
+        return
+    for opt, path in (("--tls-cert", cert), ("--tls-key", key)):
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            raise fail(f"{opt} {path}: {exc.strerror or exc}") from exc
     try:
-        secret = admin.set_webhook(database, client, url)
-    except CollectorError as exc:
-        raise _fail(exc.detail) from exc
-    finally:
-        database.dispose()
-    if secret is None:
-        typer.echo("webhook removed")
-    else:
-        typer.echo("webhook set; HMAC-SHA256 secret for X-Duecare-Signature:")
-        typer.echo(secret)
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise fail(f"--tls-cert {cert} / --tls-key {key}: not a PEM certificate and its key ({exc.reason})") from exc
 
 
 @app.command()
 def serve(
     db: DbOpt = None,
-    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
-    listen: Annotated[str, typer.Option(help="HOST:PORT")] = "127.0.0.1:8080",
-    max_body_bytes: Annotated[int, typer.Option(help="Largest request body")] = DEFAULT_MAX_BODY_BYTES,
-    name: Annotated[str, typer.Option(help="How receipts name this collector")] = socket.gethostname(),
+    state_dir: StateDirOpt = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            envvar="DUECARE_COLLECTOR_LISTEN",
+            metavar="HOST:PORT",
+            help=f"Address to listen on [default: {DEFAULT_LISTEN}].",
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert", envvar="DUECARE_COLLECTOR_TLS_CERT", metavar="FILE", help="Serve HTTPS: certificate (PEM)."
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option("--tls-key", envvar="DUECARE_COLLECTOR_TLS_KEY", metavar="FILE", help="Its private key (PEM)."),
+    ] = None,
+    max_body_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-body-bytes",
+            metavar="BYTES",
+            min=1024,
+            help=f"Largest request body [default: {DEFAULT_MAX_BODY_BYTES >> 20} MiB].",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", metavar="LEVEL", help="debug, info or warning [default: info].")
+    ] = None,
+    name: Annotated[
+        str, typer.Option("--name", metavar="TEXT", help="How receipts name this collector [default: host name].")
+    ] = "",
     agent_rate: Annotated[
-        float, typer.Option(help="Reports per minute per agent before 429 (0: no limit)", min=0)
+        float,
+        typer.Option("--agent-rate", metavar="N", min=0, help="Reports per minute per agent before 429 (0: no limit)."),
     ] = DEFAULT_AGENT_RATE,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Worker processes (one per core: parsing and signatures use CPU)")
+        int, typer.Option("--workers", metavar="N", min=1, max=64, help="Worker processes (one per core).")
     ] = 1,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
-    """Run migrations, then serve the API with uvicorn (put TLS in a reverse proxy in front)."""
+    """Run migrations, then serve the API: HTTPS with --tls-cert/--tls-key, else plain HTTP for a TLS proxy."""
     import uvicorn
 
     from duecare.collector.app import SETTINGS_ENV, create_app
     from duecare.collector.logs import configure_logging
 
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise _fail("--listen takes HOST:PORT")
-    settings = _settings(db, state_dir, max_body_bytes=max_body_bytes, name=name, agent_rate_per_minute=agent_rate)
-    log_config = configure_logging(log_level)
+    conf = _file_settings()
+    host, port = _listen(listen or conf.listen or DEFAULT_LISTEN)
+    cert, key = tls_cert or conf.tls_cert, tls_key or conf.tls_key
+    _check_tls(cert, key)
+    level = (log_level or conf.log_level or "info").lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise fail(f"--log-level {level!r}: give debug, info, warning or error")
+    if cert is None and host not in ("127.0.0.1", "::1", "localhost"):
+        warn(
+            f"serving plain HTTP on {host}:{port}: agents' credentials would cross the network in clear; "
+            "give --tls-cert/--tls-key, or listen on 127.0.0.1 behind a TLS reverse proxy"
+        )
+    settings = _settings(
+        db,
+        state_dir,
+        max_body_bytes=max_body_bytes or conf.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        name=name or socket.gethostname(),
+        agent_rate_per_minute=agent_rate,
+    )
+    log_config = configure_logging(level)
     database = _checked(settings, create=False)
     common: dict[str, Any] = {
-        "host": host.strip("[]"),
-        "port": int(port),
+        "host": host,
+        "port": port,
         "log_config": log_config,
-        "log_level": log_level,
+        "log_level": level,
         "server_header": False,
+        "ssl_certfile": str(cert) if cert else None,
+        "ssl_keyfile": str(key) if key else None,
     }
     if workers == 1:
         uvicorn.run(create_app(settings, database=database), **common)
@@ -396,3 +567,8 @@ def openapi() -> None:
 
     schema = create_app(CollectorSettings(database_url="sqlite://")).openapi()
     typer.echo(json.dumps(schema, indent=2, sort_keys=True))
+
+
+def main() -> None:
+    """``python -m duecare.collector``: the same command as ``duecare collector``."""
+    sys.exit(run_app(app, sys.argv[1:], "duecare collector"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from enum import StrEnum
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,46 +15,51 @@ from rich.console import Console
 
 from duecare.agent.config import AgentConfig, ConfigError, load_config
 from duecare.agent.scope import Scope, ScopeError
+from duecare.cli.common import EXIT_FINDINGS, err, fail, output_file, run_app, typer_app
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
-
-app = typer.Typer(
-    name="duecare",
-    help="Network exposure auditor: measures a cybersecurity standard of care on a LAN.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+app = typer_app(name="duecare", help="Network exposure auditor: measures a cybersecurity standard of care on a LAN.")
 
 
 def _config(path: Path | None) -> AgentConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
-@app.command()
+@app.command(short_help="Scan once: findings table, HTML report, JSON; post to the collector.")
 def scan(
-    targets: Annotated[list[str] | None, typer.Argument(help="IPs, CIDRs or ranges (a-b).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file.")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Never touch these.")] = None,
+    targets: Annotated[
+        list[str] | None, typer.Argument(metavar="TARGET", help="IPs, CIDRs or ranges (a-b).", show_default=False)
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="TOML config file.")] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", metavar="TARGET", help="Never touch these (repeatable).")
+    ] = None,
     scope_auto: Annotated[
         bool, typer.Option("--scope-auto", help="Scan the subnets attached to this machine.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the wire report on stdout only.")] = False,
-    profile: Annotated[str | None, typer.Option("--profile", help="Standard-of-care profile.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write an HTML (or .pdf) report.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON report here.")] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", metavar="NAME", help="Standard-of-care profile (baseline, hipaa, …).")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", metavar="FILE", help="Write the HTML (or .pdf) report here.")
+    ] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--json-out", metavar="FILE", help="Also write the JSON report here (`duecare report` renders it)."
+        ),
+    ] = None,
     post: Annotated[bool, typer.Option("--post", help="Post the signed report to the collector.")] = False,
-    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Agent state directory.")] = None,
-    authorized_by: Annotated[str | None, typer.Option("--authorized-by")] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", metavar="DIR", help="Agent state directory (for --post).")
+    ] = None,
+    authorized_by: Annotated[
+        str | None,
+        typer.Option("--authorized-by", metavar="WHO", help="Who authorised this scan (recorded in the report)."),
+    ] = None,
     unprivileged: Annotated[
         bool, typer.Option("--unprivileged", help="Act as if raw sockets were unavailable.")
     ] = False,
@@ -66,17 +72,20 @@ def scan(
     try:
         scope = _scope(cfg, targets or [], exclude or [], scope_auto)
     except ScopeError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if report is not None:
-        from rich.markup import escape
-
         from duecare.report.errors import ReportError
         from duecare.report.html import check_output
 
+        output_file(report, "--report")
         try:
             check_output(report)  # a missing PDF extra stops before the scan, not after it
         except ReportError as exc:
-            raise _fail(escape(str(exc))) from exc
+            raise fail(str(exc)) from exc
+    if json_out is not None:
+        output_file(json_out, "--json-out")
+    if post:
+        _require_enrollment(state_dir)
     request = ScanRequest(
         config=cfg,
         scope=scope,
@@ -84,13 +93,25 @@ def scan(
         authorized_by=authorized_by or cfg.report.authorized_by,
         force_unprivileged=unprivileged,
         report_path=report,
-        json_path=out,
+        json_path=json_out,
         post=post,
         state_dir=state_dir,
     )
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     code = run_oneshot(request, as_json=as_json, err=err, out=console)
     raise typer.Exit(code)
+
+
+def _require_enrollment(state_dir: Path | None) -> None:
+    """``--post`` without an enrollment fails now, not after a scan of the whole network."""
+    from duecare.agent.state import DEFAULT_STATE_DIR, StateDir, StateError
+
+    state = StateDir(state_dir or DEFAULT_STATE_DIR)
+    try:
+        state.enrollment()
+        state.key()
+    except StateError as exc:
+        raise fail(f"--post: {exc}") from exc
 
 
 def _scope(cfg: AgentConfig, targets: list[str], exclude: list[str], auto: bool) -> Scope:
@@ -101,21 +122,31 @@ def _scope(cfg: AgentConfig, targets: list[str], exclude: list[str], auto: bool)
     configured = Scope.parse(cfg.scope.targets, cfg.scope.exclude) if cfg.scope.targets else None
     if targets:
         asked = Scope.parse(targets, [*exclude, *cfg.scope.exclude])
-        return configured.narrow(asked) if configured else asked
-    if configured is not None:
-        return Scope.parse(cfg.scope.targets, [*cfg.scope.exclude, *exclude])
-    raise ScopeError("no target given and no [scope] targets in the config (see --help)")
+        scope = configured.narrow(asked) if configured else asked
+    elif configured is not None:
+        scope = Scope.parse(cfg.scope.targets, [*cfg.scope.exclude, *exclude])
+    else:
+        raise ScopeError("no target given and no [scope] targets in the config (see duecare scan --help)")
+    return scope.check_scannable()
 
 
-@app.command()
+class ProbeProto(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+
+
+@app.command(short_help="Run one probe against one service (support and development).")
 def probe(
-    probe_id: Annotated[str, typer.Argument(help="Probe id, e.g. telnet, rdp, smb.")],
-    ip: Annotated[str, typer.Argument()],
-    port: Annotated[int, typer.Argument()],
-    proto: Annotated[str, typer.Option("--proto")] = "tcp",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    allow: Annotated[list[str] | None, typer.Option("--allow-class", help="e.g. vuln-specific")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    probe_id: Annotated[str, typer.Argument(metavar="PROBE", help="Probe id, e.g. telnet, rdp, smb.")],
+    ip: Annotated[str, typer.Argument(metavar="IP", help="Address of the service.")],
+    port: Annotated[int, typer.Argument(metavar="PORT", min=1, max=65535, help="Port of the service (1-65535).")],
+    proto: Annotated[ProbeProto, typer.Option("--proto", metavar="PROTO", help="tcp or udp.")] = ProbeProto.TCP,
+    as_json: Annotated[bool, typer.Option("--json", help="Print plain JSON (no colours).")] = False,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow-class", metavar="CLASS", help="Also allow this probe class, e.g. vuln-specific."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="TOML config file.")] = None,
 ) -> None:
     """Run one probe against one service and print its attempt, facts, evidence and findings."""
     from duecare.agent.run import run_single_probe
@@ -124,27 +155,34 @@ def probe(
     try:
         ip_address(ip)
     except ValueError as exc:
-        raise _fail(f"{ip!r} is not an IP address") from exc
+        raise fail(f"{ip!r} is not an IP address") from exc
     try:
-        result = asyncio.run(run_single_probe(cfg, probe_id, ip, port, proto, allow or []))
+        result = asyncio.run(run_single_probe(cfg, probe_id, ip, port, proto.value, allow or []))
     except KeyError as exc:
-        raise _fail(str(exc.args[0])) from exc
+        raise fail(str(exc.args[0])) from exc
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
     else:
         Console().print_json(data=result, default=str)
 
 
-@app.command()
+@app.command(short_help="Check report signatures and the hash chain offline.")
 def verify(
-    reports: Annotated[list[Path] | None, typer.Argument(help="Signed report files (JSON envelopes).")] = None,
-    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Verify the agent's own chain.")] = None,
-    public_key: Annotated[str | None, typer.Option("--public-key", help="base64 Ed25519 key.")] = None,
+    reports: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="REPORT", help="Signed report files (JSON envelopes).", show_default=False),
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", metavar="DIR", help="Verify the agent's own chain.")
+    ] = None,
+    public_key: Annotated[
+        str | None, typer.Option("--public-key", metavar="KEY", help="The agent's Ed25519 public key (base64).")
+    ] = None,
 ) -> None:
     """Check signatures and the hash chain offline: tampered, reordered or missing reports show."""
     from duecare.agent.state import StateDir, StateError
     from duecare.wire import SignedReport
-    from duecare.wire.signatures import load_public_key, public_key_b64, verify_chain
+    from duecare.wire.signatures import PublicKeyError, load_public_key, public_key_b64, verify_chain
 
     envelopes: list[SignedReport] = []
     key_b64 = public_key
@@ -153,27 +191,35 @@ def verify(
     if state_dir is not None:
         from duecare.agent.outbox import Outbox
 
+        if not state_dir.is_dir():
+            raise fail(f"--state-dir {state_dir}: no such directory")
         state = StateDir(state_dir)
         try:
             key_b64 = key_b64 or public_key_b64(state.key())
         except StateError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
         outbox = Outbox(state.outbox_path)
         envelopes += outbox.envelopes()
         notices, receipt_problems = _check_receipts(state, outbox)
     for path in reports or []:
         try:
             envelopes.append(SignedReport.model_validate_json(path.read_bytes()))
-        except (OSError, ValueError) as exc:
-            raise _fail(f"{path}: not a signed report: {exc}") from exc
+        except OSError as exc:
+            raise fail(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except ValueError as exc:
+            raise fail(f"{path}: not a signed report ({_first_error(exc)})") from exc
     if not envelopes:
-        raise _fail("nothing to verify: give REPORT files or --state-dir")
+        raise fail("nothing to verify: give REPORT files or --state-dir")
     if key_b64 is None:
-        raise _fail("--public-key is needed to verify report files")
-    problems = [(p.report_id, p.problem) for p in verify_chain(envelopes, load_public_key(key_b64))]
+        raise fail("--public-key is needed to verify report files")
+    try:
+        key = load_public_key(key_b64)
+    except PublicKeyError as exc:
+        raise fail(f"--public-key: not a base64 Ed25519 public key ({exc})") from exc
+    problems = [(p.report_id, p.problem) for p in verify_chain(envelopes, key)]
     problems += receipt_problems
     for rid, problem in problems:
-        err.print(f"[red]{rid}[/]: {problem}", highlight=False)
+        err.print(f"{rid}: {problem}", markup=False)
     if problems:
         raise typer.Exit(EXIT_FINDINGS)
     err.print(f"{len(envelopes)} report(s): signatures valid, chain unbroken", highlight=False)
@@ -210,36 +256,45 @@ def _check_receipts(state: Any, outbox: Any) -> tuple[list[str], list[tuple[str,
     return notices, problems
 
 
-def _forward(module: str, prog: str, lead: tuple[str, ...] = ()) -> Any:
-    def run(ctx: typer.Context) -> None:
+def _first_error(exc: ValueError) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError) and exc.errors():
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"])
+        return f"{where}: {e['msg']}" if where else e["msg"]
+    return str(exc).splitlines()[0]
+
+
+def _forward(module: str, prog: str) -> Any:
+    def run(ctx: typer.Context) -> int:
         import importlib
 
         sub = importlib.import_module(module).app
-        sub(args=[*lead, *ctx.args], prog_name=prog, standalone_mode=True)
+        code = sub(args=list(ctx.args), prog_name=prog, standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            raise typer.Exit(code)  # a return value would be dropped when the parent runs standalone
+        return 0
 
     return run
 
 
-def _register_forward(name: str, module: str, help_text: str, lead: tuple[str, ...] = ()) -> None:
+def _register_forward(name: str, module: str, help_text: str) -> None:
     """Sub-apps imported only when used: the collector never loads scanning libraries and vice versa."""
     app.command(
         name,
         help=help_text,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
         add_help_option=False,
-    )(_forward(module, "duecare" if lead else f"duecare {name}", lead))
+    )(_forward(module, f"duecare {name}"))
 
 
 _register_forward("collector", "duecare.cli.collector", "Run and administer the MSP collector.")
-_register_forward("pull", "duecare.cli.pull", "The MSP's nightly pull of changes (JSON, CSV or OCSF).", lead=())
+_register_forward("pull", "duecare.cli.pull", "The MSP's nightly pull of changes (JSON, CSV or OCSF).")
 _register_forward("agent", "duecare.cli.agent", "The scheduled agent: enroll, run, status.")
 _register_forward("advisories", "duecare.cli.advisories", "List, show, validate advisories; update KEV.")
 _register_forward("report", "duecare.cli.report", "Render the due-diligence report or the baseline exhibit.")
 
 
 def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+    sys.exit(run_app(app, sys.argv[1:], "duecare"))

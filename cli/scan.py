@@ -11,6 +11,7 @@ from duecare.advisories.errors import CatalogError
 from duecare.agent.config import AgentConfig
 from duecare.agent.run import ScanRequest, post_through_outbox, scan_to_report
 from duecare.agent.scope import ScopeError
+from duecare.cli.common import EXIT_INTERNAL, EXIT_USAGE, say_error, warn
 from duecare.cli.output import render_summary
 from duecare.files import write_atomic
 from duecare.probes.errors import ProbeError
@@ -62,31 +63,31 @@ def run_oneshot(request: ScanRequest, *, as_json: bool, err: Console, out: Conso
         with RichProgress(err) as progress:
             _result, report = scan_to_report(request, progress)
     except (ScopeError, CatalogError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        return 2
+        say_error(str(exc))
+        return EXIT_USAGE
     except ProbeError as exc:
-        err.print(f"[bold red]scan failed:[/] {exc}")
-        return 1
+        say_error(f"scan failed: {exc}")
+        return EXIT_INTERNAL
     except Exception as exc:
         # Exit 1 is "duecare's own fault": say so plainly, keep the traceback for the bug report.
         import traceback
 
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
+        say_error(f"internal error: {type(exc).__name__}: {exc}")
         err.print(traceback.format_exc(), markup=False, highlight=False)
-        return 1
+        return EXIT_INTERNAL
     if request.post:
         from duecare.agent.state import StateError
 
         try:
             posted = post_through_outbox(report, request.state_dir)
         except StateError as exc:
-            err.print(f"[bold red]cannot post:[/] {exc}")
-            return 2
+            say_error(f"cannot post: {exc}")
+            return EXIT_USAGE
         report = posted.report
         if posted.error:
-            err.print(f"[yellow]collector not reached ({posted.error}); report kept in the outbox for retry[/]")
+            warn(f"collector not reached ({posted.error}); report kept in the outbox for retry")
         else:
-            err.print(f"posted to {posted.collector_url}: {posted.delivered} report(s) delivered")
+            err.print(f"posted to {posted.collector_url}: {posted.delivered} report(s) delivered", markup=False)
     body = report.model_dump_json(indent=2)
     if request.json_path is not None:
         write_atomic(request.json_path, body.encode())
@@ -94,7 +95,7 @@ def run_oneshot(request: ScanRequest, *, as_json: bool, err: Console, out: Conso
         from duecare.report.html import write_report
 
         write_report(report, request.report_path)
-        err.print(f"report written to {request.report_path}")
+        err.print(f"report written to {request.report_path}", markup=False)
     if as_json:
         out.file.write(body + "\n")
     else:

@@ -1,5 +1,5 @@
 """``python -m duecare.collector`` runs the collector's admin CLI (the same as ``duecare collector``)."""
 
-from duecare.cli.collector import app
+from duecare.cli.collector import main
 
-app(prog_name="duecare collector")
+main()

@@ -21,6 +21,7 @@ from duecare.probes.context import ProbeContext
 from duecare.probes.errors import NotPermitted, ProbeError, ProbeTimeout, ProtocolError, Unreachable
 from duecare.wire import ProbeAttempt, ProbeStatus
 from duecare.wire.bounds import FACTS_BYTES, json_safe, printable
+from duecare.wire.models import SKIP_CLASS_NOT_ALLOWED
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ async def run_probe(
     observation: Observation[Any] | None = None
 
     if probe.probe_class not in ctx.allowed_classes:
-        status, error = ProbeStatus.SKIPPED, f"probe class {probe.probe_class} not allowed by config"
+        status, error = ProbeStatus.SKIPPED, f"{SKIP_CLASS_NOT_ALLOWED} {probe.probe_class} not allowed by config"
     else:
         try:
             async with ctx.host_slot(target.host):

@@ -17,13 +17,26 @@ from duecare.advisories.unobservable import Unobservable
 from duecare.report.catalog import ReportCatalog
 from duecare.report.view import finding_id
 from duecare.wire import Finding, ObligationResult, ObligationStatus, ProbeAttempt, ProbeStatus, Report, Verdict
+from duecare.wire.models import SKIP_CLASS_NOT_ALLOWED, SKIP_HOST_SILENT
 
 NOT_OBSERVABLE_PREFIX = "not observable from the network: "
 
 
-def settle_hint(status: ProbeStatus, proto: str | None = "tcp") -> str:
-    """What would settle a check whose probe ended with ``status``."""
+def settle_hint(status: ProbeStatus, proto: str | None = "tcp", error: str | None = None) -> str:
+    """What would settle a check whose probe ended with ``status`` (and, for a skip, why it was skipped)."""
     match status:
+        case ProbeStatus.SKIPPED if (error or "").startswith(SKIP_HOST_SILENT):
+            return (
+                "Not run: this host accepted connections on several ports and then never answered (a tarpit, an "
+                "intrusion-prevention device or a hung host), so its other services were not probed. Identify "
+                "the device and check it locally, or re-run with [limits] silent_host_timeouts = 0 to probe "
+                "every service regardless."
+            )
+        case ProbeStatus.SKIPPED if (error or "").startswith(SKIP_CLASS_NOT_ALLOWED):
+            return (
+                "Not run: the configuration does not allow this class of probe. Allow it in [probes] classes "
+                "(vuln-specific checks only with the client's written consent), or check the host locally."
+            )
         case ProbeStatus.TIMED_OUT if proto == "udp":
             return (
                 "No answer over UDP: the port may be filtered, or the service ignores clients it does not know "
@@ -45,10 +58,7 @@ def settle_hint(status: ProbeStatus, proto: str | None = "tcp") -> str:
         case ProbeStatus.NOT_PERMITTED:
             return "The agent lacked the rights for this check. Run it with raw-socket rights (CAP_NET_RAW)."
         case ProbeStatus.SKIPPED:
-            return (
-                "Not run, by configuration or because the host stopped answering. Allow the probe class "
-                "(with the client's written consent for vuln-specific checks) or check the host locally."
-            )
+            return "Not run (see what happened). Check the host locally, or re-run once the cause is removed."
         case ProbeStatus.BUG:
             return "duecare failed on this check; report it with the traceback kept in the JSON report."
         case ProbeStatus.COMPLETED:
@@ -89,12 +99,18 @@ class OpenQuestion:
 
     @property
     def hints(self) -> tuple[str, ...]:
-        statuses = [a.status for a in self.attempts] or [ProbeStatus.COMPLETED]
-        return tuple(dict.fromkeys(settle_hint(s, self.proto) for s in statuses))
+        if not self.attempts:
+            return (settle_hint(ProbeStatus.COMPLETED, self.proto),)
+        return tuple(dict.fromkeys(settle_hint(a.status, self.proto, a.error) for a in self.attempts))
 
     @property
     def probes(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(a.probe for a in self.attempts))
+
+    @property
+    def unsettled(self) -> int:
+        """The checks this row lists as not settled: its undecided findings, else its unfinished probes."""
+        return len(self.findings) or len(self.probes)
 
 
 def open_questions(report: Report) -> list[OpenQuestion]:
@@ -153,6 +169,14 @@ class Gaps:
     @property
     def empty(self) -> bool:
         return not (self.questions or self.requirements or self.unobservable or self.unobservable_advisories)
+
+    @property
+    def unsettled(self) -> int:
+        """ "Checks not settled": the one count the summary, the terminal and section 4 all show."""
+        return sum(q.unsettled for q in self.questions)
+
+    def unsettled_at(self, ip: str) -> int:
+        return sum(q.unsettled for q in self.questions if q.ip == ip)
 
 
 def gaps(report: Report, catalog: ReportCatalog) -> Gaps:

@@ -7,7 +7,6 @@ certificate names, host names) is data and only ever reaches the page escaped.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from duecare.report.charts import (
     obligation_chart,
     severity_chart,
 )
+from duecare.report.details import detail_rows, port_summary, shown_earlier
 from duecare.report.gaps import Gaps, gaps
 from duecare.report.history import History
 from duecare.report.pdf import html_to_pdf, require_weasyprint
@@ -151,7 +151,8 @@ def build_page(
     profile = catalog.profile(report.profile)
     actions = view.actions(report, today)
     obligations = report.obligations
-    counts = view.counts(report, today)
+    open_questions = gaps(report, catalog)
+    counts = view.counts(report, today, unsettled=open_questions.unsettled)
     history_chart = None
     if history is not None and history.points:
         pts = history.points
@@ -185,7 +186,7 @@ def build_page(
         frameworks=_frameworks(report, catalog, profile),
         hosts=tuple(view.hosts_with_findings(report)),
         quiet=tuple(view.quiet_assets(report)),
-        gaps=gaps(report, catalog),
+        gaps=open_questions,
         history=history,
         probes=_probe_stats(report),
         digest=report_hash(obj),
@@ -235,15 +236,6 @@ def cve_url(cve: str) -> str | None:
     return f"https://www.cve.org/CVERecord?id={cve}" if _CVE.match(cve) else None
 
 
-def detail_value(value: object) -> str:
-    """A finding's ``details`` value on one line: lists joined, objects as compact JSON."""
-    if isinstance(value, list):
-        return ", ".join(detail_value(v) for v in value) or "—"
-    if isinstance(value, dict):
-        return json.dumps(value, separators=(", ", ": "), sort_keys=True, default=str)
-    return "—" if value is None else str(value)
-
-
 def kev_first(cves: Sequence[KevStatus]) -> list[KevStatus]:
     return sorted(cves, key=lambda c: (c.known_exploited is not True, c.cve))
 
@@ -270,9 +262,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         undefined=StrictUndefined,
     )
-    env.filters.update(
-        hexdump=hexdump, clip=clip, one_line=view.one_line, plural=plural, anchor=view.anchor, detail_value=detail_value
-    )
+    env.filters.update(hexdump=hexdump, clip=clip, one_line=view.one_line, plural=plural, anchor=view.anchor)
     env.globals.update(
         finding_id=view.finding_id,
         deadline_state=view.deadline_state,
@@ -283,6 +273,9 @@ def environment() -> Environment:
         obligation_groups=view.obligation_groups,
         deadline_text=deadline_text,
         port_count=view.port_count,
+        port_summary=lambda ranges: port_summary(view.parse_ports(ranges), ranges),
+        detail_rows=detail_rows,
+        shown_earlier=shown_earlier,
         severities=sorted(Severity, key=lambda s: -s.rank),
         safe_url=safe_url,
         cve_url=cve_url,

@@ -272,7 +272,9 @@ class Counts:
     requirements_overdue: int
 
 
-def counts(report: Report, today: date) -> Counts:
+def counts(report: Report, today: date, *, unsettled: int | None = None) -> Counts:
+    """``unsettled``: the checks section 4 lists as not settled (``gaps``); the one count of them that
+    the summary, section 4, the devices table and the terminal all show."""
     open_fs = [f for f in report.findings if is_open(f)]
     rows = kev_rows(report, today)
     results = report.obligations.results if report.obligations else ()
@@ -286,7 +288,9 @@ def counts(report: Report, today: date) -> Counts:
         overdue=len(overdue_findings(report, today)),
         inherited=len(inherited_findings(report)),
         forensic_triage=sum(1 for f in open_fs if needs_forensic_triage(f)),
-        undetermined=sum(1 for f in report.findings if f.verdict is Verdict.INDETERMINATE),
+        undetermined=unsettled
+        if unsettled is not None
+        else sum(1 for f in report.findings if f.verdict is Verdict.INDETERMINATE),
         waived=sum(1 for f in report.findings if f.verdict is Verdict.AFFECTED and f.waived),
         obligations={s: sum(1 for r in results if r.status is s) for s in ObligationStatus},
         requirements_overdue=sum(1 for r in results if r.overdue),

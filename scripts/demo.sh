@@ -10,6 +10,8 @@ PY="$PWD/.venv/bin/python"
 PREFIX=${DUECARE_DEMO_PREFIX:-dcdemo}
 NS="$PREFIX-scan"
 WORK=$(mktemp -d /tmp/duecare-demo.XXXXXX)
+# The outputs belong to whoever ran the demo (sudo's caller, else the checkout's owner), so they can open them.
+OWNER="${SUDO_UID:-$(stat -c %u .)}:${SUDO_GID:-$(stat -c %g .)}"
 DB="sqlite:///$WORK/collector.sqlite"
 COLLECTOR_PID=""
 
@@ -43,21 +45,25 @@ echo "== scan: the lab subnet, baseline standard of care"
 set +e
 ip netns exec "$NS" "$D" scan 198.18.0.0/24 --exclude 198.18.0.2 --profile baseline \
   --authorized-by "demo operator ($(id -un)@$(hostname))" \
-  --report "$PWD/report.html" --out "$WORK/report.json" --post --state-dir "$WORK/agent"
+  --report "$PWD/report.html" --json-out "$WORK/report.json" --post --state-dir "$WORK/agent"
 rc=$?
 set -e
 [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || { echo "scan failed with exit code $rc" >&2; exit "$rc"; }
 
-echo "== MSP: the nightly pull (CSV, first lines) and an offline check of the signed chain"
+echo "== MSP: the nightly pull (CSV: one row per change) and an offline check of the signed chain"
 ip netns exec "$NS" "$D" pull --collector http://127.0.0.1:8787 --key-file "$WORK/reader.key" \
-  --cursor-file "$WORK/cursor" --format csv --output "$WORK/changes.csv"
+  --cursor-file "$WORK/cursor" --format csv --out "$WORK/changes.csv"
 "$PY" - "$WORK/changes.csv" <<'PYEOF'
-import csv, sys
+import collections, csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))
-print(f"{len(rows)} CSV rows; first findings:")
+kinds = collections.Counter(r["kind"] for r in rows)
+print(f"{len(rows)} CSV rows, one per change: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()))
+print("first findings:")
 for r in [r for r in rows if r["kind"] == "finding"][:6]:
-    print(f"  {r['transition']:<9} {r['severity']:<9} {r['ip']:>14}:{r['port']:<6} {r['exposure']}")
+    print(f"  {r['transition']:<9} {r['severity']:<9} {r['host']:>14}:{r['port']:<6} {r['exposure']}")
 PYEOF
 "$D" verify --state-dir "$WORK/agent"
+chown "$OWNER" "$PWD/report.html"
+chown -R "$OWNER" "$WORK"
 echo
 echo "report: $PWD/report.html   (JSON report, collector DB and pulled changes in $WORK)"

@@ -25,11 +25,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# pip's output (setuptools' multi-line warnings included) goes to a log shown only when a step fails:
+# the demo's and the tests' output stays theirs, and a failure is never swallowed.
+LOG=$(mktemp /tmp/duecare-install.XXXXXX.log)
+step() {
+  if ! "$@" >"$LOG" 2>&1; then
+    cat "$LOG" >&2
+    echo "install.sh: failed (exit status above): $*" >&2
+    exit 1
+  fi
+}
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+  step "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip 2>/dev/null
-.venv/bin/python -m pip install -q -e '.[dev,pdf]' 2>&1 | grep -v -i 'warning' || true
-.venv/bin/python -c "import duecare.agent, duecare.collector, duecare.probes, duecare.advisories, duecare.wire, duecare.report, duecare.cli"
+step .venv/bin/python -m pip install --upgrade pip
+step .venv/bin/python -m pip install -e '.[dev,pdf]'
+step .venv/bin/python -c "import duecare.agent, duecare.collector, duecare.probes, duecare.advisories, duecare.wire, duecare.report, duecare.cli"
+rm -f "$LOG"
 echo "install.sh: ready (.venv)"

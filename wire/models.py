@@ -125,6 +125,11 @@ class ProbeStatus(enum.StrEnum):
     BUG = "bug"
 
 
+#: How ``ProbeAttempt.error`` starts for a SKIPPED attempt: the report's advice depends on why.
+SKIP_CLASS_NOT_ALLOWED = "probe class"
+SKIP_HOST_SILENT = "host went silent"
+
+
 class Proto(enum.StrEnum):
     TCP = "tcp"
     UDP = "udp"

@@ -10,7 +10,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -83,6 +82,10 @@ class LiveCollector:
         self.server.start()
         return self
 
+    def isolate(self, netns: str) -> None:
+        """Serve from inside ``netns`` (127.0.0.1 there), e.g. beside a tarpit on a privileged port."""
+        self.server.prefix = ["ip", "netns", "exec", netns]
+
     def stop(self) -> None:
         self.server.stop()
 
@@ -127,6 +130,11 @@ class AgentProcess:
         self.logs = logs
         self.proc: subprocess.Popen[bytes] | None = None
         self._runs = 0
+        self.prefix: list[str] = []
+
+    def isolate(self, netns: str) -> None:
+        """Run every `duecare agent …` inside ``netns``: its loopback scan then sees only that namespace."""
+        self.prefix = ["ip", "netns", "exec", netns]
 
     def write_config(self, *, cron: str = NEVER, targets: tuple[str, ...] = ("127.0.0.1/32",), extra: str = "") -> None:
         # Only the ports the probes need (top_tcp = 0): a loopback scan takes about a second.
@@ -146,7 +154,7 @@ class AgentProcess:
         log = self._log(args[0])
         with log.open("w") as err:
             out = subprocess.run(
-                [DUECARE, "agent", *args, "--state-dir", str(self.state_dir)],
+                [*self.prefix, DUECARE, "agent", *args, "--state-dir", str(self.state_dir)],
                 cwd=REPO,
                 stdout=subprocess.PIPE,
                 stderr=err,
@@ -178,7 +186,17 @@ class AgentProcess:
         """`duecare agent run` as the daemon, in the background."""
         with self._log("daemon").open("w") as err:
             self.proc = subprocess.Popen(
-                [DUECARE, "agent", "run", "--config", str(self.config), "--state-dir", str(self.state_dir), *extra],
+                [
+                    *self.prefix,
+                    DUECARE,
+                    "agent",
+                    "run",
+                    "--config",
+                    str(self.config),
+                    "--state-dir",
+                    str(self.state_dir),
+                    *extra,
+                ],
                 cwd=REPO,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
@@ -236,34 +254,45 @@ class AgentProcess:
         return [e.credential]
 
 
-class Tarpit:
-    """Accepts on 127.0.0.1:PORT and never says a word: a probe waits out its read timeout, so a
-    scan cycle lasts as long as the test needs it to."""
+class NetnsTarpit:
+    """Accepts on 127.0.0.1:PORT and never says a word, so a probe waits out its read timeout and a scan
+    cycle lasts as long as the test needs. A child process inside a network namespace: a privileged
+    port such as 23 never collides with a telnet daemon of the machine running the tests."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_server(("127.0.0.1", port), reuse_port=False)
-        self.sock.settimeout(0.2)
-        self.accepted: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+    SERVER = (
+        "import socket, sys\n"
+        "s = socket.create_server(('127.0.0.1', int(sys.argv[1])))\n"
+        "print('listening', flush=True)\n"
+        "held = []\n"
+        "while True:\n"
+        "    held.append(s.accept()[0])\n"
+        "    print('accepted', flush=True)\n"
+    )
+
+    def __init__(self, netns: str, port: int) -> None:
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", netns, sys.executable, "-c", self.SERVER, str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "listening":
+            raise RuntimeError(f"tarpit on port {port} in {netns} did not start")
+        self.accepted = 0
+        self._thread = threading.Thread(target=self._count, daemon=True)
         self._thread.start()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted.append(conn)
+    def _count(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.strip() == "accepted":
+                self.accepted += 1
 
     def close(self) -> None:
-        self._stop.set()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
         self._thread.join(5)
-        for c in self.accepted:
-            c.close()
-        self.sock.close()
 
 
 def assert_no_secrets(logs: list[Path], secrets: list[str]) -> None:

@@ -34,5 +34,5 @@ def test_show_json_carries_kev_status_as_published(tmp_path: Path) -> None:
 
 def test_show_unknown_advisory_fails(tmp_path: Path) -> None:
     result = runner.invoke(app, ["show", "AA99-999A", "--state-dir", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert "AA99-999A" in result.output

@@ -6,6 +6,9 @@ the interrupted cycle is either stored completely (at the agent and at the colle
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,7 +16,15 @@ from collections.abc import Iterator
 import pytest
 
 from tests.agent.fault_proxy import FaultProxy
-from tests.agent.live import DUECARE, REPO, AgentProcess, LiveCollector, Tarpit, assert_chain_intact, wait_for
+from tests.agent.live import (
+    DUECARE,
+    REPO,
+    AgentProcess,
+    LiveCollector,
+    NetnsTarpit,
+    assert_chain_intact,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
@@ -22,12 +33,32 @@ SLOW_SCAN = "[timeouts]\nread = 20\nprobe = 25\n"
 
 
 @pytest.fixture
-def tarpit() -> Iterator[list[Tarpit]]:
+def tarpit() -> Iterator[list[NetnsTarpit]]:
     """Opened by the test when it wants slow scans; closed at the end whatever happens."""
-    opened: list[Tarpit] = []
+    opened: list[NetnsTarpit] = []
     yield opened
     for t in opened:
         t.close()
+
+
+@pytest.fixture
+def loopback_ns() -> Iterator[str]:
+    """A network namespace of our own with only a loopback: the scan, the collector and the tarpit on
+    port 23 live there, whatever listens on this machine's own 127.0.0.1:23."""
+    from duecare.lab import netns
+    from tests.lab.fixtures import require_lab
+
+    require_lab()
+    name = f"dcsig{os.getpid() % 100000}"
+    netns.delete(name)
+    netns.add(name)
+    try:
+        yield name
+    finally:
+        for pid in netns.pids(name):  # only processes inside our namespace: ours
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        netns.delete(name)
 
 
 def _verify(agent: AgentProcess) -> subprocess.CompletedProcess[str]:
@@ -59,18 +90,24 @@ def _after_stop_state_is_sound(agent: AgentProcess, collector: LiveCollector) ->
     assert status["next_run"] is None
 
 
-@pytest.mark.lab  # root: the tarpit listens on port 23
+@pytest.mark.lab  # root: its own network namespace, where the tarpit listens on port 23
 @pytest.mark.parametrize("grace", [None, 2.0], ids=["within-grace", "past-grace"])
 def test_sigterm_during_scan(
-    grace: float | None, live_agent: AgentProcess, live_collector: LiveCollector, tarpit: list[Tarpit]
+    grace: float | None,
+    live_agent: AgentProcess,
+    live_collector: LiveCollector,
+    tarpit: list[NetnsTarpit],
+    loopback_ns: str,
 ) -> None:
+    live_collector.isolate(loopback_ns)
+    live_agent.isolate(loopback_ns)
     _first_report(live_agent, live_collector)
     # Port 23: the telnet probe's port, so a loopback scan connects to it and waits for a banner.
-    pit = Tarpit(23)
+    pit = NetnsTarpit(loopback_ns, 23)
     tarpit.append(pit)
     live_agent.write_config(cron="*/2 * * * * *", extra=SLOW_SCAN)
     live_agent.start(*([] if grace is None else ["--stop-grace", str(grace)]))
-    wait_for("the cycle's telnet probe at the tarpit", lambda: len(pit.accepted) >= 1, timeout=30)
+    wait_for("the cycle's telnet probe at the tarpit", lambda: pit.accepted >= 1, timeout=30)
     code, took = live_agent.terminate()
     assert code == 0
     if grace is None:

@@ -52,7 +52,7 @@ def lab_scan(lab: Lab) -> LabScan:  # noqa: F811 - pytest fixture injection
         "--profile",
         "hipaa",
         "--json",
-        "--out",
+        "--json-out",
         str(out),
         "--report",
         str(html),

@@ -40,11 +40,23 @@ class Server:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        #: e.g. ``ip netns exec NS``: the server then runs (and is checked) inside that namespace.
+        self.prefix: list[str] = []
+
+    def _healthy(self) -> bool:
+        if not self.prefix:
+            try:
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+        check = f"import sys, urllib.request; urllib.request.urlopen({self.url + '/healthz'!r}, timeout=1)"
+        return subprocess.run([*self.prefix, sys.executable, "-c", check], capture_output=True).returncode == 0
 
     def start(self, timeout: float = 30.0) -> Server:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
+                    *self.prefix,
                     sys.executable,
                     "-m",
                     "duecare.collector",
@@ -65,11 +77,9 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"collector exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
+            if self._healthy():
+                return self
+            time.sleep(0.1)
         raise RuntimeError("collector did not become healthy")
 
     def kill9(self) -> None:
