@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from duecare.agent.config import AgentConfig, ConfigError, load_config
-from duecare.agent.scope import Scope, ScopeError
+from duecare.cli.dispatch import ABOUT, COMMANDS
+
+if TYPE_CHECKING:  # imported where used: `duecare scan --help` needs neither pydantic nor the scope
+    from duecare.agent.config import AgentConfig
+    from duecare.agent.scope import Scope
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
 
 app = typer.Typer(
     name="duecare",
-    help="Network exposure auditor: measures a cybersecurity standard of care on a LAN.",
+    help=ABOUT,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -33,6 +35,8 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 def _config(path: Path | None) -> AgentConfig:
+    from duecare.agent.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -60,6 +64,7 @@ def scan(
 ) -> None:
     """Scan once: discovery, ports, probes, findings; a summary table, JSON and reports."""
     from duecare.agent.run import ScanRequest
+    from duecare.agent.scope import ScopeError
     from duecare.cli.scan import run_oneshot
 
     cfg = _config(config)
@@ -94,6 +99,8 @@ def scan(
 
 
 def _scope(cfg: AgentConfig, targets: list[str], exclude: list[str], auto: bool) -> Scope:
+    from duecare.agent.scope import Scope, ScopeError
+
     if auto:
         from duecare.agent.scope_auto import attached_subnets
 
@@ -118,6 +125,8 @@ def probe(
     config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
 ) -> None:
     """Run one probe against one service and print its attempt, facts, evidence and findings."""
+    import asyncio
+
     from duecare.agent.run import run_single_probe
 
     cfg = _config(config)
@@ -194,11 +203,10 @@ def _register_forward(name: str, module: str, help_text: str, lead: tuple[str, .
     )(_forward(module, "duecare" if lead else f"duecare {name}", lead))
 
 
-_register_forward("collector", "duecare.cli.collector", "Run and administer the MSP collector.")
-_register_forward("pull", "duecare.cli.pull", "The MSP's nightly pull of changes (JSON, CSV or OCSF).", lead=())
-_register_forward("agent", "duecare.cli.agent", "The scheduled agent: enroll, run, status.")
-_register_forward("advisories", "duecare.cli.advisories", "List, show, validate advisories; update KEV.")
-_register_forward("report", "duecare.cli.report", "Render the due-diligence report or the baseline exhibit.")
+# The table in cli/dispatch.py is the one list of commands (the `duecare` command dispatches there).
+for _name, _cmd in COMMANDS.items():
+    if not _cmd.top_level:
+        _register_forward(_name, _cmd.module, _cmd.help)
 
 
 def main() -> None:
