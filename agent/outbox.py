@@ -12,11 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING
 
 from duecare.agent.signing import seal
 from duecare.wire import Receipt, Report, SignedReport, Tombstone
+
+if TYPE_CHECKING:  # the daemon reads and delivers the outbox without ever loading the signing library
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (

@@ -8,23 +8,32 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
-from rich.console import Console
 
 from duecare.agent.config import ConfigError, load_config
 from duecare.agent.state import DEFAULT_STATE_DIR, StateDir, StateError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-err = Console(stderr=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """rich is imported only to print: the daemon (`agent run`) never needs it (issue 19)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
 
 StateOpt = Annotated[Path, typer.Option("--state-dir", help="Agent state directory.")]
 
 
 def _bail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    _console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
 
 
@@ -46,7 +55,7 @@ def enroll(
             e = do_enroll(StateDir(state_dir), collector, token, socket.gethostname(), client)
     except StateError as exc:
         raise _bail(str(exc), 1) from exc
-    err.print(f"enrolled as agent {e.agent_id} for site {e.site_id}")
+    _console(stderr=True).print(f"enrolled as agent {e.agent_id} for site {e.site_id}")
 
 
 @app.command()
@@ -61,7 +70,7 @@ def run(
     """Scan on the configured schedule; keep every report until the collector acknowledges it."""
     from duecare.agent.daemon import AgentDaemon
     from duecare.agent.logs import setup_logging
-    from duecare.agent.run import scan_for_daemon
+    from duecare.agent.scan_process import ScanProcess
 
     setup_logging()
     try:
@@ -71,10 +80,11 @@ def run(
     state = StateDir(state_dir)
     try:
         state.enrollment()
-        state.key()
+        state.check_key()
     except StateError as exc:
         raise _bail(str(exc)) from exc
-    daemon = AgentDaemon(cfg, state, scan_for_daemon, stop_grace_s=stop_grace)
+    # Each cycle scans in a child process: the daemon never imports the scan stack (issue 19).
+    daemon = AgentDaemon(cfg, state, ScanProcess(), stop_grace_s=stop_grace)
     if once:
         report = daemon.cycle()
         daemon.deliver()
@@ -132,4 +142,4 @@ def status(
     if as_json:
         sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
     else:
-        Console().print_json(data=info, default=str)
+        _console().print_json(data=info, default=str)
