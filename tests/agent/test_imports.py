@@ -116,3 +116,14 @@ def test_daemon_through_a_cycle_and_a_delivery_never_imports_the_scan_stack(
     logged = [json.loads(x) for x in log.read_text().splitlines()]
     assert any(x["msg"].startswith("cycle stored report") for x in logged)
     assert live_agent.status()["last_cycle"]["result"] == "ok"
+
+
+def test_the_scan_stack_loads_impacket_and_cryptography_only_when_a_probe_needs_them() -> None:
+    """Before nmap runs, the scan holds the probes and the application, not the libraries only
+    the SMB and certificate probes use (they load in the probe stage)."""
+    code = "import json, sys, duecare.agent.run; print(json.dumps(sorted(k for k, v in sys.modules.items() if v)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    modules = set(json.loads(out.stdout))
+    assert "duecare.probes.smb.probe" in modules
+    assert "duecare.probes.x509" in modules
+    assert _hits(modules, ("impacket", "Cryptodome", "cryptography", "scapy", "jinja2", "rich")) == []
