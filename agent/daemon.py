@@ -13,7 +13,6 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,18 +25,16 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from duecare.agent.config import AgentConfig
+from duecare.agent.cycle import CycleRunner, InProcess, ScanFn, StoredReport
 from duecare.agent.delivery import Backoff, DeliveryResult, deliver_due
 from duecare.agent.outbox import HoldPolicy, Outbox
 from duecare.agent.sdnotify import notify, watchdog_interval
 from duecare.agent.state import StateDir
 from duecare.agent.window import inside
-from duecare.wire import Report
 
 log = logging.getLogger("duecare.agent")
 
 STATUS_FILE = "status.json"
-
-ScanFn = Callable[[AgentConfig], Report]
 
 
 def make_trigger(config: AgentConfig) -> CronTrigger:
@@ -61,7 +58,9 @@ def _cron_fields(expr: str) -> dict[str, str]:
 class AgentDaemon:
     config: AgentConfig
     state: StateDir
-    scan: ScanFn
+    #: ``ScanProcess()`` in the real daemon (scan and store in a child process); a plain scan
+    #: function runs in this process (``InProcess``).
+    scan: ScanFn | CycleRunner
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
     delivery_every_s: float = 30.0
     backoff: Backoff = field(default_factory=Backoff)
@@ -74,6 +73,7 @@ class AgentDaemon:
     _status_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        self.runner: CycleRunner = self.scan if isinstance(self.scan, CycleRunner) else InProcess(self.scan)
         c = self.config.collector
         hold = HoldPolicy(c.hold_after_errors, c.hold_after_s, c.held_retry_s)
         self.outbox = Outbox(self.state.outbox_path, hold=hold)
@@ -87,7 +87,7 @@ class AgentDaemon:
         )
 
     # -- jobs ---------------------------------------------------------------------------------
-    def cycle(self) -> Report | None:
+    def cycle(self) -> StoredReport | None:
         """One scan cycle; skipped outside the maintenance window; never overlaps another."""
         now = datetime.now(UTC)
         if not inside(self.config.schedule.maintenance_window, now.astimezone()):
@@ -100,26 +100,27 @@ class AgentDaemon:
         try:
             if self._stop.is_set():
                 return None
-            enrollment = self.state.enrollment()
-            report = self.scan(self.config)
-            report = report.model_copy(update={"agent_id": enrollment.agent_id, "site_id": enrollment.site_id})
-            if self._stop.is_set():
+            self.state.enrollment()  # not enrolled: fail before scanning
+            try:
+                stored = self.runner.run(self.config, self.state, self._stop.is_set)
+            except Exception:
+                if not self._stop.is_set():
+                    raise
                 log.info("cycle abandoned at shutdown; nothing stored")
                 return None
-            _env, digest = self.outbox.add(report, self.state.key())
             self._write_status(
                 last_cycle={
                     "at": now.isoformat(),
                     "finished": datetime.now(UTC).isoformat(),
                     "result": "ok",
-                    "report_id": str(report.report_id),
-                    "report_hash": digest,
-                    "findings": len(report.findings),
+                    "report_id": stored.report_id,
+                    "report_hash": stored.report_hash,
+                    "findings": stored.findings,
                 }
             )
-            log.info("cycle stored report %s (%d findings)", report.report_id, len(report.findings))
+            log.info("cycle stored report %s (%d findings)", stored.report_id, stored.findings)
             self.deliver()
-            return report
+            return stored
         except Exception as exc:
             log.exception("cycle failed")
             self._write_status(last_cycle={"at": now.isoformat(), "result": f"failed: {type(exc).__name__}: {exc}"})
@@ -140,7 +141,7 @@ class AgentDaemon:
                 self.http,
                 backoff=self.backoff,
                 should_stop=self._stop.is_set,
-                key=self.state.key(),
+                key=self.state.key,
             )
         if result.delivered or result.refused or result.held or result.error:
             log.info(
@@ -207,6 +208,7 @@ class AgentDaemon:
         transactions guarantee nothing half-written either way. True when nothing was abandoned."""
         self._stop.set()
         self.scheduler.shutdown(wait=False)
+        self.runner.cancel()  # a scan still running would only be abandoned at its end
         deadline = time.monotonic() + self.stop_grace_s
         clean = True
         for lock in (self._cycle_lock, self._deliver_lock):

@@ -8,14 +8,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from duecare.agent.outbox import Outbox, PendingReport
 from duecare.agent.signing import with_tombstones
 from duecare.agent.state import Enrollment
 from duecare.wire import Receipt
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger("duecare.delivery")
 
@@ -69,13 +72,14 @@ def deliver_due(
     clock: Callable[[], float] = time.time,
     limit: int = 1000,
     should_stop: Callable[[], bool] = lambda: False,
-    key: Ed25519PrivateKey | None = None,
+    key: Callable[[], Ed25519PrivateKey] | None = None,
 ) -> DeliveryResult:
     """Send due reports oldest first until one fails; ``should_stop`` is asked before each
     request, so a shutdown waits for at most the one request in flight.
 
     A report the collector keeps answering with a server error is held (``Outbox.server_error``)
-    and the next one is sent in the same run; ``key`` signs the notices that tell the collector."""
+    and the next one is sent in the same run; ``key`` gives the key that signs the notices that tell
+    the collector (asked only when there is a notice to sign: the idle daemon never loads it)."""
     backoff = backoff or Backoff()
     result = DeliveryResult()
     url = enrollment.collector_url.rstrip("/") + "/v1/reports"
@@ -87,7 +91,7 @@ def deliver_due(
         if item is None:
             break
         tombstones = outbox.tombstones()
-        held = outbox.held_notices(key) if key is not None else []
+        held = outbox.held_notices(key) if key is not None else []  # key asked only if needed
         body = with_tombstones(item.envelope, tombstones).model_copy(update={"held": tuple(held)}).model_dump_json()
         try:
             resp = client.post(url, content=body, headers={**headers, "Content-Type": "application/json"})

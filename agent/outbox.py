@@ -14,18 +14,20 @@ import base64
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING
 
 from duecare.agent.signing import seal
 from duecare.wire import HeldNotice, Receipt, Report, SignedReport, Tombstone
 from duecare.wire.bounds import printable
 from duecare.wire.envelope import held_payload
+
+if TYPE_CHECKING:  # the daemon reads and delivers the outbox without ever loading the signing library
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
@@ -249,12 +251,15 @@ class Outbox:
             for r in rows
         ]
 
-    def held_notices(self, key: Ed25519PrivateKey) -> list[HeldNotice]:
-        """Signed notices of the held reports the collector has not been told about yet."""
+    def held_notices(self, key: Callable[[], Ed25519PrivateKey]) -> list[HeldNotice]:
+        """Signed notices of the held reports the collector has not been told about yet; the key is
+        loaded only when there is one to sign."""
+        untold = [h for h in self.held() if not h["collector_told"]]
+        if not untold:
+            return []
+        signer = key()
         out = []
-        for h in self.held():
-            if h["collector_told"]:
-                continue
+        for h in untold:
             notice = HeldNotice(
                 report_id=str(h["report_id"]),
                 report_hash=str(h["report_hash"]),
@@ -262,7 +267,7 @@ class Outbox:
                 reason=printable(str(h["reason"] or "server errors"), 500),
                 signature="A" * 88,
             )
-            sig = base64.b64encode(key.sign(held_payload(notice))).decode()
+            sig = base64.b64encode(signer.sign(held_payload(notice))).decode()
             out.append(notice.model_copy(update={"signature": sig}))
         return out
 

@@ -11,8 +11,12 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import TYPE_CHECKING
 
 from duecare.agent.errors import AgentError
+
+if TYPE_CHECKING:
+    from duecare.agent.config import AgentConfig
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
@@ -141,3 +145,13 @@ class Scope:
 
 def _overlaps(a: IPNetwork, b: IPNetwork) -> bool:
     return a.version == b.version and a.overlaps(b)
+
+
+def daemon_scope(config: AgentConfig, source: str = "the config") -> Scope:
+    """The agent's scope, from its config only; checked when the agent starts, not at the first cycle."""
+    if not config.scope.targets:
+        raise ScopeError(
+            f"{source}: [scope] targets is empty; set the addresses this agent may scan, "
+            'e.g. targets = ["192.0.2.0/24"]'
+        )
+    return Scope.parse(config.scope.targets, config.scope.exclude).check_scannable()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING
 
 from duecare.wire import Report, SignedReport, Tombstone, canonical_bytes, report_hash
+
+if TYPE_CHECKING:  # signing needs the key's methods only; the daemon (delivery) never loads the library
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 def seal(report: Report, key: Ed25519PrivateKey, previous_hash: str | None) -> tuple[SignedReport, str]:

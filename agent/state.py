@@ -6,12 +6,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict
 
 from duecare.agent.errors import AgentError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 DEFAULT_STATE_DIR = Path("/var/lib/duecare")
 KEY_FILE = "agent.key"
@@ -72,6 +74,11 @@ class StateDir:
         return self.path / OUTBOX_FILE
 
     def key(self, *, create: bool = False) -> Ed25519PrivateKey:
+        # Imported here: the daemon never signs (its cycles do, in their own process), so it never
+        # loads the library (~8 MB resident).
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         path = self.path / KEY_FILE
         if path.exists():
             loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -87,6 +94,18 @@ class StateDir:
         )
         _write_secret(path, pem)
         return key
+
+    def check_key(self) -> None:
+        """The key is there and is a PEM private key: checked without loading it (see ``key``)."""
+        path = self.path / KEY_FILE
+        try:
+            head = path.read_bytes()[:64]
+        except FileNotFoundError as exc:
+            raise StateError(f"{path}: no agent key; run `duecare agent enroll` first") from exc
+        except OSError as exc:
+            raise StateError(f"{path}: cannot read the agent key: {exc}") from exc
+        if not head.startswith(b"-----BEGIN PRIVATE KEY-----"):
+            raise StateError(f"{path}: not an Ed25519 key")
 
     def enrollment(self) -> Enrollment:
         path = self.path / ENROLLMENT_FILE

@@ -8,6 +8,10 @@ The command is started by a tiny ``python -I -S`` launcher, not forked from the 
 carries the pre-exec high-water RSS of a forked child into its ``ru_maxrss`` (exec_mmap keeps the
 old mm's hiwater), so a child forked from a 100 MB pytest would report at least 100 MB. The
 launcher's own ~9 MB is the floor of any figure measured here.
+
+``ru_maxrss`` is one process's peak. What the machine must hold is the tree's: duecare and the
+nmap it runs at the same time. ``tree_peak_mb`` is that: the largest sum of VmRSS over the
+command's process tree (the launcher left out), sampled every 20 ms from /proc.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 _LAUNCHER = """
 import json, os, sys, time
@@ -47,6 +53,66 @@ class Measured:
     returncode: int
     stdout: bytes
     stderr: bytes
+    #: Largest sum of VmRSS over the command's process tree at one moment (MiB), sampled.
+    tree_peak_mb: float = 0.0
+
+
+def children() -> dict[int, list[int]]:
+    """pid → its child pids, from /proc."""
+    kids: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """One process's VmRSS (or VmHWM) in KiB; 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def tree_rss_kib(root: int, *, include_root: bool = True) -> int:
+    """Sum of VmRSS over ``root``'s process tree right now (KiB)."""
+    kids = children()
+    total, todo = 0, list(kids.get(root, []))
+    if include_root:
+        total += rss_kib(root)
+    while todo:
+        pid = todo.pop()
+        total += rss_kib(pid)
+        todo += kids.get(pid, [])
+    return total
+
+
+class TreePeak:
+    """Samples a process tree's summed RSS in a thread until ``stop``."""
+
+    def __init__(self, root: int, *, include_root: bool = True, every_s: float = 0.02) -> None:
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(root, include_root, every_s), daemon=True)
+        self._thread.start()
+
+    def _run(self, root: int, include_root: bool, every_s: float) -> None:
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, tree_rss_kib(root, include_root=include_root))
+            self._stop.wait(every_s)
+
+    def stop(self) -> float:
+        """The peak in MiB."""
+        self._stop.set()
+        self._thread.join(5)
+        return self.peak_kib / 1024
 
 
 class MeasureTimeout(RuntimeError):
@@ -60,12 +126,15 @@ def measure(argv: Sequence[str], *, timeout: float, env: dict[str, str] | None =
         proc = subprocess.Popen(
             launcher, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, start_new_session=True
         )
+        tree = TreePeak(proc.pid, include_root=False)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # our own session: the launcher, the tool, its children
             proc.wait()
             raise MeasureTimeout(f"{argv[0]}… did not finish within {timeout:.0f}s") from None
+        finally:
+            tree_peak = tree.stop()
         with open(result) as fh:
             usage = json.load(fh)
         out.seek(0)
@@ -78,6 +147,7 @@ def measure(argv: Sequence[str], *, timeout: float, env: dict[str, str] | None =
             proc.returncode,
             out.read(),
             err.read(),
+            tree_peak,
         )
 
 

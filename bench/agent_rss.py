@@ -1,12 +1,15 @@
-"""Agent memory: a real ``duecare agent run`` idle, and a real ``--once`` cycle scanning the lab.
+"""Agent memory: a real ``duecare agent run`` idle, through a scheduled cycle over the lab, and after.
 
-1. idle: the daemon (schedule far away) enrolled with a collector on 127.0.0.1; VmRSS and
-   VmHWM from /proc/<pid>/status every 0.5 s for ``--idle-seconds`` (default 20).
-2. lab scan: brings up the namespace lab (``python -m tests.lab up --prefix dcrss``), runs a
-   collector *inside* the scanner namespace on its own 127.0.0.1, enrolls there, and runs
-   ``ip netns exec dcrss-scan duecare agent run --once`` over 198.18.0.0/24 without the scanner
-   (198.18.0.2). The agent's VmRSS/VmHWM are sampled every 0.1 s, and so is the RSS of the whole
-   process tree (the agent plus its nmap children). The lab is brought down afterwards.
+1. idle: the daemon (schedule far away) enrolled with a collector on 127.0.0.1, outbox empty;
+   VmRSS and VmHWM from /proc/<pid>/status every 0.5 s for ``--idle-seconds`` (default 20).
+2. lab cycle: brings up the namespace lab (``python -m duecare.lab up --prefix dcrss``), runs a
+   collector *inside* the scanner namespace on its own 127.0.0.1, enrolls there, and starts
+   ``ip netns exec dcrss-scan duecare agent run`` with one cycle scheduled a few seconds after its
+   start, over 198.18.0.0/24 without the scanner (198.18.0.2). Every 0.1 s it samples the daemon,
+   the cycle's own process (``duecare.agent.scan_process``, which scans and stores the report), the
+   nmap runs under it, and the sums: the whole tree, and the scan alone (the cycle process and its
+   nmap). Once the collector has acknowledged the report, the daemon is sampled idle again for
+   ``--idle-seconds``: what it holds between cycles, for years. The lab is brought down afterwards.
 
 Usage (as root): python bench/agent_rss.py [--idle-seconds 20] [--prefix dcrss] [--keep-lab] [--json]
 """
@@ -20,14 +23,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from bench._measure import children, rss_kib, tree_rss_kib
 from duecare.agent.outbox import Outbox
 from duecare.collector import admin
 from duecare.collector.db import migrate
@@ -50,26 +53,6 @@ def proc_kib(pid: int) -> dict[str, int]:
     except (FileNotFoundError, ProcessLookupError):
         return {}
     return out
-
-
-def tree_rss_kib(root: int) -> int:
-    """RSS of ``root`` and all its descendants (nmap runs as a child of the agent)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += proc_kib(pid).get("VmRSS", 0)
-        todo += children.get(pid, [])
-    return total
 
 
 @dataclass
@@ -214,7 +197,67 @@ def idle(work: Path, seconds: float) -> dict[str, float]:
         stop(collector)
 
 
-def lab_scan(work: Path, prefix_name: str, keep: bool) -> dict[str, float]:
+def _one_shot_cron(seconds: float) -> str:
+    """A six-field (seconds first) cron firing once, ``seconds`` from now (the daemon's UTC)."""
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    return f"{at.second} {at.minute} {at.hour} * * *"
+
+
+@dataclass
+class CycleSamples:
+    daemon_before: list[int] = field(default_factory=list)
+    daemon_hwm: int = 0
+    cycle_hwm: int = 0
+    nmap_peak: int = 0
+    scan_peak: int = 0  # the cycle process and its nmap runs, summed
+    tree_peak: int = 0  # the daemon, the cycle process and its nmap runs, summed
+    cycle_seen: bool = False
+
+    def take(self, daemon: int) -> None:
+        if Path(_cmdline(daemon).split(b"\0")[0].decode(errors="replace")).name == "ip":
+            return  # still `ip netns exec`, before it execs the daemon
+        kids = children()
+        self.daemon_hwm = max(self.daemon_hwm, rss_kib(daemon, "VmHWM"))
+        scan = 0
+        for child in kids.get(daemon, []):
+            if b"duecare.agent.scan_process" not in _cmdline(child):
+                continue
+            self.cycle_seen = True
+            self.cycle_hwm = max(self.cycle_hwm, rss_kib(child, "VmHWM"))
+            scan += rss_kib(child)
+            todo = list(kids.get(child, []))
+            while todo:
+                pid = todo.pop()
+                rss = rss_kib(pid)
+                scan += rss
+                if Path(_cmdline(pid).split(b"\0")[0].decode(errors="replace")).name == "nmap":
+                    self.nmap_peak = max(self.nmap_peak, rss)
+                todo += kids.get(pid, [])
+        if not self.cycle_seen:
+            self.daemon_before.append(rss_kib(daemon))
+        self.scan_peak = max(self.scan_peak, scan)
+        self.tree_peak = max(self.tree_peak, scan + rss_kib(daemon))
+
+    def summary(self) -> dict[str, float]:
+        mib = 1024
+        return {
+            "daemon_before_mib": round(statistics.median(self.daemon_before) / mib, 1),
+            "daemon_hwm_mib": round(self.daemon_hwm / mib, 1),
+            "cycle_process_hwm_mib": round(self.cycle_hwm / mib, 1),
+            "nmap_peak_mib": round(self.nmap_peak / mib, 1),
+            "scan_tree_peak_mib": round(self.scan_peak / mib, 1),
+            "whole_tree_peak_mib": round(self.tree_peak / mib, 1),
+        }
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def lab_cycle(work: Path, prefix_name: str, keep: bool, idle_seconds: float) -> dict[str, dict[str, float]]:
     ns = f"{prefix_name}-scan"
     lab = [sys.executable, "-m", "duecare.lab"]
     subprocess.run([*lab, "up", "--prefix", prefix_name], cwd=REPO, check=True, capture_output=True, timeout=300)
@@ -231,42 +274,55 @@ def lab_scan(work: Path, prefix_name: str, keep: bool) -> dict[str, float]:
         cfg.write_text(
             f'[scope]\ntargets = ["{SUBNET}"]\nexclude = ["{SCANNER}"]\n'
             "[timeouts]\nconnect = 2.0\nread = 3.0\nprobe = 12.0\n"
-            '[schedule]\ncron = "0 0 1 1 *"\njitter_s = 0\n'
+            f'[schedule]\ncron = "{_one_shot_cron(8)}"\njitter_s = 0\n'
         )
-        samples = Samples()
+        cycle = CycleSamples()
+        after = Samples()
         with (work / "lab-agent.log").open("wb") as err:
-            t0 = time.monotonic()
+            # `ip netns exec` execs the command: the pid is the daemon's own.
             agent = subprocess.Popen(
-                [*inside, DUECARE, "agent", "run", "--once", "--config", str(cfg), "--state-dir", str(state)],
+                [*inside, DUECARE, "agent", "run", "--config", str(cfg), "--state-dir", str(state)],
                 cwd=REPO,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
             )
-            # `ip netns exec` execs the command: the pid is the agent's own.
-            sampler = threading.Thread(target=_sample_until_exit, args=(agent, samples), daemon=True)
-            sampler.start()
-            code = agent.wait(timeout=900)
-            took = time.monotonic() - t0
-            sampler.join(5)
-        status = json.loads((state / "status.json").read_text())
-        outbox = Outbox(state / "outbox.sqlite").status()
+        try:
+            outbox = Outbox(state / "outbox.sqlite")
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline and agent.poll() is None:
+                cycle.take(agent.pid)
+                last = (
+                    json.loads((state / "status.json").read_text()).get("last_cycle", {})
+                    if (state / "status.json").exists()
+                    else {}
+                )
+                if last and outbox.status()["pending"] == 0:
+                    break
+                time.sleep(0.1)
+            else:
+                raise RuntimeError("no acknowledged cycle within 900 s")
+            time.sleep(1.0)  # the cycle process has left; the daemon settles
+            end = time.monotonic() + idle_seconds
+            while time.monotonic() < end and after.take(agent.pid, tree=False):
+                time.sleep(0.5)
+        finally:
+            stop(agent)
+        took = datetime.fromisoformat(last["finished"]) - datetime.fromisoformat(last["at"])
         return {
-            **samples.summary(),
-            "exit_code": code,
-            "cycle_seconds": round(took, 1),
-            "findings": status.get("last_cycle", {}).get("findings", -1),
-            "left_in_outbox": int(str(outbox["pending"])),  # 0: the collector acknowledged the report
+            "lab cycle (daemon, scheduled)": {
+                **cycle.summary(),
+                "cycle_seconds": round(took.total_seconds(), 1),
+                "result": 1.0 if last.get("result") == "ok" else 0.0,
+                "findings": last.get("findings", -1),
+                "left_in_outbox": int(str(Outbox(state / "outbox.sqlite").status()["pending"])),
+            },
+            "idle after the lab cycle": after.summary(),
         }
     finally:
         if collector is not None:
             stop(collector)
         if not keep:
             subprocess.run([*lab, "down", "--prefix", prefix_name], cwd=REPO, check=False, capture_output=True)
-
-
-def _sample_until_exit(agent: subprocess.Popen[bytes], samples: Samples) -> None:
-    while agent.poll() is None and samples.take(agent.pid, tree=True):
-        time.sleep(0.1)
 
 
 def main() -> int:
@@ -285,7 +341,7 @@ def main() -> int:
         work = Path(tmp)
         results["idle daemon"] = idle(work, args.idle_seconds)
         if not args.skip_lab:
-            results["lab scan (--once)"] = lab_scan(work, args.prefix, args.keep_lab)
+            results.update(lab_cycle(work, args.prefix, args.keep_lab, args.idle_seconds))
     load = {"load_before": round(load_before[0], 2), "load_after": round(os.getloadavg()[0], 2)}
     if args.json:
         print(json.dumps({**results, "load_average_1m": load}, indent=2))

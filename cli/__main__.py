@@ -1,3 +1,3 @@
-from duecare.cli.main import main
+from duecare.cli.dispatch import main
 
 main()

@@ -8,17 +8,27 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
-from rich.console import Console
 
 from duecare.agent.config import ConfigError, load_config
 from duecare.agent.state import DEFAULT_STATE_DIR, StateDir, StateError
 from duecare.cli.common import EXIT_INTERNAL, err, fail, typer_app
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 app = typer_app(help="The scheduled agent: enroll, run, status.")
+
+
+def _console() -> Console:
+    """rich is imported only to print: the daemon (`agent run`) never needs it (issue 19)."""
+    from rich.console import Console
+
+    return Console()
+
 
 StateOpt = Annotated[Path, typer.Option("--state-dir", metavar="DIR", help="Agent state directory.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="TOML config file.")]
@@ -107,8 +117,8 @@ def run(
     """Scan on the configured schedule; keep every report until the collector acknowledges it."""
     from duecare.agent.daemon import AgentDaemon
     from duecare.agent.logs import setup_logging
-    from duecare.agent.run import daemon_scope, scan_for_daemon
-    from duecare.agent.scope import ScopeError
+    from duecare.agent.scan_process import ScanProcess
+    from duecare.agent.scope import ScopeError, daemon_scope
 
     try:
         cfg = load_config(config)
@@ -121,11 +131,12 @@ def run(
     state = StateDir(state_dir)
     try:
         state.enrollment()
-        state.key()
+        state.check_key()
     except StateError as exc:
         raise fail(str(exc)) from exc
     setup_logging()
-    daemon = AgentDaemon(cfg, state, scan_for_daemon, stop_grace_s=stop_grace)
+    # Each cycle scans in a child process: the daemon never imports the scan stack (issue 19).
+    daemon = AgentDaemon(cfg, state, ScanProcess(), stop_grace_s=stop_grace)
     if once:
         report = daemon.cycle()
         daemon.deliver()
@@ -183,4 +194,4 @@ def status(
     if as_json:
         sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
     else:
-        Console().print_json(data=info, default=str)
+        _console().print_json(data=info, default=str)

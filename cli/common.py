@@ -7,20 +7,41 @@ stderr naming the problem, never a traceback; help shows placeholders only where
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
-from rich.console import Console
 from typer.core import TyperCommand
 
 from duecare.errors import DuecareError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@cache
+def stderr_console() -> Console:
+    """The one stderr console (rich), created when first needed: a command that prints nothing
+    through it (the idle daemon) never imports rich (issue 19)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _LazyConsole:
+    """``err``: stands for ``stderr_console()`` until its first use. Pass ``stderr_console()`` itself
+    to code that needs a real ``Console`` (a progress bar)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(stderr_console(), name)
+
+
+err: Console = _LazyConsole()  # type: ignore[assignment]
 
 
 class PlainCommand(TyperCommand):
@@ -91,18 +112,20 @@ def output_file(path: Path, what: str) -> Path:
 
 def say_error(message: str) -> None:
     """One line (a config error may add one indented line per bad key); never wrapped, never markup."""
-    err.print("error: " + message.strip(), markup=False)
+    sys.stderr.write("error: " + message.strip() + "\n")
+    sys.stderr.flush()
 
 
 def warn(message: str) -> None:
-    err.print("warning: " + message.strip(), markup=False)
+    sys.stderr.write("warning: " + message.strip() + "\n")
+    sys.stderr.flush()
 
 
 def run_app(app: typer.Typer, argv: Sequence[str], prog_name: str) -> int:
     """Run a command line; every error a person can fix ends here as one line and exit code 2."""
     try:
         code = app(args=list(argv), prog_name=prog_name, standalone_mode=False)
-    except (typer.Abort, click.exceptions.Abort):
+    except typer.Abort:
         say_error("aborted")
         return 130
     except DuecareError as exc:  # a family's own error that no command caught: still one line

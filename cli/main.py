@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from enum import StrEnum
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from duecare.agent.config import AgentConfig, ConfigError, load_config
-from duecare.agent.scope import Scope, ScopeError
-from duecare.cli.common import EXIT_FINDINGS, err, fail, output_file, run_app, typer_app
+from duecare.cli.common import EXIT_FINDINGS, err, fail, output_file, stderr_console, typer_app
+from duecare.cli.dispatch import ABOUT, COMMANDS
 
-app = typer_app(name="duecare", help="Network exposure auditor: measures a cybersecurity standard of care on a LAN.")
+if TYPE_CHECKING:  # imported where used: `duecare scan --help` needs neither pydantic nor the scope
+    from duecare.agent.config import AgentConfig
+    from duecare.agent.scope import Scope
+
+app = typer_app(name="duecare", help=ABOUT)
 
 
 def _config(path: Path | None) -> AgentConfig:
+    from duecare.agent.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -66,6 +69,7 @@ def scan(
 ) -> None:
     """Scan once: discovery, ports, probes, findings; a summary table, JSON and reports."""
     from duecare.agent.run import ScanRequest
+    from duecare.agent.scope import ScopeError
     from duecare.cli.scan import run_oneshot
 
     cfg = _config(config)
@@ -97,8 +101,10 @@ def scan(
         post=post,
         state_dir=state_dir,
     )
+    from rich.console import Console
+
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    code = run_oneshot(request, as_json=as_json, err=err, out=console)
+    code = run_oneshot(request, as_json=as_json, err=stderr_console(), out=console)
     raise typer.Exit(code)
 
 
@@ -115,6 +121,8 @@ def _require_enrollment(state_dir: Path | None) -> None:
 
 
 def _scope(cfg: AgentConfig, targets: list[str], exclude: list[str], auto: bool) -> Scope:
+    from duecare.agent.scope import Scope, ScopeError
+
     if auto:
         from duecare.agent.scope_auto import attached_subnets
 
@@ -149,6 +157,8 @@ def probe(
     config: Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="TOML config file.")] = None,
 ) -> None:
     """Run one probe against one service and print its attempt, facts, evidence and findings."""
+    import asyncio
+
     from duecare.agent.run import run_single_probe
 
     cfg = _config(config)
@@ -163,6 +173,8 @@ def probe(
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
     else:
+        from rich.console import Console
+
         Console().print_json(data=result, default=str)
 
 
@@ -289,12 +301,7 @@ def _register_forward(name: str, module: str, help_text: str) -> None:
     )(_forward(module, f"duecare {name}"))
 
 
-_register_forward("collector", "duecare.cli.collector", "Run and administer the MSP collector.")
-_register_forward("pull", "duecare.cli.pull", "The MSP's nightly pull of changes (JSON, CSV or OCSF).")
-_register_forward("agent", "duecare.cli.agent", "The scheduled agent: enroll, run, status.")
-_register_forward("advisories", "duecare.cli.advisories", "List, show, validate advisories; update KEV.")
-_register_forward("report", "duecare.cli.report", "Render the due-diligence report or the baseline exhibit.")
-
-
-def main() -> None:
-    sys.exit(run_app(app, sys.argv[1:], "duecare"))
+# The table in cli/dispatch.py is the one list of commands (the `duecare` command dispatches there).
+for _name, _cmd in COMMANDS.items():
+    if not _cmd.top_level:
+        _register_forward(_name, _cmd.module, _cmd.help)

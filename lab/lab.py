@@ -146,7 +146,7 @@ class Lab:
         procs.terminate(self._refs, swept)
         for popen in self._popens:
             with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILLed by terminate(); init reaps it later
-                popen.wait(timeout=1)
+                popen.wait(timeout=5)
         for ns in _lab_namespaces(self.prefix):
             netns.delete(ns)
         if self.workdir is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from duecare.probes.errors import NotPermitted, ProtocolError
 
@@ -15,11 +17,34 @@ class ArpReply:
     mac: str
 
 
+def _scapy_conf() -> Any:
+    """scapy's config, its routing table filled from this namespace's, scapy loaded lean.
+
+    scapy needs neither of two things it loads at import (issue 19): cryptography (for its TLS
+    and IPsec layers; ~6 MB resident when nothing else has loaded it yet) is hidden from it, so
+    scapy sets ``conf.crypto_valid`` off; Wireshark's OUI table (52,000 vendors, ~11 MB), shown
+    only when a packet is printed, is emptied in place: duecare names vendors from nmap's table
+    (``probes.ports.parse.mac_vendors``). Discovery runs before nmap and the probes, alone, so
+    hiding cryptography for the length of scapy's import disturbs no other import."""
+    if "scapy.route" not in sys.modules:
+        hide = "cryptography" not in sys.modules
+        if hide:
+            sys.modules["cryptography"] = None  # type: ignore[assignment]  # import → ImportError
+        try:
+            import scapy.route  # noqa: F401  (fills conf.route from this namespace's routing table)
+        finally:
+            if hide and sys.modules.get("cryptography", 0) is None:
+                del sys.modules["cryptography"]
+    from scapy.config import conf
+    from scapy.data import MANUFDB
+
+    MANUFDB.d.clear()
+    return conf
+
+
 def attached_groups(ips: Sequence[str]) -> tuple[dict[str, list[str]], list[str]]:
     """Split targets into {interface: ips on its directly attached subnet} and the routed rest."""
-    import scapy.route  # noqa: F401  (fills conf.route from this namespace's routing table)
-    from scapy.config import conf
-
+    conf = _scapy_conf()
     by_iface: defaultdict[str, list[str]] = defaultdict(list)
     routed: list[str] = []
     for ip in ips:

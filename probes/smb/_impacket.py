@@ -40,10 +40,8 @@ from duecare.probes.smb.facts import (
     SmbHostInfo,
     SmbSession,
 )
+from duecare.probes.smb.packets import IMPACKET_DIALECTS
 from duecare.probes.smb.parse import dialect_name, parse_ms17_010_reply
-
-#: Dialects impacket's SMBConnection accepts as ``preferredDialect`` (3.0.2 is not among them).
-IMPACKET_DIALECTS = frozenset({0x0202, 0x0210, 0x0300, 0x0311})
 
 _SESSION_ERRORS = (SmbSessionError, smb.SessionError, smb3.SessionError)
 _PARSE_ERRORS = (struct.error, ValueError, IndexError, KeyError)

@@ -17,13 +17,19 @@ from typing import ClassVar
 from duecare.probes.base import Facts, Observation, ProbeClass, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeTimeout, ProtocolError
-from duecare.probes.smb._impacket import ms17_010_exchange
 from duecare.probes.smb._raw import Budget, negotiate_smb1
 from duecare.probes.smb.facts import Ms17010Facts, Ms17010Outcome, Smb1Outcome
 from duecare.probes.smb.probe import IMPACKET_TIMEOUT, SESSION_CAP
 from duecare.wire import Evidence, EvidenceKind
 
 _NO_WAY_IN = frozenset({Ms17010Outcome.NO_SESSION, Ms17010Outcome.IPC_REFUSED})
+
+
+def ms17_010_exchange(host: str, port: int, *, user: str, timeout: float) -> Ms17010Facts:
+    """``_impacket.ms17_010_exchange``, imported when the check runs (see ``probe.empty_password_session``)."""
+    from duecare.probes.smb import _impacket
+
+    return _impacket.ms17_010_exchange(host, port, user=user, timeout=timeout)
 
 
 def _summary(where: str, facts: Ms17010Facts) -> str:

@@ -24,6 +24,8 @@ SMB2_DIALECTS: dict[int, str] = {
     DIALECT_311: "3.1.1",
 }
 SMB1_DIALECT = "NT LM 0.12"
+#: Dialects impacket's SMBConnection accepts as ``preferredDialect`` (3.0.2 is not among them).
+IMPACKET_DIALECTS = frozenset({DIALECT_202, DIALECT_210, DIALECT_300, DIALECT_311})
 
 _SMB2_MAGIC = b"\xfeSMB"
 _SMB1_MAGIC = b"\xffSMB"

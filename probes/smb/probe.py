@@ -12,18 +12,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from functools import partial
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
 from duecare.probes.errors import ProbeError, ProbeTimeout, ProtocolError
-from duecare.probes.smb._impacket import IMPACKET_DIALECTS, SessionReport, empty_password_session
 from duecare.probes.smb._raw import Budget, Smb1Answer, exchange, negotiate_smb1
 from duecare.probes.smb.errors import ConnectionDropped
 from duecare.probes.smb.facts import SessionOutcome, Smb1Outcome, Smb2Negotiation, SmbFacts, SmbSession
-from duecare.probes.smb.packets import DIALECT_311, SMB2_DIALECTS, smb2_negotiate_request
+from duecare.probes.smb.packets import DIALECT_311, IMPACKET_DIALECTS, SMB2_DIALECTS, smb2_negotiate_request
 from duecare.probes.smb.parse import Rejected, parse_smb2_negotiate
 from duecare.wire import Evidence, EvidenceKind
+
+if TYPE_CHECKING:
+    from duecare.probes.smb._impacket import SessionReport
 
 #: impacket's own socket timeout, per round trip.
 IMPACKET_TIMEOUT = 5.0
@@ -34,6 +36,18 @@ _RESERVE = 1.0  # left to the runner's ceiling for bookkeeping
 
 def _request(dialects: Iterable[int]) -> bytes:
     return smb2_negotiate_request(list(dialects), client_guid=os.urandom(16), salt=os.urandom(32))
+
+
+def empty_password_session(
+    host: str, port: int, *, user: str, dialect: int | None, list_shares: bool, timeout: float
+) -> SessionReport:
+    """``_impacket.empty_password_session``, imported when a session is tried: impacket (~7 MB
+    resident) loads in the probe stage, not with the probe registry before nmap runs (issue 19)."""
+    from duecare.probes.smb import _impacket
+
+    return _impacket.empty_password_session(
+        host, port, user=user, dialect=dialect, list_shares=list_shares, timeout=timeout
+    )
 
 
 def session_dialect(smb2: Smb2Negotiation | None, accepted: Iterable[int], smb1: bool) -> int | Literal["smb1"] | None:
@@ -153,6 +167,8 @@ class SmbProbe(ServiceProbe):
         list_shares: bool,
         budget: Budget,
     ) -> SessionReport:
+        from duecare.probes.smb._impacket import SessionReport
+
         cap = budget.cap(SESSION_CAP)
         if dialect is None or cap is None:
             why = "no dialect impacket can speak" if dialect is None else "probe time budget spent"

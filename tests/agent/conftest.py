@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,3 +39,23 @@ def live_agent(tmp_path: Path, captured_logs: list[Path], live_collector: LiveCo
     if (StateDir(a.state_dir).path / "enrollment.json").exists():
         secrets += a.secrets()
     assert_no_secrets(captured_logs, secrets)
+
+
+@pytest.fixture
+def loopback_ns() -> Iterator[str]:
+    """A network namespace of our own with only a loopback: the scan, the collector and the tarpit on
+    port 23 live there, whatever listens on this machine's own 127.0.0.1:23."""
+    from duecare.lab import netns
+    from tests.lab.fixtures import require_lab
+
+    require_lab()
+    name = f"dcsig{os.getpid() % 100000}"
+    netns.delete(name)
+    netns.add(name)
+    try:
+        yield name
+    finally:
+        for pid in netns.pids(name):  # only processes inside our namespace: ours
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        netns.delete(name)

@@ -293,6 +293,8 @@ class NetnsTarpit:
             self.proc.kill()
         self.proc.wait(timeout=10)
         self._thread.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def assert_no_secrets(logs: list[Path], secrets: list[str]) -> None:

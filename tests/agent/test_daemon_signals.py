@@ -6,9 +6,6 @@ the interrupted cycle is either stored completely (at the agent and at the colle
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -39,26 +36,6 @@ def tarpit() -> Iterator[list[NetnsTarpit]]:
     yield opened
     for t in opened:
         t.close()
-
-
-@pytest.fixture
-def loopback_ns() -> Iterator[str]:
-    """A network namespace of our own with only a loopback: the scan, the collector and the tarpit on
-    port 23 live there, whatever listens on this machine's own 127.0.0.1:23."""
-    from duecare.lab import netns
-    from tests.lab.fixtures import require_lab
-
-    require_lab()
-    name = f"dcsig{os.getpid() % 100000}"
-    netns.delete(name)
-    netns.add(name)
-    try:
-        yield name
-    finally:
-        for pid in netns.pids(name):  # only processes inside our namespace: ours
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        netns.delete(name)
 
 
 def _verify(agent: AgentProcess) -> subprocess.CompletedProcess[str]:

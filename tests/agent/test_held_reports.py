@@ -38,7 +38,7 @@ def test_poison_report_is_held_and_the_clean_one_behind_it_delivered(tmp_path: P
     backoff = Backoff(base_s=5, cap_s=60)
 
     def cycle() -> object:
-        return deliver_due(ob, ENROLL, client, backoff=backoff, clock=lambda: now[0], key=key)
+        return deliver_due(ob, ENROLL, client, backoff=backoff, clock=lambda: now[0], key=lambda: key)
 
     # Two nights of 500s: bounded count and time not both passed, the report keeps its place.
     for _ in range(2):
@@ -75,7 +75,7 @@ def test_503_never_holds_a_report(tmp_path: Path) -> None:
     ob.add(make_report(), key)
     client = httpx.Client(transport=httpx.MockTransport(lambda _r: httpx.Response(503, headers={"Retry-After": "1"})))
     for i in range(3):
-        r = deliver_due(ob, ENROLL, client, clock=lambda i=i: 1_780_000_000.0 + i * 4000, key=key)
+        r = deliver_due(ob, ENROLL, client, clock=lambda i=i: 1_780_000_000.0 + i * 4000, key=lambda: key)
         assert r.held == 0
     assert ob.status()["held"] == []
 

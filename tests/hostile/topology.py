@@ -9,7 +9,9 @@ interface, route or address ever exists in the root namespace. ``down()`` ends t
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +37,7 @@ class HostileLab:
         self.idle_ns = f"{prefix}-idle"
         self.workdir: Path | None = None
         self._refs: list[procs.ProcRef] = []
+        self._popens: list[subprocess.Popen[bytes]] = []
 
     @property
     def namespaces(self) -> list[str]:
@@ -76,8 +79,9 @@ class HostileLab:
             "--certs",
             str(self.workdir / "certs"),
         ]
-        _popen, ref = procs.spawn(argv, log, {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, name="hostile", host="bad")
+        popen, ref = procs.spawn(argv, log, {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, name="hostile", host="bad")
         self._refs.append(ref)
+        self._popens.append(popen)
         deadline = time.monotonic() + READY_WITHIN_S
         while "hostile: ready" not in log.read_text(errors="replace"):
             if not procs.alive(ref) or time.monotonic() > deadline:
@@ -87,6 +91,10 @@ class HostileLab:
     def down(self) -> None:
         swept = [pid for ns in self.namespaces for pid in netns.pids(ns)]
         procs.terminate(self._refs, swept, grace=2.0)
+        for popen in self._popens:  # reaped here, or the Popen object warns that it still runs
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                popen.wait(timeout=5)
+        self._popens.clear()
         self._refs.clear()
         for ns in self.namespaces:
             netns.delete(ns)

@@ -133,14 +133,27 @@ class Box:
         """``bash -euo pipefail`` in the box, as root, as a reader pastes it into a root shell."""
         base = {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb", "USER": "root", "LOGNAME": "root"}
         return subprocess.run(
-            ["nsenter", "-t", str(self.pid), "-m", "-n", "-r", "-w", "--", "/bin/bash", "-euo", "pipefail", "-c",
-             f"cd {cwd}\n{script}"],
+            [
+                "nsenter",
+                "-t",
+                str(self.pid),
+                "-m",
+                "-n",
+                "-r",
+                "-w",
+                "--",
+                "/bin/bash",
+                "-euo",
+                "pipefail",
+                "-c",
+                f"cd {cwd}\n{script}",
+            ],
             env={**base, **(env or {})},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     def stop(self) -> None:
         """End the holder; the services it started are in the lab's namespaces, which the lab ends."""
@@ -148,3 +161,7 @@ class Box:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+        if self.proc is not None:
+            for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if pipe is not None:
+                    pipe.close()
