@@ -1,4 +1,4 @@
-"""The README's demo command as a person runs it with sudo: outputs theirs, counts that add up."""
+"""The README's demo command, as root or through sudo: outputs belong to the invoking user, counts add up."""
 
 from __future__ import annotations
 
