@@ -44,6 +44,7 @@ def scan_to_report(request: ScanRequest, progress: Progress) -> tuple[ScanResult
     _check_catalog(request)
     privileged = can_use_raw_sockets() and not request.force_unprivileged
     result = asyncio.run(run_scan(request.config, request.scope, probes, privileged=privileged, progress=progress))
+    progress.stage("judging", 1)
     catalog = load_catalog(state_dir=request.state_dir)
     judgement = judge(
         result,

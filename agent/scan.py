@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import ip_address
@@ -68,9 +68,10 @@ def build_context(config: AgentConfig, scope: Scope, *, privileged: bool = False
     t = config.timeouts
     return ProbeContext(
         scanner=Nmap(privileged=privileged, min_rate=config.ports.min_rate),
-        timeouts=Timeouts(connect=t.connect, read=t.read, probe=t.probe),
+        timeouts=Timeouts(connect=t.connect, read=t.read, probe=t.probe, first_bytes=t.first_bytes, udp=t.udp),
         allowed_classes=frozenset(ProbeClass(c) for c in config.probes.classes),
         per_host=config.limits.per_host,
+        per_host_udp=config.limits.per_host_udp,
         blocking_workers=config.limits.blocking_workers,
         connections_per_second=config.limits.connections_per_second or None,
         guard=lambda host: host in scope,
@@ -152,11 +153,17 @@ def probe_targets(asset: Asset, privileged: bool, udp_ports: set[int]) -> list[T
 
 class SilentHosts:
     """Stop probing a host once several of its services accepted a connection and then said
-    nothing at all: a tarpit (or a host in trouble) would otherwise cost a timeout per port."""
+    nothing at all: a tarpit (or a host in trouble) would otherwise cost a timeout per port.
 
-    def __init__(self, threshold: int) -> None:
+    One such service is enough where the round trip is a LAN's: a peer that answers pings in
+    well under 10 ms and then keeps an accepted connection silent for 100 round trips and at
+    least the first-bytes floor is not slow, it is silent."""
+
+    def __init__(self, threshold: int, fast_rtt: Callable[[str], bool] = lambda ip: False) -> None:
         self.threshold = threshold
+        self.fast_rtt = fast_rtt
         self.timeouts: dict[str, int] = {}
+        self.conclusive: set[str] = set()
         self.completed: set[str] = set()
 
     def record(self, out: ProbeOutcome) -> None:
@@ -165,11 +172,18 @@ class SilentHosts:
             self.completed.add(ip)
         elif out.attempt.status is ProbeStatus.TIMED_OUT and out.attempt.proto is Proto.TCP:
             self.timeouts[ip] = self.timeouts.get(ip, 0) + 1
+            if out.silent_peer and self.fast_rtt(ip):
+                self.conclusive.add(ip)
 
     def reason(self, ip: str) -> str | None:
-        if not self.threshold or ip in self.completed or self.timeouts.get(ip, 0) < self.threshold:
+        if not self.threshold or ip in self.completed:
             return None
-        return f"{SKIP_HOST_SILENT}: {self.timeouts[ip]} TCP services accepted and never answered"
+        count = self.timeouts.get(ip, 0)
+        if ip in self.conclusive:
+            return f"{SKIP_HOST_SILENT}: {count} TCP service(s) accepted and never sent a byte, round trip under 10 ms"
+        if count < self.threshold:
+            return None
+        return f"{SKIP_HOST_SILENT}: {count} TCP services accepted and never answered"
 
 
 async def run_scan(
@@ -205,6 +219,7 @@ async def run_scan(
     )
     progress.advance(len(live))
     by_ip = {h.ip: h for h in scan.hosts}
+    ctx.rtt.update({h.ip: h.srtt_us / 1e6 for h in scan.hosts if h.srtt_us})
     neighbors = read_neighbors()
     seen = (live[ip][0] or neighbors.get(ip) or (by_ip[ip].mac if ip in by_ip else None) for ip in order)
     oui = mac_vendors(read_data_file("nmap-mac-prefixes"), only=[m for m in seen if m])
@@ -220,7 +235,7 @@ async def run_scan(
     ]
     progress.stage("probes", len(jobs))
     gate = asyncio.Semaphore(config.limits.concurrency)
-    silent = SilentHosts(config.limits.silent_host_timeouts)
+    silent = SilentHosts(config.limits.silent_host_timeouts, ctx.fast_rtt)
 
     async def one(probe: Probe[Any], target: Target) -> ProbeOutcome:
         async with gate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console
@@ -19,9 +20,12 @@ from duecare.wire import Report, Verdict
 
 
 class RichProgress:
-    """Progress bar and live counts on stderr."""
+    """Progress bar and live counts on stderr; at the end, one line of where the time went."""
 
     def __init__(self, console: Console) -> None:
+        self._console = console
+        self.stages: list[tuple[str, float]] = []
+        self._stage_started = 0.0
         self._p = Progress(
             TextColumn("[bold]{task.description:<10}"),
             BarColumn(),
@@ -37,12 +41,24 @@ class RichProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._task is not None and exc[0] is None:
+            self._p.update(self._task, completed=self._p.tasks[-1].total or 0)
+        self._close_stage()
         self._p.stop()
+        if self.stages:
+            self._console.print(stage_line(self.stages), markup=False, highlight=False)
 
     def stage(self, name: str, total: int | None = None) -> None:
         if self._task is not None:
             self._p.update(self._task, completed=self._p.tasks[-1].total or 0)
+        self._close_stage()
+        self.stages.append((name, 0.0))
+        self._stage_started = time.perf_counter()
         self._task = self._p.add_task(name, total=total)
+
+    def _close_stage(self) -> None:
+        if self.stages and self.stages[-1][1] == 0.0:
+            self.stages[-1] = (self.stages[-1][0], time.perf_counter() - self._stage_started)
 
     def advance(self, n: int = 1) -> None:
         if self._task is not None:
@@ -50,6 +66,11 @@ class RichProgress:
 
     def note(self, message: str) -> None:
         self._p.console.print(message)
+
+
+def stage_line(stages: list[tuple[str, float]]) -> str:
+    """``stages: discovery 2.31 s · ports 3.02 s · …`` — the benchmark reads this line too."""
+    return "stages: " + " · ".join(f"{name} {seconds:.2f} s" for name, seconds in stages)
 
 
 def exit_code(report: Report, config: AgentConfig) -> int:

@@ -12,7 +12,7 @@ import socket
 import ssl
 from types import TracebackType
 
-from duecare.probes.errors import ProbeTimeout, ProtocolError, Unreachable
+from duecare.probes.errors import ProbeTimeout, ProtocolError, SilentPeer, Unreachable
 
 DEFAULT_MAX_READ = 256 * 1024
 #: Longest line a line-based protocol may send before we call it garbage.
@@ -20,7 +20,13 @@ LINE_LIMIT = 16 * 1024
 
 
 class Stream:
-    """A TCP connection with bounded, deadline-checked reads."""
+    """A TCP connection with bounded, deadline-checked reads.
+
+    ``first_read_timeout`` bounds the wait for the peer's first bytes (its greeting, or its answer
+    to our first request): on a LAN an honest service answers within milliseconds, so that wait
+    can be far shorter than ``read_timeout``, which stays for later answers that may be slow on
+    purpose (vsftpd's delay after a refused login).
+    """
 
     def __init__(
         self,
@@ -28,10 +34,12 @@ class Stream:
         writer: asyncio.StreamWriter,
         read_timeout: float,
         max_total: int = DEFAULT_MAX_READ,
+        first_read_timeout: float | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self.read_timeout = read_timeout
+        self.first_read_timeout = read_timeout if first_read_timeout is None else first_read_timeout
         self.max_total = max_total
         self.received = 0
 
@@ -45,6 +53,7 @@ class Stream:
         read_timeout: float,
         max_total: int = DEFAULT_MAX_READ,
         tls: ssl.SSLContext | None = None,
+        first_read_timeout: float | None = None,
     ) -> Stream:
         try:
             async with asyncio.timeout(connect_timeout):
@@ -57,7 +66,7 @@ class Stream:
             raise ProtocolError(f"TLS handshake failed: {exc.reason or exc}") from exc
         except OSError as exc:
             raise Unreachable(f"connect to {host}:{port}: {exc.strerror or exc}") from exc
-        return cls(reader, writer, read_timeout, max_total)
+        return cls(reader, writer, read_timeout, max_total, first_read_timeout)
 
     async def __aenter__(self) -> Stream:
         return self
@@ -73,11 +82,15 @@ class Stream:
             raise ProtocolError(f"peer sent more than {self.max_total} bytes")
 
     async def _guard(self, coro: object, what: str) -> bytes:
+        first = self.received == 0
+        deadline = self.first_read_timeout if first else self.read_timeout
         try:
-            async with asyncio.timeout(self.read_timeout):
+            async with asyncio.timeout(deadline):
                 data: bytes = await coro  # type: ignore[misc]
         except TimeoutError as exc:
-            raise ProbeTimeout(f"no {what} within {self.read_timeout}s") from exc
+            if first:
+                raise SilentPeer(f"no {what} within {deadline}s: connection accepted, not one byte sent") from exc
+            raise ProbeTimeout(f"no {what} within {deadline}s") from exc
         except asyncio.IncompleteReadError as exc:
             raise ProtocolError(f"connection closed after {len(exc.partial)} of {exc.expected} bytes ({what})") from exc
         except asyncio.LimitOverrunError as exc:

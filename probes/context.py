@@ -28,6 +28,16 @@ class Timeouts:
     read: float = 5.0
     #: Hard ceiling on one probe against one target, all round trips included.
     probe: float = 20.0
+    #: Floor of the wait for a peer's first bytes (TCP) when its round trip is known.
+    first_bytes: float = 2.0
+    #: Floor of the wait for a UDP answer when the round trip is known.
+    udp: float = 1.0
+
+
+#: A known round trip makes a wait this many times longer conclusive (still floored: see Timeouts).
+RTT_FACTOR = 100
+#: Round trips at or under this are a LAN's: one silent service says the host is silent.
+FAST_RTT = 0.010
 
 
 class RateLimiter:
@@ -64,18 +74,45 @@ class ProbeContext:
     http_transport: httpx.AsyncBaseTransport | None = None
     #: The discovery and port stages' scanner (nmap in production; a fake in tests).
     scanner: PortScanner | None = None
+    #: UDP exchanges at once per host: datagrams to different ports do not load a host as
+    #: handshakes do, and each waits out silence on its own clock.
+    per_host_udp: int = 4
+    #: Smoothed round trip per host (seconds) as the port stage measured it; filled by the scan.
+    rtt: dict[str, float] = field(default_factory=dict)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _hosts: defaultdict[str, asyncio.Semaphore] = field(init=False, repr=False)
+    _udp_hosts: defaultdict[str, asyncio.Semaphore] = field(init=False, repr=False)
     _rate: RateLimiter = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._hosts = defaultdict(lambda: asyncio.Semaphore(self.per_host))
+        self._udp_hosts = defaultdict(lambda: asyncio.Semaphore(self.per_host_udp))
         self._rate = RateLimiter(self.connections_per_second)
 
-    def host_slot(self, host: str) -> asyncio.Semaphore:
+    def host_slot(self, host: str, udp: bool = False) -> asyncio.Semaphore:
         """Per-host concurrency bound: one small office server is not a load test target."""
-        return self._hosts[host]
+        return (self._udp_hosts if udp else self._hosts)[host]
+
+    def first_bytes_timeout(self, host: str) -> float:
+        """How long a peer may take to send its first bytes: the configured read timeout, shortened
+        to ``RTT_FACTOR`` round trips (never under the floor) when the port stage measured one."""
+        rtt = self.rtt.get(host)
+        if rtt is None:
+            return self.timeouts.read
+        return min(self.timeouts.read, max(self.timeouts.first_bytes, RTT_FACTOR * rtt))
+
+    def udp_timeout(self, host: str, wanted: float) -> float:
+        """A probe's UDP wait, shortened like ``first_bytes_timeout`` when the round trip is known."""
+        wanted = min(wanted, self.timeouts.read)
+        rtt = self.rtt.get(host)
+        if rtt is None:
+            return wanted
+        return min(wanted, max(self.timeouts.udp, RTT_FACTOR * rtt))
+
+    def fast_rtt(self, host: str) -> bool:
+        rtt = self.rtt.get(host)
+        return rtt is not None and rtt <= FAST_RTT
 
     async def pace(self) -> None:
         await self._rate.acquire()
@@ -95,6 +132,7 @@ class ProbeContext:
             read_timeout=self.timeouts.read,
             max_total=self.max_read,
             tls=tls,
+            first_read_timeout=self.first_bytes_timeout(host),
         )
 
     def tls_context(
@@ -141,7 +179,7 @@ class ProbeContext:
         self.check_scope(host)
         if paced:
             await self.pace()
-        wait = self.timeouts.read if timeout is None else min(timeout, self.timeouts.read)
+        wait = self.udp_timeout(host, self.timeouts.read if timeout is None else timeout)
         return await udp_exchange(host, port, payload, timeout=wait, retries=retries, max_bytes=max_bytes)
 
     async def udp_gather(
@@ -151,7 +189,12 @@ class ProbeContext:
         self.check_scope(host)
         await self.pace()
         return await udp_gather(
-            host, port, payload, first_timeout=first_timeout, window=window, max_answers=max_answers
+            host,
+            port,
+            payload,
+            first_timeout=self.udp_timeout(host, first_timeout),
+            window=window,
+            max_answers=max_answers,
         )
 
     async def connect_blocking(self, host: str, fn: Callable[[], T], *, timeout: float) -> T:

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from duecare.probes.base import Observation, Probe, Target
 from duecare.probes.context import ProbeContext
-from duecare.probes.errors import NotPermitted, ProbeError, ProbeTimeout, ProtocolError, Unreachable
-from duecare.wire import ProbeAttempt, ProbeStatus
+from duecare.probes.errors import NotPermitted, ProbeError, ProbeTimeout, ProtocolError, SilentPeer, Unreachable
+from duecare.wire import ProbeAttempt, ProbeStatus, Proto
 from duecare.wire.bounds import FACTS_BYTES, json_safe, printable
 from duecare.wire.models import SKIP_CLASS_NOT_ALLOWED
 
@@ -28,6 +28,8 @@ from duecare.wire.models import SKIP_CLASS_NOT_ALLOWED
 class ProbeOutcome:
     attempt: ProbeAttempt
     observation: Observation[Any] | None
+    #: The peer accepted the connection and never sent a first byte (errors.SilentPeer).
+    silent_peer: bool = False
 
 
 class _Skipped(Exception):
@@ -72,12 +74,13 @@ async def run_probe(
     error: str | None = None
     tb: str | None = None
     observation: Observation[Any] | None = None
+    silent_peer = False
 
     if probe.probe_class not in ctx.allowed_classes:
         status, error = ProbeStatus.SKIPPED, f"{SKIP_CLASS_NOT_ALLOWED} {probe.probe_class} not allowed by config"
     else:
         try:
-            async with ctx.host_slot(target.host):
+            async with ctx.host_slot(target.host, udp=target.proto is Proto.UDP):
                 # Time counts from here: waiting for the host's slot is not the probe's duration.
                 started, t0 = ctx.clock(), time.perf_counter()
                 why = None if skip_reason is None else skip_reason()
@@ -90,6 +93,7 @@ async def run_probe(
             status, error = ProbeStatus.SKIPPED, str(exc)
         except ProbeError as exc:
             status, error = _status_of(exc), str(exc) or type(exc).__name__
+            silent_peer = isinstance(exc, SilentPeer)
         except TimeoutError:
             status, error = ProbeStatus.TIMED_OUT, f"probe exceeded its {ctx.timeouts.probe}s ceiling"
         except httpx.HTTPError as exc:
@@ -118,4 +122,4 @@ async def run_probe(
         traceback=None if tb is None else printable(tb, 8000),
         facts=facts,
     )
-    return ProbeOutcome(attempt, observation)
+    return ProbeOutcome(attempt, observation, silent_peer)

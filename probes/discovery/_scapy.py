@@ -57,18 +57,28 @@ def attached_groups(ips: Sequence[str]) -> tuple[dict[str, list[str]], list[str]
 
 
 def arp_sweep(iface: str, ips: Sequence[str], *, timeout: float, inter: float = 0.0) -> list[ArpReply]:
-    """Who-has for each address on one attached link; only answers from asked-for addresses count."""
+    """Who-has for each address on one attached link; only answers from asked-for addresses count.
+
+    One round waits ``timeout``; the addresses that did not answer are asked once more with a
+    quarter of it (a lost frame is resent, an empty address is not waited on twice in full)."""
+    wanted = set(ips)
+    seen = _arp_round(iface, list(ips), wanted, timeout=timeout, inter=inter)
+    rest = [ip for ip in ips if ip not in seen]
+    if rest:
+        seen.update(_arp_round(iface, rest, wanted, timeout=timeout / 4, inter=inter))
+    return [ArpReply(ip, mac) for ip, mac in sorted(seen.items())]
+
+
+def _arp_round(iface: str, ips: list[str], wanted: set[str], *, timeout: float, inter: float) -> dict[str, str]:
     from scapy.error import Scapy_Exception
     from scapy.layers.l2 import ARP, Ether
     from scapy.sendrecv import srp
 
-    wanted = set(ips)
     try:
         answered, _ = srp(
             [Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=ip) for ip in ips],
             iface=iface,
             timeout=timeout,
-            retry=1,
             inter=inter,
             verbose=0,
         )
@@ -81,4 +91,4 @@ def arp_sweep(iface: str, ips: Sequence[str], *, timeout: float, inter: float = 
         ip, mac = str(recv[ARP].psrc), str(recv[ARP].hwsrc).lower()
         if ip in wanted and ip not in seen:
             seen[ip] = mac
-    return [ArpReply(ip, mac) for ip, mac in sorted(seen.items())]
+    return seen

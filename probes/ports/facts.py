@@ -28,6 +28,8 @@ class HostPorts(Facts):
     ports: tuple[PortFact, ...] = ()
     filtered_tcp: str = ""
     filtered_udp: str = ""
+    #: nmap's smoothed round-trip time to the host (``<times srtt>``, microseconds); None when not measured.
+    srtt_us: int | None = Field(default=None, ge=0)
 
 
 class PortScan(Facts):

@@ -88,6 +88,8 @@ def _host(el: ET.Element) -> HostPorts | None:
             proto = reason.get("proto")
             if proto in filtered and reason.get("ports"):
                 filtered[proto].append(reason.get("ports", ""))
+    times = el.find("times")
+    srtt = times.get("srtt") if times is not None else None
     return HostPorts(
         ip=ip,
         mac=mac,
@@ -97,6 +99,7 @@ def _host(el: ET.Element) -> HostPorts | None:
         ports=tuple(sorted(ports, key=lambda f: (f.proto.value, f.port))),
         filtered_tcp=compact_ranges(expand_ranges(",".join(filtered["tcp"]))),
         filtered_udp=compact_ranges(expand_ranges(",".join(filtered["udp"]))),
+        srtt_us=int(srtt) if srtt and srtt.isdigit() else None,
     )
 
 

@@ -86,3 +86,16 @@ def test_mac_vendors_only_for_the_macs_seen() -> None:
     got = mac_vendors(table, only=["00:50:56:aa:bb:cc", "02-DC-00-00-00-0A"])
     assert got == {"00:50:56": "VMware", "02:dc:00": "Lab"}
     assert mac_vendors(table, only=[]) == {}
+
+
+def test_round_trip_read_from_times() -> None:
+    """nmap's ``<times srtt>`` (µs) becomes the host's round trip the probes' waits adapt to."""
+    closed = parse_nmap_xml((FIX / "nmap-syn-closed.xml").read_bytes())
+    filtered = parse_nmap_xml((FIX / "nmap-syn-filtered.xml").read_bytes())
+    assert [h.srtt_us for h in closed.hosts] == [1]
+    assert [h.srtt_us for h in filtered.hosts] == [56]
+    bare = (
+        b'<nmaprun><host><status state="up"/><address addr="10.0.0.1" addrtype="ipv4"/>'
+        b'<times srtt="-5"/></host></nmaprun>'
+    )
+    assert parse_nmap_xml(bare).hosts[0].srtt_us is None
