@@ -118,10 +118,11 @@ def clients_page(
     needs_action: bool,
     number: int,
     grace: timedelta,
+    counts: overview.CountsCache | None = None,
 ) -> ClientsPage:
     now = datetime.now(UTC)
     filters = queries.Filters(scope.client_id)
-    rows = overview.client_rows(s, filters, overview.site_rows(s, filters, now, grace))
+    rows = overview.client_rows(s, filters, overview.site_rows(s, filters, now, grace, counts))
     total = len(rows)
     if needs_action:
         rows = [r for r in rows if r.needs_action]
@@ -176,12 +177,13 @@ def client_page(
     site_page: int,
     obligation_page: int,
     grace: timedelta,
+    counts: overview.CountsCache | None = None,
 ) -> ClientPage:
     _client(s, scope, client_id)
     now = datetime.now(UTC)
     today = now.date()
     filters = queries.Filters(client_id)
-    sites = overview.site_rows(s, filters, now, grace)
+    sites = overview.site_rows(s, filters, now, grace, counts)
     (client,) = overview.client_rows(s, filters, sites)
     sp = pager(site_page, len(sites))
     names = {site.id: site.name for site in sites}
@@ -293,10 +295,11 @@ def site_page(
     finding_page: int,
     status: str | None,
     grace: timedelta,
+    counts: overview.CountsCache | None = None,
 ) -> SitePage:
     site = _site(s, scope, site_id)
     now = datetime.now(UTC)
-    (row,) = overview.site_rows(s, queries.Filters(site.client_id, site_id), now, grace)
+    (row,) = overview.site_rows(s, queries.Filters(site.client_id, site_id), now, grace, counts)
     agents = [_health(s, a) for a in s.scalars(select(Agent).where(Agent.site_id == site_id).order_by(Agent.id))]
     ap = pager(asset_page, _count(s, AssetState, AssetState.site_id == site_id))
     assets = [

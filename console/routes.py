@@ -117,6 +117,7 @@ def clients(
             needs_action=bool(needs),
             number=page_no,
             grace=state.silent_grace,
+            counts=state.counts,
         )
     return page(request, "clients.html.j2", v=viewer, p=data, title="Clients", sorts=pages.CLIENT_SORTS)
 
@@ -134,6 +135,7 @@ def client(request: Request, client_id: str, sites: PageNo = 1, obligations: Pag
             site_page=sites,
             obligation_page=obligations,
             grace=state.silent_grace,
+            counts=state.counts,
         )
     return page(request, "client.html.j2", v=viewer, p=data, title=data.client.name)
 
@@ -157,6 +159,7 @@ def site(
             finding_page=findings,
             status=status.value if status else None,
             grace=state.silent_grace,
+            counts=state.counts,
         )
     return page(request, "site.html.j2", v=viewer, p=data, title=f"{data.site.name} ({data.client_name})")
 

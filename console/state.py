@@ -11,6 +11,7 @@ from fastapi import Request
 from duecare.collector.db.session import Database
 from duecare.collector.state import AppState
 from duecare.console import session
+from duecare.console.overview import CountsCache
 from duecare.console.trend import TrendCache
 
 
@@ -21,6 +22,7 @@ class ConsoleState:
     #: A site is silent once its last report is older than its own rhythm plus this.
     silent_grace: timedelta
     trends: TrendCache
+    counts: CountsCache = field(default_factory=CountsCache)
     _mac_key: bytes | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
