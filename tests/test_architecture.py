@@ -86,7 +86,14 @@ def test_installed_wheel_is_one_namespace(tmp_path: Path) -> None:
     subprocess.run([py, "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
     away = {**os.environ, "PYTHONPATH": ""}
     ok = subprocess.run(
-        [py, "-c", "import duecare.agent, duecare.probes, duecare.report, duecare.collector"],
+        [
+            py,
+            "-c",
+            "import duecare.agent, duecare.probes, duecare.report, duecare.collector, duecare.console\n"
+            "from importlib.resources import files\n"
+            "assert (files('duecare.console') / 'static' / 'console.css').is_file()\n"
+            "assert (files('duecare.console') / 'templates' / 'clients.html.j2').is_file()",
+        ],
         cwd=tmp_path,
         env=away,
         capture_output=True,
@@ -97,6 +104,6 @@ def test_installed_wheel_is_one_namespace(tmp_path: Path) -> None:
         refused = subprocess.run([py, "-c", f"import {bare}"], cwd=tmp_path, env=away, capture_output=True, text=True)
         assert refused.returncode != 0 and "ModuleNotFoundError" in refused.stderr, bare
     top = {p.name for p in (env_dir / "lib").glob("python3*/site-packages/*") if not p.name.endswith("-info")}
-    assert "duecare" in top and not top & {"agent", "probes", "wire", "collector", "report", "cli", "lab"}
+    assert "duecare" in top and not top & {"agent", "probes", "wire", "collector", "report", "cli", "lab", "console"}
     script = subprocess.run([env_dir / "bin" / "duecare", "--help"], cwd=tmp_path, capture_output=True, text=True)
     assert script.returncode == 0 and "scan" in script.stdout, script.stderr

@@ -263,3 +263,21 @@ def test_pages_list_a_page_at_a_time(console: Collector, msp: Msp) -> None:
     sign_in(console.http, msp.readers["*"])
     assert console.http.get("/console/?page=abc").status_code == 422
     assert "Bad request" in console.http.get("/console/?page=abc").text
+
+
+def test_counts_follow_the_next_ingest(console: Collector, msp: Msp) -> None:
+    """The per-site counts are cached until the change feed moves: a new report shows at once."""
+    from tests.collector.factories import finding
+
+    sign_in(console.http, msp.readers["*"])
+    client = msp.clients["Beta Law"]
+    before = _cell(console.http.get(f"/console/clients/{client}").text, "Open findings")
+    agent = msp.sites["Head office"]
+    extra = [finding("198.18.2.10"), finding("198.18.2.20"), finding("198.18.2.21")]
+    assert console.post(agent, agent.chain.next(findings=extra)).status_code == 201
+    after = _cell(console.http.get(f"/console/clients/{client}").text, "Open findings")
+    with console.db.read() as s:
+        live = s.scalars(
+            select(FindingState.id).where(FindingState.client_id == client, FindingState.status != "resolved")
+        ).all()
+    assert after == [len(live)] and after != before
