@@ -113,18 +113,42 @@ class CountsCache:
     def __init__(self) -> None:
         self._key: tuple[int, date] | None = None
         self._rows: dict[str, tuple[Counts, frozenset[str]]] = {}
+        self._intervals: dict[str, timedelta] = {}
         self._lock = threading.Lock()
 
-    def get(self, s: Session, today: date) -> dict[str, tuple[Counts, frozenset[str]]]:
-        key = (int(s.scalar(select(func.coalesce(func.max(Change.id), 0))) or 0), today)
+    def _refresh(self, s: Session, now: datetime) -> None:
+        key = (int(s.scalar(select(func.coalesce(func.max(Change.id), 0))) or 0), now.date())
+        if key != self._key:
+            rows = {sid: SiteRow(sid, "", "", None, DEFAULT_INTERVAL, False) for sid in s.scalars(select(Site.id))}
+            _findings(s, Filters(), now.date(), rows)
+            _obligations(s, Filters(), rows)
+            self._rows = {sid: (r.counts, frozenset(r.profiles)) for sid, r in rows.items()}
+            self._intervals = intervals(s, Filters(), now)
+            self._key = key
+
+    def get(self, s: Session, now: datetime) -> dict[str, tuple[Counts, frozenset[str]]]:
         with self._lock:
-            if key != self._key:
-                rows = {sid: SiteRow(sid, "", "", None, DEFAULT_INTERVAL, False) for sid in s.scalars(select(Site.id))}
-                _findings(s, Filters(), today, rows)
-                _obligations(s, Filters(), rows)
-                self._rows = {sid: (r.counts, frozenset(r.profiles)) for sid, r in rows.items()}
-                self._key = key
+            self._refresh(s, now)
             return self._rows
+
+    def rhythm(self, s: Session, now: datetime) -> dict[str, timedelta]:
+        with self._lock:
+            self._refresh(s, now)
+            return self._intervals
+
+
+def intervals(s: Session, f: Filters, now: datetime) -> dict[str, timedelta]:
+    """Each site's reporting rhythm: the mean gap between its reports of the last 30 days (3 or more)."""
+    rhythm = _scoped(
+        select(Report.site_id, func.count(), func.min(Report.finished_at), func.max(Report.finished_at))
+        .where(Report.finished_at >= now - RHYTHM_WINDOW)
+        .group_by(Report.site_id),
+        Report,
+        f,
+    )
+    return {
+        site: (hi - lo) / (n - 1) if n >= 3 and hi > lo else DEFAULT_INTERVAL for site, n, lo, hi in s.execute(rhythm)
+    }
 
 
 def site_rows(
@@ -139,19 +163,10 @@ def site_rows(
         Site,
         f,
     )
-    rhythm = _scoped(
-        select(Report.site_id, func.count(), func.min(Report.finished_at), func.max(Report.finished_at))
-        .where(Report.finished_at >= now - RHYTHM_WINDOW)
-        .group_by(Report.site_id),
-        Report,
-        f,
-    )
-    intervals = {
-        site: (hi - lo) / (n - 1) if n >= 3 and hi > lo else DEFAULT_INTERVAL for site, n, lo, hi in s.execute(rhythm)
-    }
+    rhythm = intervals(s, f, now) if cache is None else cache.rhythm(s, now)
     rows: dict[str, SiteRow] = {}
     for sid, cid, name, created, last_at in s.execute(stmt):
-        interval = intervals.get(sid, DEFAULT_INTERVAL)
+        interval = rhythm.get(sid, DEFAULT_INTERVAL)
         since = last_at if last_at is not None else created
         last_at = last_at.replace(tzinfo=UTC) if last_at is not None and last_at.tzinfo is None else last_at
         since = since.replace(tzinfo=UTC) if since.tzinfo is None else since
@@ -160,7 +175,7 @@ def site_rows(
         _findings(s, f, now.date(), rows)
         _obligations(s, f, rows)
     else:
-        known = cache.get(s, now.date())
+        known = cache.get(s, now)
         for sid, row in rows.items():
             if sid in known:
                 counts, profiles = known[sid]

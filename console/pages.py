@@ -130,7 +130,8 @@ def clients_page(
     rows.sort(key=lambda r: (key(r), r.name.casefold()), reverse=descending)
     p = pager(number, len(rows))
     shown = rows[p.offset : p.offset + p.size]
-    lines = [ClientLine(r, sparkline(trends.nights(r.id, now.date()))) for r in shown]
+    trends.refresh()
+    lines = [ClientLine(r, sparkline(trends.nights(r.id, now.date(), fresh=True))) for r in shown]
     return ClientsPage(lines, p, sort if sort in CLIENT_SORTS else "name", descending, needs_action, total)
 
 

@@ -72,9 +72,12 @@ class TrendCache:
                 self._live[client] = live
                 self._cursor = cid
 
-    def nights(self, client_id: str, today: date, days: int = 90) -> list[Night]:
-        """One entry per day, oldest first, ending today; a day without change keeps the open count."""
-        self.refresh()
+    def nights(self, client_id: str, today: date, days: int = 90, *, fresh: bool = False) -> list[Night]:
+        """One entry per day, oldest first, ending today; a day without change keeps the open count.
+
+        ``fresh``: the caller has just called ``refresh`` (a page of many clients reads the feed once)."""
+        if not fresh:
+            self.refresh()
         with self._lock:
             known = dict(self._days.get(client_id, {}))
         first = today - timedelta(days=days - 1)
