@@ -5,6 +5,7 @@ every form field and every chart. Screenshots are kept under artifacts/console/.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,7 +72,7 @@ def check_page(b: chromium.Browser, name: str) -> None:
     title = b.evaluate("document.title")
     assert title.endswith("· duecare console") and len(title) > len("· duecare console") + 2, title
     levels = b.evaluate("[...document.querySelectorAll('h1,h2,h3,h4')].map(h => +h.tagName[1])")
-    assert all(b2 - a <= 1 for a, b2 in zip(levels, levels[1:], strict=False)), (name, levels)
+    assert all(b2 - a <= 1 for a, b2 in itertools.pairwise(levels)), (name, levels)
     # The accessibility tree: every form field has a name, every chart a text equivalent.
     nodes = [n for n in b.ax_tree() if not n.get("ignored")]
     fields = [n for n in nodes if n.get("role", {}).get("value") in FIELD_ROLES]
