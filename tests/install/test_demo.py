@@ -84,7 +84,7 @@ def check_console(out: str) -> None:
     assert url and owner and msp, out[-1500:]
     base = url.group(1).removesuffix("/console/")
     for key in (owner.group(1), msp.group(1)):
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as http:
             assert http.post("/console/sign-in", data={"key": key}).status_code == 200  # after the redirect
             clients = http.get("/console/")
             assert clients.status_code == 200 and "Example Dental" in clients.text
