@@ -517,8 +517,9 @@ def serve(
     """Run migrations, then serve the API: HTTPS with --tls-cert/--tls-key, else plain HTTP for a TLS proxy."""
     import uvicorn
 
-    from duecare.collector.app import SETTINGS_ENV, create_app
+    from duecare.collector.app import SETTINGS_ENV
     from duecare.collector.logs import configure_logging
+    from duecare.console.app import create_app
 
     conf = _file_settings()
     host, port = _listen(listen or conf.listen or DEFAULT_LISTEN)
@@ -557,7 +558,7 @@ def serve(
     database.dispose()
     # Each worker process builds its own app (and engine) from the same settings.
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
-    uvicorn.run("duecare.collector.app:app_from_env", factory=True, workers=workers, **common)
+    uvicorn.run("duecare.console.app:app_from_env", factory=True, workers=workers, **common)
 
 
 @app.command()

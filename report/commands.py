@@ -8,17 +8,19 @@ collector: exit 1) or another ``ReportError`` (the caller's input: exit 2).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import ValidationError
 
 from duecare.report.baseline import diff, load_report, render_baseline, summary_line
-from duecare.report.client import ReadClient, read_key_file
+from duecare.report.client import ReadClient, SiteRef, read_key_file
 from duecare.report.errors import BaselineError, ReadClientError, ReportError
 from duecare.report.history import History, replay
 from duecare.report.html import check_output, render, write_html_or_pdf
 from duecare.wire import Report, SignedReport
-from duecare.wire.api import ChangeKind
+from duecare.wire.api import ChangeKind, ChangeOut, FindingOut, StoredReport
 from duecare.wire.signatures import PublicKeyError, SignatureError, load_public_key, signature_ok, verify_receipt
 
 
@@ -37,7 +39,16 @@ def report_from_file(source: Path, out: Path) -> str:
     return f"report written to {out} ({_size(out)}, {time.monotonic() - t0:.2f} s)"
 
 
-def fetch_site_report(client: ReadClient, site: str) -> tuple[Report, History]:
+class SiteSource(Protocol):
+    """What the report needs of a collector: ``ReadClient`` over HTTP, or the console in process."""
+
+    def find_site(self, wanted: str) -> SiteRef: ...
+    def changes(self, *, site: str | None = None, cursor: str = "0") -> Iterator[ChangeOut]: ...
+    def findings(self, *, site: str | None = None) -> Iterator[FindingOut]: ...
+    def stored_report(self, report_id: str) -> StoredReport: ...
+
+
+def fetch_site_report(client: SiteSource, site: str) -> tuple[Report, History]:
     """The site's most recent report (by scan time) as signed, with the feed replayed for history."""
     ref = client.find_site(site)
     changes = list(client.changes(site=ref.site_id))

@@ -148,8 +148,13 @@ class Action:
 
 def actions(report: Report, today: date) -> list[Action]:
     """Open findings grouped by exposure, most urgent first: KEV, overdue, severity, deadline, reach."""
+    return actions_of(report.findings, today)
+
+
+def actions_of(findings: Iterable[Finding], today: date) -> list[Action]:
+    """``actions`` over any findings (the console ranks a client's live findings the same way)."""
     groups: defaultdict[str, list[Finding]] = defaultdict(list)
-    for f in report.findings:
+    for f in findings:
         if is_open(f):
             groups[f.exposure.value].append(f)
     out = []

@@ -29,6 +29,7 @@ echo "== collector: a local one, inside the lab's scanner namespace (127.0.0.1 t
 "$D" collector add-client "Example Dental" --db "$DB" >/dev/null
 "$D" collector add-site "Example Dental" "Main office" --db "$DB" | tail -n 1 > "$WORK/enroll.token"
 "$D" collector add-reader --client "Example Dental" --db "$DB" | tail -n 1 > "$WORK/reader.key"
+"$D" collector add-reader --all-clients --db "$DB" | tail -n 1 > "$WORK/msp-reader.key"
 ip netns exec "$NS" "$D" collector serve --db "$DB" --listen 127.0.0.1:8787 > "$WORK/collector.log" 2>&1 &
 COLLECTOR_PID=$!
 for _ in $(seq 1 50); do
@@ -65,5 +66,23 @@ PYEOF
 "$D" verify --state-dir "$WORK/agent"
 chown "$OWNER" "$PWD/report.html"
 chown -R "$OWNER" "$WORK"
+
+# The console: the lab is torn down (nothing is scanned any more), and the same database is served on
+# this machine's loopback only, so a browser here can open it. It keeps running after the demo.
+kill "$COLLECTOR_PID" 2>/dev/null && wait "$COLLECTOR_PID" 2>/dev/null || true
+COLLECTOR_PID=""
+"$PY" -m duecare.lab down --prefix "$PREFIX" >/dev/null 2>&1 || true
+CONSOLE_PORT=${DUECARE_DEMO_CONSOLE_PORT:-8787}
+setsid "$D" collector serve --db "$DB" --listen "127.0.0.1:$CONSOLE_PORT" < /dev/null > "$WORK/console.log" 2>&1 &
+CONSOLE_PID=$!
+for _ in $(seq 1 50); do
+  "$PY" -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$CONSOLE_PORT/healthz').status_code != 200)" \
+    2>/dev/null && break
+  sleep 0.2
+done
 echo
 echo "report: $PWD/report.html   (JSON report, collector DB and pulled changes in $WORK)"
+echo "console: http://127.0.0.1:$CONSOLE_PORT/console/   (open it in a browser on this machine; the collector listens on loopback only)"
+echo "  owner's read key (Example Dental only): $(cat "$WORK/reader.key")"
+echo "  MSP's read key (every client):          $(cat "$WORK/msp-reader.key")"
+echo "  the console's collector keeps running (pid $CONSOLE_PID); stop it with: kill $CONSOLE_PID"

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: Top floor first; a module may import its own floor and those below it, never above.
 FLOORS = [
     {"duecare.cli"},
-    {"duecare.agent"},
+    {"duecare.agent", "duecare.console"},
     {"duecare.report", "duecare.collector"},
     {"duecare.advisories"},
     {"duecare.probes"},
@@ -54,7 +54,10 @@ def test_no_module_imports_a_higher_floor(graph: grimp.ImportGraph) -> None:
 
 def test_report_and_collector_never_import_each_other(graph: grimp.ImportGraph) -> None:
     assert not graph.chain_exists("duecare.report", "duecare.collector", as_packages=True)
-    assert not graph.chain_exists("duecare.collector", "duecare.report", as_packages=True)
+    # ``python -m duecare.collector`` serves the console (a floor up), which renders with the report.
+    collector = sorted(graph.find_descendants("duecare.collector") - ENTRY_POINTS)
+    assert [m for m in collector if graph.chain_exists(m, "duecare.report", as_packages=True)] == []
+    assert not graph.chain_exists("duecare.console", "duecare.agent", as_packages=True)
 
 
 def test_no_two_modules_import_each_other(graph: grimp.ImportGraph) -> None:
@@ -83,7 +86,14 @@ def test_installed_wheel_is_one_namespace(tmp_path: Path) -> None:
     subprocess.run([py, "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
     away = {**os.environ, "PYTHONPATH": ""}
     ok = subprocess.run(
-        [py, "-c", "import duecare.agent, duecare.probes, duecare.report, duecare.collector"],
+        [
+            py,
+            "-c",
+            "import duecare.agent, duecare.probes, duecare.report, duecare.collector, duecare.console\n"
+            "from importlib.resources import files\n"
+            "assert (files('duecare.console') / 'static' / 'console.css').is_file()\n"
+            "assert (files('duecare.console') / 'templates' / 'clients.html.j2').is_file()",
+        ],
         cwd=tmp_path,
         env=away,
         capture_output=True,
@@ -94,6 +104,6 @@ def test_installed_wheel_is_one_namespace(tmp_path: Path) -> None:
         refused = subprocess.run([py, "-c", f"import {bare}"], cwd=tmp_path, env=away, capture_output=True, text=True)
         assert refused.returncode != 0 and "ModuleNotFoundError" in refused.stderr, bare
     top = {p.name for p in (env_dir / "lib").glob("python3*/site-packages/*") if not p.name.endswith("-info")}
-    assert "duecare" in top and not top & {"agent", "probes", "wire", "collector", "report", "cli", "lab"}
+    assert "duecare" in top and not top & {"agent", "probes", "wire", "collector", "report", "cli", "lab", "console"}
     script = subprocess.run([env_dir / "bin" / "duecare", "--help"], cwd=tmp_path, capture_output=True, text=True)
     assert script.returncode == 0 and "scan" in script.stdout, script.stderr

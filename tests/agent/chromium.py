@@ -141,6 +141,37 @@ class Browser:
         self.call("Page.navigate", session=True, url=path.resolve().as_uri())
         self.wait_for("Page.loadEventFired")
 
+    def goto(self, url: str) -> None:
+        """Load a URL (the console on 127.0.0.1) and wait for its load event."""
+        self.events.clear()
+        self.call("Page.navigate", session=True, url=url)
+        self.wait_for("Page.loadEventFired")
+
+    def submit(self, expression: str) -> None:
+        """Run ``expression`` (which submits a form) and wait for the page it loads."""
+        self.events.clear()
+        self.evaluate(expression)
+        self.wait_for("Page.loadEventFired")
+
+    def viewport(self, width: int, height: int = 900) -> None:
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            session=True,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=width < 600,
+        )
+
+    def press_tab(self) -> None:
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", session=True, type=kind, key="Tab", code="Tab", windowsVirtualKeyCode=9)
+
+    def ax_tree(self) -> list[dict[str, Any]]:
+        """The accessibility tree as assistive technology gets it (Accessibility.getFullAXTree)."""
+        nodes: list[dict[str, Any]] = self.call("Accessibility.getFullAXTree", session=True)["nodes"]
+        return nodes
+
     def evaluate(self, expression: str) -> Any:
         res = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True)
         if "exceptionDetails" in res:
