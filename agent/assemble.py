@@ -15,6 +15,7 @@ from duecare.advisories.coverage import ProbeRun, ScanCoverage
 from duecare.advisories.engine import FactsRecord
 from duecare.advisories.obligations import apply_profile
 from duecare.advisories.profiles import load_attestations
+from duecare.advisories.reachability import apply_gateway_mappings, gateway_mappings
 from duecare.agent.scan import ScanResult
 from duecare.agent.scope import Scope
 from duecare.probes.base import Probe
@@ -94,7 +95,10 @@ def judge(
     appendix and to the MSP.
     """
     services = [(a.ip, s) for a in result.assets for s in a.services]
-    findings = catalog.findings(facts_records(result, probes), services, now)
+    records = facts_records(result, probes)
+    findings = catalog.findings(records, services, now)
+    # The gateway's own UPnP table says which inside services the internet reaches (issue 14).
+    findings = apply_gateway_mappings(findings, gateway_mappings(records, result.finished_at))
     notes = [] if catalog.kev is not None else ["no KEV snapshot loaded: CVE exploitation status is unknown"]
     if profile is None:
         return Judgement(findings, None, notes)

@@ -64,6 +64,7 @@ class Exposure(enum.StrEnum):
     TLS_OBSOLETE_PROTOCOL = "tls-obsolete-protocol"
     TLS_CERTIFICATE_EXPIRED = "tls-certificate-expired"
     UPNP_EXPOSED = "upnp-exposed"
+    UPNP_IGD_PORT_MAPPINGS = "upnp-igd-port-mappings"
     IPMI_EXPOSED = "ipmi-exposed"
     PRINTER_RAW_EXPOSED = "printer-raw-exposed"
     RMM_TOOL_EXPOSED = "rmm-tool-exposed"
