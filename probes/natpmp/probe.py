@@ -20,7 +20,10 @@ class NatPmpProbe(ServiceProbe):
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[NatPmpFacts]:
         assert target.port is not None
-        data, _peer = await ctx.udp_exchange(target.host, target.port, external_address_request(), max_bytes=1100)
+        # One short question: a host that is not a gateway stays silent, and the scan should not wait on it.
+        data, _peer = await ctx.udp_exchange(
+            target.host, target.port, external_address_request(), max_bytes=1100, timeout=min(ctx.timeouts.read, 2.0)
+        )
         facts = parse_external_address(data)
         summary = f"NAT-PMP on {target.host}:{target.port}: {facts.result}, external address {facts.external_ip}"
         return Observation(facts, (evidence(self.id, EvidenceKind.HANDSHAKE, summary, data),))
