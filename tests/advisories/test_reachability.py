@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from ipaddress import ip_address
 
-from duecare.advisories.reachability import (
-    GatewayMapping,
+from duecare.advisories.reachability import GatewayMapping, apply_gateway_mappings
+from duecare.probes.upnp.facts import PortMapping
+from duecare.wire import Exposure, Finding, Proto, Severity, Verdict
+from duecare.wire.reachability import (
     OutsideService,
     OutsideView,
-    apply_gateway_mappings,
+    expand_ports,
     fingerprint_from_facts,
     join_outside,
     unexplained,
 )
-from duecare.probes.upnp.facts import PortMapping
-from duecare.wire import Exposure, Finding, Proto, Severity, Verdict
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 PUBLIC = ip_address("203.0.113.1")
@@ -103,3 +103,7 @@ def test_fingerprint_from_nested_facts() -> None:
         "fe_servers": ["EXCH01"],
     }
     assert fingerprint_from_facts(facts) == {"cert_sha256": CERT, "ntlm_computer": "ts02", "fe_server": "exch01"}
+
+
+def test_expand_ports() -> None:
+    assert expand_ports("21-23,445, 3389,x,0-2,70000") == {21, 22, 23, 445, 3389}
