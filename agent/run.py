@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import ip_address
@@ -16,12 +17,14 @@ from duecare.agent.config import AgentConfig
 from duecare.agent.privileges import can_use_raw_sockets
 from duecare.agent.progress import Progress
 from duecare.agent.scan import ScanResult, build_context, run_scan, select_probes
-from duecare.agent.scope import Scope, daemon_scope
+from duecare.agent.scope import Scope, daemon_scope, outside_scope
 from duecare.probes.base import Probe, ProbeClass, Target
 from duecare.probes.registry import all_probes
 from duecare.probes.runner import run_probe
 from duecare.wire import Proto as WireProto
-from duecare.wire import Report
+from duecare.wire import Report, Vantage
+
+log = logging.getLogger("duecare.agent.run")
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,25 @@ def _check_catalog(request: ScanRequest) -> None:
             load_attestations(request.config.report.attestations, catalog.requirement_index())
 
 
-def scan_for_daemon(config: AgentConfig) -> Report:
-    """A scheduled cycle: scope from the config only, no terminal."""
+def scan_for_daemon(config: AgentConfig, declared: list[str] | None = None) -> Report:
+    """A scheduled cycle: scope from the config only, no terminal.
+
+    ``declared`` (an agent with internet vantage): the site's declared public addresses, fetched
+    from the collector this cycle; only those inside the configured scope are scanned.
+    """
     from duecare.agent.progress import NullProgress
 
     scope = daemon_scope(config)
-    request = ScanRequest(config, scope, config.report.profile, config.report.authorized_by)
-    return scan_to_report(request, NullProgress())[1]
+    if declared is None:
+        request = ScanRequest(config, scope, config.report.profile, config.report.authorized_by)
+        return scan_to_report(request, NullProgress())[1]
+    outside = outside_scope(scope, declared)
+    for note in outside.notes():
+        log.warning(note)
+    request = ScanRequest(config, outside.scope, config.report.profile, config.report.authorized_by)
+    report = scan_to_report(request, NullProgress())[1]
+    record = report.scope.model_copy(update={"notes": (*report.scope.notes, *outside.notes())})
+    return report.model_copy(update={"vantage": Vantage.INTERNET, "scope": record})
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,6 @@ live findings. Both parse the raw JSON of the latest reports (orjson, no model v
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from ipaddress import ip_address
 from typing import Any
 
 import orjson
@@ -28,21 +25,20 @@ from duecare.collector import lifecycle
 from duecare.collector.db.models import Agent, FindingState, Site
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.rows import FindingRow, columns, loaded
-from duecare.wire import Finding, Proto, ReachabilityEvidence, Report, Verdict
+from duecare.wire import Finding, ReachabilityEvidence, Report, Verdict
 from duecare.wire.api import LIVE_FINDING
 from duecare.wire.reachability import (
-    OutsideService,
+    Fingerprints,
     OutsideView,
-    expand_ports,
-    fingerprint_from_facts,
+    fingerprints,
     join_outside,
+    outside_view,
     unexplained,
 )
 
 INTERNET = "internet"
 _FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
 _COLS = [c for c in columns(FindingRow) if c != "data"]
-Fingerprints = dict[tuple[str, int, str], dict[str, str]]
 
 
 def _word(value: bool | None) -> str:
@@ -63,46 +59,6 @@ def _latest_reports(s: Session, site_id: str, vantage: str) -> list[dict[str, An
         if raw is not None:
             out.append(orjson.loads(raw))
     return out
-
-
-def fingerprints(report: Mapping[str, Any]) -> Fingerprints:
-    """(ip, port, proto) → identifying values from every completed probe's facts in one report."""
-    out: Fingerprints = {}
-    for a in report.get("attempts") or ():
-        if a.get("status") != "completed" or a.get("port") is None or not a.get("facts"):
-            continue
-        fp = fingerprint_from_facts(a["facts"])
-        if fp:
-            out.setdefault((str(a["ip"]), int(a["port"]), str(a.get("proto") or "tcp")), {}).update(fp)
-    return out
-
-
-def outside_view(report: Mapping[str, Any], declared: Iterable[str]) -> OutsideView:
-    """What the outside report covered of the declared addresses. A port counts as covered only if
-    every declared address answered the sweep (a host that never answered proves nothing closed)."""
-    declared_ips = tuple(ip_address(a) for a in declared)
-    fps = fingerprints(report)
-    seen_at = datetime.fromisoformat(str(report["finished_at"]))
-    swept = {ip_address(str(a["ip"])) for a in report.get("assets") or ()}
-    open_services = tuple(
-        OutsideService(
-            public_ip=ip_address(str(a["ip"])),
-            port=int(svc["port"]),
-            proto=Proto(svc["proto"]),
-            fingerprint=fps.get((str(a["ip"]), int(svc["port"]), str(svc["proto"])), {}),
-            observed_at=seen_at,
-            report_id=report.get("report_id"),
-        )
-        for a in report.get("assets") or ()
-        if ip_address(str(a["ip"])) in declared_ips
-        for svc in a.get("services") or ()
-        if svc.get("state") == "open"
-    )
-    scope = report.get("scope") or {}
-    all_swept = bool(declared_ips) and all(ip in swept for ip in declared_ips)
-    tcp = expand_ports(scope.get("tcp_ports") or "") if all_swept else frozenset()
-    udp = expand_ports(scope.get("udp_ports") or "") if all_swept else frozenset()
-    return OutsideView(declared_ips, tcp, udp, open_services, seen_at, report.get("report_id"))
 
 
 def _rows(s: Session, where: Any, *, with_data: bool) -> list[tuple[FindingRow, dict[str, Any], bool | None]]:

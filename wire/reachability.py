@@ -9,10 +9,11 @@ certificate SHA-256, NTLM computer names, Exchange front-end server, SNMP engine
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Any
 
 from pydantic import JsonValue
 
@@ -180,3 +181,48 @@ def unexplained(view: OutsideView, findings: Sequence[Finding]) -> list[OutsideS
         (e.public_ip, e.public_port) for f in findings if f.internet_exposed for e in f.internet_evidence if e.public_ip
     }
     return [s for s in view.open_services if (s.public_ip, s.port) not in explained]
+
+
+# -- from a report's JSON (the collector's stored raw reports, the one-shot scan's own) --------
+
+Fingerprints = dict[tuple[str, int, str], dict[str, str]]
+
+
+def fingerprints(report: Mapping[str, Any]) -> Fingerprints:
+    """(ip, port, proto) → identifying values from every completed probe's facts in one report."""
+    out: Fingerprints = {}
+    for a in report.get("attempts") or ():
+        if a.get("status") != "completed" or a.get("port") is None or not a.get("facts"):
+            continue
+        fp = fingerprint_from_facts(a["facts"])
+        if fp:
+            out.setdefault((str(a["ip"]), int(a["port"]), str(a.get("proto") or "tcp")), {}).update(fp)
+    return out
+
+
+def outside_view(report: Mapping[str, Any], declared: Iterable[str]) -> OutsideView:
+    """What the outside report covered of the declared addresses. A port counts as covered only if
+    every declared address answered the sweep (a host that never answered proves nothing closed)."""
+    declared_ips = tuple(ip_address(a) for a in declared)
+    fps = fingerprints(report)
+    seen_at = datetime.fromisoformat(str(report["finished_at"]))
+    swept = {ip_address(str(a["ip"])) for a in report.get("assets") or ()}
+    open_services = tuple(
+        OutsideService(
+            public_ip=ip_address(str(a["ip"])),
+            port=int(svc["port"]),
+            proto=Proto(svc["proto"]),
+            fingerprint=fps.get((str(a["ip"]), int(svc["port"]), str(svc["proto"])), {}),
+            observed_at=seen_at,
+            report_id=report.get("report_id"),
+        )
+        for a in report.get("assets") or ()
+        if ip_address(str(a["ip"])) in declared_ips
+        for svc in a.get("services") or ()
+        if svc.get("state") == "open"
+    )
+    scope = report.get("scope") or {}
+    all_swept = bool(declared_ips) and all(ip in swept for ip in declared_ips)
+    tcp = expand_ports(scope.get("tcp_ports") or "") if all_swept else frozenset()
+    udp = expand_ports(scope.get("udp_ports") or "") if all_swept else frozenset()
+    return OutsideView(declared_ips, tcp, udp, open_services, seen_at, report.get("report_id"))
