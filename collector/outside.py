@@ -25,15 +25,16 @@ from duecare.collector import lifecycle
 from duecare.collector.db.models import Agent, FindingState, Site
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.rows import FindingRow, columns, loaded
-from duecare.wire import Finding, ReachabilityEvidence, Report, Verdict
+from duecare.wire import Finding, Report, Verdict
 from duecare.wire.api import LIVE_FINDING
 from duecare.wire.reachability import (
     Fingerprints,
     OutsideView,
     fingerprints,
     join_outside,
+    lonely_services,
+    mark_outside,
     outside_view,
-    unexplained,
 )
 
 INTERNET = "internet"
@@ -148,23 +149,10 @@ def _mark_outside(
     inside: list[Finding],
 ) -> list[lifecycle.Transition]:
     """The outside agent's own findings: reachable; the ones no inside finding explains say so."""
-    lonely = {(s_.public_ip, s_.port) for s_ in unexplained(view, inside)}
+    lonely = lonely_services(view, inside)
     out: list[lifecycle.Transition] = []
     for row, data, before in rows:
-        f = Finding.model_validate(data)
-        alone = (f.ip, f.port) in lonely
-        what = "internal host unknown" if alone else "the same service as an inside finding"
-        ev = ReachabilityEvidence(
-            source="outside-scan",
-            summary=f"reachable from the internet on {f.ip}:{f.port}/{f.proto.value if f.proto else '-'}; {what}",
-            observed_at=view.observed_at,
-            public_ip=f.ip,
-            public_port=f.port,
-        )
-        details = {**f.details, "vantage": INTERNET, "internal_host_unknown": alone}
-        new = f.model_copy(
-            update={"internet_exposed": True, "internet_evidence": (ev,), "details": details}
-        ).model_dump(mode="json")
+        new = mark_outside(Finding.model_validate(data), view, lonely).model_dump(mode="json")
         if new != data or before is not True:
             _write(s, row, new, True)
         if before is not True:

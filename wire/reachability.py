@@ -226,3 +226,23 @@ def outside_view(report: Mapping[str, Any], declared: Iterable[str]) -> OutsideV
     tcp = expand_ports(scope.get("tcp_ports") or "") if all_swept else frozenset()
     udp = expand_ports(scope.get("udp_ports") or "") if all_swept else frozenset()
     return OutsideView(declared_ips, tcp, udp, open_services, seen_at, report.get("report_id"))
+
+
+def mark_outside(finding: Finding, view: OutsideView, lonely: set[tuple[IPAddress, int | None]]) -> Finding:
+    """A finding of the outside view itself: reachable by definition; alone when no inside finding explains it."""
+    alone = (finding.ip, finding.port) in lonely
+    what = "internal host unknown" if alone else "the same service as an inside finding"
+    proto = finding.proto.value if finding.proto else "-"
+    ev = ReachabilityEvidence(
+        source="outside-scan",
+        summary=f"reachable from the internet on {finding.ip}:{finding.port}/{proto}; {what}",
+        observed_at=view.observed_at,
+        public_ip=finding.ip,
+        public_port=finding.port,
+    )
+    details = {**finding.details, "vantage": "internet", "internal_host_unknown": alone}
+    return finding.model_copy(update={"internet_exposed": True, "internet_evidence": (ev,), "details": details})
+
+
+def lonely_services(view: OutsideView, inside: Sequence[Finding]) -> set[tuple[IPAddress, int | None]]:
+    return {(s.public_ip, s.port) for s in unexplained(view, inside)}

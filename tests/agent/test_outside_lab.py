@@ -258,3 +258,24 @@ def test_5_hipaa_site_report_opens_with_what_the_internet_reaches(site: Site) ->
     assert 'data-ip="198.18.0.80" data-port="5900"' in table
     assert "port forward on the router" in table and "UPnP mapping on the router" in table
     assert "internal host unknown" in table
+
+
+def test_6_oneshot_scan_public_is_the_outside_view(site: Site) -> None:
+    """`duecare scan --public` from the MSP's side: only the named address, every finding reachable."""
+    out = subprocess.run(
+        site.lab.internet_argv([DUECARE, "scan", "--public", WAN_IP, "--json", "--profile", "baseline"]),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode in (0, 3), out.stderr
+    report = json.loads(out.stdout)
+    assert report["vantage"] == "internet"
+    assert {a["ip"] for a in report["assets"]} == {WAN_IP}
+    affected = [f for f in report["findings"] if f["verdict"] == "affected"]
+    assert {(f["exposure"], f["port"]) for f in affected} >= {("rdp-no-nla", 3389), ("vnc-no-auth", 5900)}
+    assert all(f["internet_exposed"] is True for f in affected)
+    # Internet-only requirements of the advisories baseline are judged from it: not met, not "unknown".
+    internet_results = [r for r in report["obligations"]["results"] if r["vantage"] == "internet"]
+    assert any(r["status"] == "not_met" for r in internet_results)
