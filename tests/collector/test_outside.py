@@ -130,3 +130,20 @@ def test_join_on_ingest_and_transition(collector: Collector) -> None:
     rdp_key = "198.18.0.11|rdp-no-nla|3389|tcp"
     assert (rdp_key, "unknown", True) in moves
     assert moves[-1] == (rdp_key, "true", False) or (rdp_key, "true", False) in moves
+
+
+def test_exports_carry_reachability(collector: Collector) -> None:
+    from tests.collector.test_ocsf import _assert_valid
+
+    test_join_on_ingest_and_transition(collector)
+    reader = collector.reader()
+    events = collector.http.get("/v1/export/changes", params={"format": "ocsf"}, headers=reader).json()
+    _assert_valid(events)
+    rdp = [e for e in events if e["class_uid"] == 2002 and e["device"]["ip"] == "198.18.0.11" and e.get("resources")]
+    assert rdp and rdp[0]["resources"][0]["uid"] == f"{PUBLIC}:3389"
+    assert rdp[0]["resources"][0]["data"]["source"] == "outside-scan"
+    csv_text = collector.http.get("/v1/export/findings", params={"format": "csv"}, headers=reader).text
+    header, *rows = csv_text.splitlines()
+    assert header.endswith("internet_exposed,public_endpoint")
+    smb = next(r for r in rows if ",198.18.0.20,445," in r)
+    assert smb.endswith(",no,")
