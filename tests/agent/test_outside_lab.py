@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from duecare.lab.lab import Lab
 from duecare.lab.router import INTERNET_IP, WAN_IP
 from tests.agent.live import DUECARE, REPO, AgentProcess
 from tests.collector.processes import Server, free_port
+from tests.env import require
 from tests.lab.fixtures import require_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -92,6 +94,8 @@ def _enroll(agent: AgentProcess, url: str, token: str, *extra: str) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     require_lab()
+    missing = [b for b in ("miniupnpd", "upnpc") if shutil.which(b) is None]
+    require(not missing, f"the lab router needs {', '.join(missing)} (lab/packages.txt)")
     tmp = tmp_path_factory.mktemp("outside")
     lab = Lab(f"dco{os.getpid() % 10000}", hosts=HOSTS, router=True).up()
     server: Server | None = None
