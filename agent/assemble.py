@@ -15,11 +15,21 @@ from duecare.advisories.coverage import ProbeRun, ScanCoverage
 from duecare.advisories.engine import FactsRecord
 from duecare.advisories.obligations import apply_profile
 from duecare.advisories.profiles import load_attestations
+from duecare.advisories.reachability import apply_gateway_mappings, gateway_mappings
 from duecare.agent.scan import ScanResult
 from duecare.agent.scope import Scope
 from duecare.probes.base import Probe
 from duecare.probes.ports.parse import expand_ranges
-from duecare.wire import Finding, ObligationSummary, ProbeStatus, Report, ScopeRecord
+from duecare.wire import Finding, ObligationSummary, ProbeStatus, Report, ScopeRecord, Verdict
+from duecare.wire.reachability import (
+    Fingerprints,
+    OutsideView,
+    fingerprint_from_facts,
+    join_outside,
+    lonely_services,
+    mark_outside,
+    outside_view,
+)
 
 
 def duecare_version() -> str:
@@ -67,6 +77,37 @@ def scan_coverage(result: ScanResult, probes: Sequence[Probe[Any]]) -> ScanCover
     )
 
 
+def view_of(result: ScanResult, public: Sequence[str]) -> OutsideView:
+    """The outside view a scan of the public addresses gives (the same reading the collector makes)."""
+    doc = {
+        "finished_at": result.finished_at.isoformat(),
+        "assets": [a.model_dump(mode="json") for a in result.assets],
+        "attempts": [o.attempt.model_dump(mode="json") for o in result.outcomes],
+        "scope": {"tcp_ports": result.ports.tcp, "udp_ports": result.ports.udp if result.privileged else ""},
+    }
+    return outside_view(doc, public)
+
+
+@dataclass(frozen=True)
+class OutsideJoin:
+    """An outside view taken by this run (``duecare scan --public``) and the findings it made."""
+
+    view: OutsideView
+    findings: Sequence[Finding]
+
+    def join(self, inside: Sequence[Finding], records: Sequence[FactsRecord]) -> list[Finding]:
+        fps: Fingerprints = {}
+        for r in records:
+            if r.facts is not None and r.port is not None and r.proto is not None:
+                fp = fingerprint_from_facts(r.facts.model_dump(mode="json"))
+                if fp:
+                    fps.setdefault((str(r.ip), r.port, r.proto.value), {}).update(fp)
+        joined = join_outside(inside, self.view, fps)
+        lonely = lonely_services(self.view, joined)
+        seen = [f for f in self.findings if f.verdict is Verdict.AFFECTED]
+        return [*joined, *(mark_outside(f, self.view, lonely) for f in seen)]
+
+
 @dataclass(frozen=True)
 class Judgement:
     findings: list[Finding]
@@ -86,6 +127,8 @@ def judge(
     attestations: Path | None = None,
     engagement_start: date | None = None,
     ran: Sequence[Probe[Any]] | None = None,
+    outside: OutsideJoin | None = None,
+    outside_only: Sequence[str] = (),
 ) -> Judgement:
     """Exposure rules and the KEV version rule over the facts, then the standard of care.
 
@@ -94,7 +137,16 @@ def judge(
     appendix and to the MSP.
     """
     services = [(a.ip, s) for a in result.assets for s in a.services]
-    findings = catalog.findings(facts_records(result, probes), services, now)
+    records = facts_records(result, probes)
+    findings = catalog.findings(records, services, now)
+    # The gateway's own UPnP table says which inside services the internet reaches (issue 14).
+    findings = apply_gateway_mappings(findings, gateway_mappings(records, result.finished_at))
+    if outside is not None:  # `scan --public`: the outside view this run took itself, joined the same way
+        findings = outside.join(findings, records)
+    if outside_only:  # this scan is the outside view: everything it found, the internet reaches
+        view = view_of(result, outside_only)
+        lonely = lonely_services(view, ())
+        findings = [mark_outside(f, view, lonely) if f.verdict is Verdict.AFFECTED else f for f in findings]
     notes = [] if catalog.kev is not None else ["no KEV snapshot loaded: CVE exploitation status is unknown"]
     if profile is None:
         return Judgement(findings, None, notes)

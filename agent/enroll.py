@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from duecare.agent.state import Enrollment, StateDir, StateError
-from duecare.wire import EnrollRequest, EnrollResponse
+from duecare.wire import EnrollRequest, EnrollResponse, Vantage
+from duecare.wire.api import SitePublic
 from duecare.wire.signatures import public_key_b64
 
 #: The token is what ``duecare collector add-site`` / ``add-token`` printed last; its length bounds.
@@ -42,12 +43,19 @@ def check_collector_url(url: str) -> str:
     return url
 
 
-def enroll(state: StateDir, collector_url: str, token: str, hostname: str, client: httpx.Client) -> Enrollment:
+def enroll(
+    state: StateDir,
+    collector_url: str,
+    token: str,
+    hostname: str,
+    client: httpx.Client,
+    vantage: Vantage = Vantage.INTERNAL,
+) -> Enrollment:
     """``token`` must have passed :func:`check_token`; the state directory is made (0700) if missing."""
     collector_url = check_collector_url(collector_url)
     state.ensure()
     key = state.key(create=True)
-    req = EnrollRequest(token=token, public_key=public_key_b64(key), hostname=hostname[:255])
+    req = EnrollRequest(token=token, public_key=public_key_b64(key), hostname=hostname[:255], vantage=vantage)
     url = collector_url + "/v1/enroll"
     try:
         resp = client.post(url, json=req.model_dump(mode="json"))
@@ -70,6 +78,7 @@ def enroll(state: StateDir, collector_url: str, token: str, hostname: str, clien
         client_id=answer.client_id,
         credential=answer.credential,
         collector_key=answer.collector_key,
+        vantage=vantage,
     )
     state.save_enrollment(enrollment)
     return enrollment
@@ -81,3 +90,20 @@ def _detail(resp: httpx.Response) -> str:
     except (ValueError, AttributeError):
         detail = None
     return str(detail) if detail else " ".join(resp.text[:300].split())
+
+
+def fetch_site_public(enrollment: Enrollment, client: httpx.Client) -> list[str]:
+    """The site's declared public addresses, asked of the collector every cycle (an agent with internet
+    vantage scans nothing else). Unreachable or refused: the cycle does not scan at all."""
+    url = enrollment.collector_url + "/v1/site/public"
+    try:
+        resp = client.get(url, headers={"Authorization": f"Bearer {enrollment.credential}"})
+    except httpx.HTTPError as exc:
+        raise CollectorUnavailable(f"cannot fetch the site's public addresses from {url}: {exc}") from exc
+    if resp.status_code != 200:
+        raise CollectorUnavailable(f"{url} answered HTTP {resp.status_code} {_detail(resp)}: no outside scan")
+    try:
+        answer = SitePublic.model_validate_json(resp.content)
+    except ValueError as exc:
+        raise CollectorUnavailable(f"{url} did not answer with the site's public addresses") from exc
+    return list(answer.addresses)

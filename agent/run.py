@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import ip_address
@@ -11,17 +12,19 @@ from typing import Any
 
 from duecare.advisories.catalog import load_catalog
 from duecare.advisories.profiles import load_attestations
-from duecare.agent.assemble import build_report, judge
+from duecare.agent.assemble import OutsideJoin, build_report, judge, view_of
 from duecare.agent.config import AgentConfig
 from duecare.agent.privileges import can_use_raw_sockets
 from duecare.agent.progress import Progress
 from duecare.agent.scan import ScanResult, build_context, run_scan, select_probes
-from duecare.agent.scope import Scope, daemon_scope
+from duecare.agent.scope import Scope, daemon_scope, outside_scope
 from duecare.probes.base import Probe, ProbeClass, Target
 from duecare.probes.registry import all_probes
 from duecare.probes.runner import run_probe
 from duecare.wire import Proto as WireProto
-from duecare.wire import Report
+from duecare.wire import Report, Vantage
+
+log = logging.getLogger("duecare.agent.run")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,19 @@ class ScanRequest:
     json_path: Path | None = None
     post: bool = False
     state_dir: Path | None = None
+    #: `scan --public`: the site's public addresses, scanned as the outside view and joined to the rest.
+    public: tuple[str, ...] = ()
+
+
+def _outside_view(request: ScanRequest, probes: list[Probe[Any]], privileged: bool, progress: Progress) -> OutsideJoin:
+    """Scan the public addresses first (the operator runs this from outside the site) and keep the view."""
+    import asyncio
+
+    scope = Scope.parse(request.public).check_scannable()
+    result = asyncio.run(run_scan(request.config, scope, probes, privileged=privileged, progress=progress))
+    catalog = load_catalog(state_dir=request.state_dir)
+    judged = judge(result, probes, catalog, profile=None, now=result.finished_at)
+    return OutsideJoin(view_of(result, request.public), judged.findings)
 
 
 def scan_to_report(request: ScanRequest, progress: Progress) -> tuple[ScanResult, Report]:
@@ -43,6 +59,10 @@ def scan_to_report(request: ScanRequest, progress: Progress) -> tuple[ScanResult
     probes = all_probes()
     _check_catalog(request)
     privileged = can_use_raw_sockets() and not request.force_unprivileged
+    public = {ip_address(a) for a in request.public}
+    # Only public addresses to scan: this run is the outside view itself, with nothing inside to join.
+    outside_only = bool(public) and all(ip in public for ip in request.scope.addresses())
+    outside = _outside_view(request, probes, privileged, progress) if public and not outside_only else None
     result = asyncio.run(run_scan(request.config, request.scope, probes, privileged=privileged, progress=progress))
     progress.stage("judging", 1)
     catalog = load_catalog(state_dir=request.state_dir)
@@ -56,10 +76,14 @@ def scan_to_report(request: ScanRequest, progress: Progress) -> tuple[ScanResult
         attestations=request.config.report.attestations,
         engagement_start=request.config.report.engagement_start,
         ran=select_probes(request.config, probes),
+        outside=outside,
+        outside_only=request.public if outside_only else (),
     )
     report = build_report(
         result, judgement, catalog, request.scope, request.config.probes.classes, authorized_by=request.authorized_by
     )
+    if outside_only:
+        report = report.model_copy(update={"vantage": Vantage.INTERNET})
     return result, report
 
 
@@ -74,13 +98,25 @@ def _check_catalog(request: ScanRequest) -> None:
             load_attestations(request.config.report.attestations, catalog.requirement_index())
 
 
-def scan_for_daemon(config: AgentConfig) -> Report:
-    """A scheduled cycle: scope from the config only, no terminal."""
+def scan_for_daemon(config: AgentConfig, declared: list[str] | None = None) -> Report:
+    """A scheduled cycle: scope from the config only, no terminal.
+
+    ``declared`` (an agent with internet vantage): the site's declared public addresses, fetched
+    from the collector this cycle; only those inside the configured scope are scanned.
+    """
     from duecare.agent.progress import NullProgress
 
     scope = daemon_scope(config)
-    request = ScanRequest(config, scope, config.report.profile, config.report.authorized_by)
-    return scan_to_report(request, NullProgress())[1]
+    if declared is None:
+        request = ScanRequest(config, scope, config.report.profile, config.report.authorized_by)
+        return scan_to_report(request, NullProgress())[1]
+    outside = outside_scope(scope, declared)
+    for note in outside.notes():
+        log.warning(note)
+    request = ScanRequest(config, outside.scope, config.report.profile, config.report.authorized_by)
+    report = scan_to_report(request, NullProgress())[1]
+    record = report.scope.model_copy(update={"notes": (*report.scope.notes, *outside.notes())})
+    return report.model_copy(update={"vantage": Vantage.INTERNET, "scope": record})
 
 
 @dataclass(frozen=True)

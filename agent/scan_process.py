@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from duecare.agent.cycle import ShouldStop, StoredReport
 from duecare.agent.errors import AgentError
 from duecare.agent.state import StateDir
+from duecare.wire.models import Vantage
 
 if TYPE_CHECKING:
     from duecare.agent.config import AgentConfig
@@ -166,8 +167,16 @@ def _cycle(request: bytes) -> StoredReport:
 
     data = json.loads(request)
     state = StateDir(Path(data["state_dir"]))
-    state.enrollment()  # not enrolled: fail before scanning
-    report = scan_for_daemon(AgentConfig.model_validate(data["config"]))
+    enrollment = state.enrollment()  # not enrolled: fail before scanning
+    declared: list[str] | None = None
+    if enrollment.vantage is Vantage.INTERNET:  # the site's declared public addresses, this cycle's
+        import httpx
+
+        from duecare.agent.enroll import fetch_site_public
+
+        with httpx.Client(timeout=30.0) as client:
+            declared = fetch_site_public(enrollment, client)
+    report = scan_for_daemon(AgentConfig.model_validate(data["config"]), declared)
     _storing.set()
     return store(Outbox(state.outbox_path), state, report)
 

@@ -155,3 +155,39 @@ def daemon_scope(config: AgentConfig, source: str = "the config") -> Scope:
             'e.g. targets = ["192.0.2.0/24"]'
         )
     return Scope.parse(config.scope.targets, config.scope.exclude).check_scannable()
+
+
+@dataclass(frozen=True)
+class OutsideScope:
+    """What an agent with internet vantage scans: the site's declared public addresses inside its own scope."""
+
+    scope: Scope
+    refused: tuple[str, ...]
+
+    def notes(self) -> list[str]:
+        return [
+            f"refused {a}: declared public for the site but outside this agent's configured scope; not scanned"
+            for a in self.refused
+        ]
+
+
+def outside_scope(configured: Scope, declared: Iterable[str]) -> OutsideScope:
+    """The intersection, address by address (issue 14). Never an address the site does not declare,
+    never one outside the agent's own scope; each declared address outside it is refused by name."""
+    kept: list[str] = []
+    refused: list[str] = []
+    for raw in declared:
+        try:
+            addr = ipaddress.ip_address(raw)
+        except ValueError:
+            refused.append(raw[:60])
+            continue
+        (kept if addr in configured else refused).append(str(addr))
+    if not kept:
+        listed = ", ".join(refused) if refused else "none"
+        raise ScopeError(
+            f"nothing to scan from the internet: the site's declared public addresses ({listed}) are not inside "
+            "this agent's configured scope; declare them with `duecare collector set-site-public` and list them "
+            "in [scope] targets"
+        )
+    return OutsideScope(Scope.parse(kept).check_scannable(), tuple(refused))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from duecare.agent.errors import AgentError
+from duecare.wire.models import Vantage
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -35,6 +36,8 @@ class Enrollment(BaseModel):
     credential: str
     #: The collector's receipt key, pinned at enrollment (None: enrolled before receipts were signed).
     collector_key: str | None = None
+    #: ``internet``: this agent scans the site's declared public addresses from outside (issue 14).
+    vantage: Vantage = Vantage.INTERNAL
 
 
 def _write_secret(path: Path, data: bytes) -> None:

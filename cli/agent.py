@@ -78,6 +78,14 @@ def enroll(
         ),
     ] = None,
     state_dir: StateOpt = DEFAULT_STATE_DIR,
+    vantage: Annotated[
+        str,
+        typer.Option(
+            "--vantage",
+            metavar="internal|internet",
+            help="internet: an agent outside the site that scans only the site's declared public addresses.",
+        ),
+    ] = "internal",
 ) -> None:
     """Make this agent's key and trade the site's enrollment token for a credential.
 
@@ -86,17 +94,20 @@ def enroll(
     """
     from duecare.agent.enroll import CollectorUnavailable, check_token
     from duecare.agent.enroll import enroll as do_enroll
+    from duecare.wire import Vantage
 
+    if vantage not in ("internal", "internet"):
+        raise fail(f"--vantage {vantage!r}: give internal (on the site's LAN) or internet (outside it)")
     raw, source = _read_token(token_file)
     try:
         token = check_token(raw, source)
         with httpx.Client(timeout=30.0) as client:
-            e = do_enroll(StateDir(state_dir), collector, token, socket.gethostname(), client)
+            e = do_enroll(StateDir(state_dir), collector, token, socket.gethostname(), client, Vantage(vantage))
     except CollectorUnavailable as exc:  # the environment (1), not the input: retry later
         raise fail(str(exc), EXIT_INTERNAL) from exc
     except StateError as exc:  # a bad token, URL or directory, or the token refused: the caller's to fix
         raise fail(str(exc)) from exc
-    err.print(f"enrolled as agent {e.agent_id} for site {e.site_id}", markup=False)
+    err.print(f"enrolled as agent {e.agent_id} for site {e.site_id} (vantage {e.vantage.value})", markup=False)
 
 
 @app.command()

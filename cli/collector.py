@@ -276,6 +276,35 @@ def add_reader(
     typer.echo(minted.secret)
 
 
+@app.command("set-site-public")
+def set_site_public(
+    client: ClientArg,
+    site: SiteArg,
+    addresses: Annotated[
+        list[str] | None, typer.Argument(metavar="ADDR...", help="The site's public addresses; none clears the list.")
+    ] = None,
+    authorized_by: Annotated[
+        str,
+        typer.Option(
+            "--authorized-by", metavar="WHO", help="Who authorised scanning these addresses from the internet."
+        ),
+    ] = "",
+    db: DbOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Declare a site's public addresses: the only addresses an agent with internet vantage scans for it."""
+    database = _open(db, state_dir)
+    try:
+        declared = admin.set_site_public(database, client, site, addresses or [], authorized_by)
+    except CollectorError as exc:
+        raise fail(exc.detail) from exc
+    finally:
+        database.dispose()
+    when = declared.authorized_at.isoformat(timespec="seconds")
+    listed = " ".join(declared.addresses) or "(none: the outside view is off)"
+    typer.echo(f"site {declared.site_id} public addresses: {listed}; authorised by {declared.authorized_by} at {when}")
+
+
 @app.command("set-webhook")
 def set_webhook(
     client: ClientArg,

@@ -66,6 +66,14 @@ def scan(
     unprivileged: Annotated[
         bool, typer.Option("--unprivileged", help="Act as if raw sockets were unavailable.")
     ] = False,
+    public: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--public",
+            metavar="ADDR",
+            help="The site's public address (repeatable): scanned from here as the outside view and joined.",
+        ),
+    ] = None,
 ) -> None:
     """Scan once: discovery, ports, probes, findings; a summary table, JSON and reports."""
     from duecare.agent.run import ScanRequest
@@ -74,7 +82,8 @@ def scan(
 
     cfg = _config(config)
     try:
-        scope = _scope(cfg, targets or [], exclude or [], scope_auto)
+        publics = _public(public or [])
+        scope = _scope(cfg, targets or ([] if cfg.scope.targets else publics), exclude or [], scope_auto)
     except ScopeError as exc:
         raise fail(str(exc)) from exc
     if report is not None:
@@ -100,6 +109,7 @@ def scan(
         json_path=json_out,
         post=post,
         state_dir=state_dir,
+        public=tuple(publics),
     )
     from rich.console import Console
 
@@ -118,6 +128,21 @@ def _require_enrollment(state_dir: Path | None) -> None:
         state.key()
     except StateError as exc:
         raise fail(f"--post: {exc}") from exc
+
+
+def _public(addresses: list[str]) -> list[str]:
+    """--public takes single addresses: the outside view scans exactly what the operator names."""
+    import ipaddress
+
+    from duecare.agent.scope import ScopeError
+
+    out = []
+    for a in addresses:
+        try:
+            out.append(str(ipaddress.ip_address(a.strip())))
+        except ValueError as exc:
+            raise ScopeError(f"--public {a!r}: give one public IP address per --public") from exc
+    return out
 
 
 def _scope(cfg: AgentConfig, targets: list[str], exclude: list[str], auto: bool) -> Scope:

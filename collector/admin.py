@@ -5,6 +5,8 @@ Used by the admin CLI and by ``POST /v1/enroll``. Every secret is returned once 
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,7 +41,8 @@ from duecare.collector.security import (
     new_id,
     new_secret,
 )
-from duecare.wire import EnrollRequest, EnrollResponse
+from duecare.wire import EnrollRequest, EnrollResponse, Vantage
+from duecare.wire.api import SitePublic
 from duecare.wire.signatures import PublicKeyError, load_public_key
 
 DEFAULT_TOKEN_TTL = timedelta(days=7)
@@ -261,6 +264,67 @@ def set_webhook(db: Database, client_ref: str, url: str | None) -> str | None:
     return secret
 
 
+@dataclass(frozen=True)
+class PublicDeclaration:
+    site_id: str
+    addresses: tuple[str, ...]
+    authorized_by: str
+    authorized_at: datetime
+
+
+def set_site_public(
+    db: Database, client_ref: str, site_ref: str, addresses: Sequence[str], authorized_by: str
+) -> PublicDeclaration:
+    """Declare a site's public addresses (replacing the old list; none clears it), with who authorised it.
+
+    Single addresses only, global unicast: an agent with internet vantage scans exactly these, so a
+    range, a private address or a typo must not slip in (issue 14).
+    """
+    who = authorized_by.strip()
+    if not who:
+        raise Unprocessable("--authorized-by is required: who authorised scanning these addresses from the internet")
+    clean: list[str] = []
+    for raw in addresses:
+        try:
+            addr = ipaddress.ip_address(raw.strip())
+        except ValueError as exc:
+            raise Unprocessable(f"{raw!r} is not a single IP address (declare each public address by itself)") from exc
+        if (addr.is_private and not _documentation(addr)) or addr.is_multicast or addr.is_unspecified:
+            raise Unprocessable(f"{addr} is not a public address; declare the site's internet-facing addresses")
+        if str(addr) not in clean:
+            clean.append(str(addr))
+    if len(clean) > MAX_PUBLIC_ADDRESSES:
+        raise Unprocessable(f"{len(clean)} addresses; a site declares at most {MAX_PUBLIC_ADDRESSES}")
+    now = _now()
+    with db.write() as s:
+        site = find_site(s, find_client(s, client_ref), site_ref)
+        site.public_addresses = clean or None
+        site.public_authorized_by = who[:200]
+        site.public_authorized_at = now
+        return PublicDeclaration(site.id, tuple(clean), who[:200], now)
+
+
+def site_public(db: Database, site_id: str, vantage: str) -> SitePublic:
+    with db.read() as s:
+        site = s.get_one(Site, site_id)
+        return SitePublic(
+            site_id=site.id,
+            addresses=list(site.public_addresses or []),
+            authorized_by=site.public_authorized_by,
+            authorized_at=site.public_authorized_at,
+            vantage=Vantage(vantage),
+        )
+
+
+#: RFC 5737 documentation ranges count as public here: they stand for the internet in examples and the lab.
+_DOC_NETS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+MAX_PUBLIC_ADDRESSES = 256
+
+
+def _documentation(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(addr in n for n in _DOC_NETS if n.version == addr.version)
+
+
 def enroll(db: Database, req: EnrollRequest) -> EnrollResponse:
     """Exchange a site's single-use token for an agent credential bound to the agent's key."""
     try:
@@ -297,6 +361,7 @@ def enroll(db: Database, req: EnrollRequest) -> EnrollResponse:
                 hostname=req.hostname,
                 enrolled_at=now,
                 report_count=0,
+                vantage=req.vantage.value,
             )
         )
         return EnrollResponse(agent_id=agent_id, site_id=site.id, client_id=site.client_id, credential=credential)

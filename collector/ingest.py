@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from duecare.collector import changes, lifecycle, persist, site_state
+from duecare.collector import changes, lifecycle, outside, persist, site_state
 from duecare.collector.coverage import Coverage
 from duecare.collector.db.models import (
     Agent,
@@ -67,6 +67,7 @@ class AgentIdentity:
     site_id: str
     client_id: str
     public_key: str
+    vantage: str = "internal"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,10 @@ def check_report(agent: AgentIdentity, signed: SignedReport, limits: Limits = Li
         raise Forbidden(f"report names agent {report.agent_id!r}; this credential is agent {agent.id!r}")
     if report.site_id not in (None, agent.site_id):
         raise Forbidden(f"report is for site {report.site_id!r}; this agent may only post for its own site")
+    if report.vantage.value != agent.vantage:
+        raise Forbidden(
+            f"report is marked vantage {report.vantage.value!r}; this agent was enrolled with vantage {agent.vantage!r}"
+        )
     for i, notice in enumerate(signed.held):
         try:
             verify_payload(agent.public_key, held_payload(notice), notice.signature)
@@ -210,6 +215,8 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
             note(ChangeKind.CHAIN_GAP, agent.id, ChangePayload(chain_gap=chain_gap_out(gap_row)))
         transitions, hostnames = _apply_lifecycle(s, agent, report)
         s.flush()  # the report, tombstone and gap rows, before the feed's counter is locked
+        # The inside/outside join, recomputed whichever side reported (collector/outside.py).
+        transitions += outside.rejoin(s, agent.site_id, agent.vantage, report)
         _load_data(s, transitions)
         first_transition = len(pending)
         for t in transitions:

@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m duecare.lab", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--prefix", default="dclab", help="namespace name prefix (default: dclab)")
+    parser.add_argument(
+        "--router", action="store_true", help="add the office router and the lab internet (203.0.113.0/24)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             print(f"lab unavailable: {why}", file=sys.stderr)
             return 2
-        lab = Lab(prefix=args.prefix)
+        lab = Lab(prefix=args.prefix, router=args.router)
         try:
             lab.up()
         except LabError as exc:

@@ -27,8 +27,10 @@ from pathlib import Path
 from types import TracebackType
 
 from duecare.lab import netns, procs
+from duecare.lab import router as router_mod
 from duecare.lab.daemon import Daemon
 from duecare.lab.hosts import SCANNER_OCTET, SUBNET, Host, default_hosts
+from duecare.lab.router import Router
 from duecare.lab.services import SERVICES
 
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
@@ -48,7 +50,7 @@ def state_path(prefix: str) -> Path:
 
 def _lab_namespaces(prefix: str) -> list[str]:
     """Existing namespaces that belong to a lab with exactly this prefix (not e.g. ``<prefix>x-br``)."""
-    pattern = re.compile(rf"^{re.escape(prefix)}-(br|scan|h\d{{1,3}})$")
+    pattern = re.compile(rf"^{re.escape(prefix)}-(br|scan|rt|inet|h\d{{1,3}})$")
     return [ns for ns in netns.existing() if pattern.match(ns)]
 
 
@@ -72,7 +74,11 @@ def _firewall_rules(allow_tcp: Sequence[int]) -> str:
 class Lab:
     """Build with ``up()`` (or ``with Lab() as lab:``), tear down with ``down()``."""
 
-    def __init__(self, prefix: str = "dclab", hosts: Sequence[Host | str] | None = None) -> None:
+    def __init__(
+        self, prefix: str = "dclab", hosts: Sequence[Host | str] | None = None, *, router: bool = False
+    ) -> None:
+        """``router=True`` adds the office router and the lab internet (``router.py``); opt-in, it
+        costs a few seconds (miniupnpd's STUN check and the UPnP mapping) and three daemons."""
         if not PREFIX_RE.match(prefix):
             raise ValueError(f"lab prefix {prefix!r} must match {PREFIX_RE.pattern} (namespace names stay short)")
         self.prefix = prefix
@@ -91,6 +97,7 @@ class Lab:
         self.subnet = str(SUBNET)
         self.bridge_ns = f"{prefix}-br"
         self.scanner_ns = f"{prefix}-scan"
+        self.router: Router | None = Router(prefix) if router else None
         self.workdir: Path | None = None
         self.timings: dict[str, float] = {}
         self._refs: list[procs.ProcRef] = []
@@ -107,7 +114,14 @@ class Lab:
 
     @property
     def namespaces(self) -> list[str]:
-        return [self.bridge_ns, *(h.namespace for h in self.hosts)]
+        extra = self.router.namespaces if self.router is not None else []
+        return [self.bridge_ns, *(h.namespace for h in self.hosts), *extra]
+
+    def internet_argv(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` run inside the lab internet (203.0.113.2), which reaches only the router's WAN address."""
+        if self.router is None:
+            raise LabError("this lab has no router: build it with Lab(..., router=True)")
+        return [*netns.exec_prefix(self.router.internet_ns), *argv]
 
     @property
     def processes(self) -> list[procs.ProcRef]:
@@ -134,6 +148,9 @@ class Lab:
             daemons = self._start_daemons()
             self.timings["spawn"] = time.monotonic() - t0
             self._wait_ready(daemons, deadline=time.monotonic() + UP_DEADLINE)
+            if self.router is not None:
+                self._router_up(deadline=time.monotonic() + UP_DEADLINE)
+                self.timings["router"] = time.monotonic() - t0
         except BaseException:
             self.down()
             raise
@@ -173,6 +190,11 @@ class Lab:
     def _build_topology(self) -> None:
         netns.add(self.bridge_ns)
         netns.add_bridge(self.bridge_ns)
+        self._build_hosts()
+        if self.router is not None:
+            self.router.build(self.bridge_ns, [h.namespace for h in self.hosts])
+
+    def _build_hosts(self) -> None:
         for host in self.hosts:
             netns.add(host.namespace)
             netns.attach(self.bridge_ns, host.namespace, f"v{host.octet}", host.mac, host.cidr)
@@ -252,6 +274,49 @@ class Lab:
                 host, daemon, popen = pending_udp[0]
                 raise self._failure(host, daemon, popen, f"did not answer SNMP on udp/161 at {host.ip} in time")
             time.sleep(0.2)
+
+    def _router_up(self, deadline: float) -> None:
+        """Start the router's daemons, wait for IGD and WAN telnet, then set the forwards and mappings."""
+        assert self.router is not None
+        assert self.workdir is not None
+        started: list[tuple[str, Daemon, subprocess.Popen[bytes]]] = []
+        for ns, daemon in self.router.daemons(self.workdir / "router"):
+            log = self.workdir / "router" / f"{daemon.name}.out"
+            env = {**BASE_ENV, "HOME": str(self.workdir)}
+            popen, ref = procs.spawn(daemon.launch_argv(ns, "ROUTER01"), log, env, name=daemon.name, host="router")
+            self._popens.append(popen)
+            self._refs.append(ref)
+            started.append((ns, daemon, popen))
+        self._save_state()
+        pending = {
+            (self.scanner_ns, f"{router_mod.LAN_IP}:{router_mod.IGD_PORT}"),
+            (self.router.internet_ns, f"{router_mod.WAN_IP}:{router_mod.WAN_TELNET}"),
+        }
+        while pending:
+            for ns, daemon, popen in started:
+                if popen.poll() is not None:
+                    log = self.workdir / "router" / f"{daemon.name}.out"
+                    raise LabError(f"router daemon {daemon.name} ({ns}) exited: {procs.log_tail(log)}")
+            for ns, ep in list(pending):
+                if self.probe_tcp([ep], ns=ns)["open"]:
+                    pending.discard((ns, ep))
+            if pending and time.monotonic() > deadline:
+                raise LabError(f"router: {sorted(pending)} did not open in time")
+            if pending:
+                time.sleep(0.2)
+        self.set_static_forwards(router_mod.STATIC_FORWARDS)
+        names = {h.name for h in self.hosts}
+        for name, wan_port, port in router_mod.UPNP_MAPPINGS:
+            if name in names:
+                host = self.host(name)
+                self.router.add_upnp_mapping(host.namespace, host.ip, wan_port, port)
+
+    def set_static_forwards(self, forwards: Sequence[tuple[int, str, int]]) -> None:
+        """(WAN port, lab host name, host port) forwards on the router, replacing the current ones."""
+        if self.router is None:
+            raise LabError("this lab has no router")
+        names = {h.name for h in self.hosts}
+        self.router.set_forwards([(wan, self.host(name).ip, port) for wan, name, port in forwards if name in names])
 
     def probe_tcp(
         self, endpoints: Sequence[str], *, ns: str | None = None, timeout: float = 0.5

@@ -16,6 +16,7 @@ from duecare.probes.ftp.probe import FtpProbe
 from duecare.probes.ipmi.probe import IpmiProbe
 from duecare.probes.memcached.probe import MemcachedProbe
 from duecare.probes.mongodb.probe import MongodbProbe
+from duecare.probes.natpmp.probe import NatPmpProbe
 from duecare.probes.printer.probe import PrinterProbe
 from duecare.probes.rdp.probe import RdpProbe
 from duecare.probes.redis.probe import RedisProbe
@@ -46,6 +47,7 @@ def all_probes() -> list[Probe[Any]]:
         VncProbe(),
         TlsProbe(),
         UpnpProbe(),
+        NatPmpProbe(),
         IpmiProbe(),
         PrinterProbe(),
         RmmProbe(),

@@ -8,7 +8,7 @@ collector: exit 1) or another ``ReportError`` (the caller's input: exit 2).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from duecare.report.errors import BaselineError, ReadClientError, ReportError
 from duecare.report.history import History, replay
 from duecare.report.html import check_output, render, write_html_or_pdf
 from duecare.wire import Report, SignedReport
-from duecare.wire.api import ChangeKind, ChangeOut, FindingOut, StoredReport
+from duecare.wire.api import LIVE_FINDING, ChangeKind, ChangeOut, FindingOut, StoredReport
 from duecare.wire.signatures import PublicKeyError, SignatureError, load_public_key, signature_ok, verify_receipt
 
 
@@ -55,8 +55,12 @@ def fetch_site_report(client: SiteSource, site: str) -> tuple[Report, History]:
     summaries = [c.report for c in changes if c.kind is ChangeKind.REPORT and c.report is not None]
     if not summaries:
         raise ReadClientError(f"site {ref.site!r} ({ref.site_id}) has no reports at the collector yet")
-    latest = max(summaries, key=lambda s: s.finished_at)
-    stored = client.stored_report(latest.report_id)
+    # The site's report is its latest inside view; an agent with internet vantage contributes
+    # through the collector's join (the findings' reachability), not as the report itself.
+    for latest in sorted(summaries, key=lambda s: s.finished_at, reverse=True)[:INSIDE_LOOKBACK]:
+        stored = client.stored_report(latest.report_id)
+        if stored.report.get("vantage") != "internet":
+            break
     try:
         report = Report.model_validate(stored.report)
     except ValidationError as exc:
@@ -75,11 +79,13 @@ def fetch_site_report(client: SiteSource, site: str) -> tuple[Report, History]:
         except (SignatureError, PublicKeyError):
             receipt_valid = False
     points, gaps = replay(changes)
+    tracks = {f.key: f for f in client.findings(site=ref.site_id)}
+    report = with_reachability(report, tracks.values())
     history = History(
         client=ref.client,
         site=ref.site,
         points=tuple(points),
-        tracks={f.key: f for f in client.findings(site=ref.site_id)},
+        tracks=tracks,
         chain_gaps=gaps,
         signature=stored.signature,
         signature_valid=valid,
@@ -88,6 +94,31 @@ def fetch_site_report(client: SiteSource, site: str) -> tuple[Report, History]:
         receipt_valid=receipt_valid,
     )
     return report, history
+
+
+#: How many of the newest reports are looked through for the latest inside one.
+INSIDE_LOOKBACK = 20
+
+
+def with_reachability(report: Report, tracked: Iterable[FindingOut]) -> Report:
+    """The collector's join on the report's findings (``internet_exposed`` and its evidence), and the
+    live findings only the outside view saw ("internal host unknown") added to them."""
+    live = [t for t in tracked if t.status in LIVE_FINDING]
+    by_key = {t.key: t.finding for t in live}
+    findings = []
+    for f in report.findings:
+        key = (str(f.ip), f.exposure.value, f.port, f.proto.value if f.proto else None)
+        joined = by_key.get(key)
+        if joined is not None and (joined.internet_exposed, joined.internet_evidence) != (
+            f.internet_exposed,
+            f.internet_evidence,
+        ):
+            f = f.model_copy(
+                update={"internet_exposed": joined.internet_exposed, "internet_evidence": joined.internet_evidence}
+            )
+        findings.append(f)
+    findings += [t.finding for t in live if t.finding.details.get("internal_host_unknown") is True]
+    return report.model_copy(update={"findings": tuple(findings)})
 
 
 def report_from_collector(url: str, key_file: Path, site: str, out: Path) -> str:

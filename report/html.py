@@ -36,6 +36,7 @@ from duecare.report.details import detail_rows, port_summary, shown_earlier
 from duecare.report.gaps import Gaps, gaps
 from duecare.report.history import History
 from duecare.report.pdf import html_to_pdf, require_weasyprint
+from duecare.report.reach import SETTLE, Reach, reach
 from duecare.wire import (
     DeadlineState,
     KevStatus,
@@ -68,6 +69,7 @@ class Page:
     """Everything the template lays out; built once, so the template computes nothing."""
 
     r: Report
+    reach: Reach
     today: date
     generated_at: datetime
     catalog: ReportCatalog
@@ -165,6 +167,7 @@ def build_page(
     obj = report.model_dump(mode="json")
     return Page(
         r=report,
+        reach=reach(report),
         today=today,
         generated_at=now or datetime.now(UTC),
         catalog=catalog,
@@ -265,6 +268,7 @@ def environment() -> Environment:
     env.filters.update(hexdump=hexdump, clip=clip, one_line=view.one_line, plural=plural, anchor=view.anchor)
     env.globals.update(
         finding_id=view.finding_id,
+        reach_settle=SETTLE,
         deadline_state=view.deadline_state,
         inherited_text=view.inherited_text,
         public_for=view.public_for,

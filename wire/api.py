@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, JsonValue
 
 from duecare.wire.envelope import Receipt
-from duecare.wire.models import Finding, ObligationStatus, Proto, Severity
+from duecare.wire.models import Finding, ObligationStatus, Proto, Severity, Vantage
 
 
 class FindingStatus(enum.StrEnum):
@@ -255,3 +255,15 @@ class StoredReport(_Out):
     agent_public_key: str
     #: The collector's signed receipt for it (proof of notice), when the collector signs receipts.
     receipt: Receipt | None = None
+
+
+class SitePublic(_Out):
+    """The public addresses an MSP declared for a site (``collector set-site-public``): the only
+    addresses an agent with internet vantage may scan for it, with who authorised that and when."""
+
+    site_id: str
+    addresses: list[str]
+    authorized_by: str | None = None
+    authorized_at: AwareDatetime | None = None
+    #: The calling agent's vantage, as enrolled.
+    vantage: Vantage

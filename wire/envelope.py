@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from duecare.wire.bounds import Hostname, Summary, WireTime
+from duecare.wire.models import Vantage
 
 _HEX64 = r"^[0-9a-f]{64}$"
 
@@ -96,6 +97,8 @@ class EnrollRequest(_Frozen):
     #: base64 of the raw 32-byte Ed25519 public key.
     public_key: Annotated[str, Field(min_length=40, max_length=64)]
     hostname: Hostname = ""
+    #: ``internet``: an agent outside the site that scans only the site's declared public addresses.
+    vantage: Vantage = Vantage.INTERNAL
 
 
 class EnrollResponse(_Frozen):

@@ -64,6 +64,7 @@ class Exposure(enum.StrEnum):
     TLS_OBSOLETE_PROTOCOL = "tls-obsolete-protocol"
     TLS_CERTIFICATE_EXPIRED = "tls-certificate-expired"
     UPNP_EXPOSED = "upnp-exposed"
+    UPNP_IGD_PORT_MAPPINGS = "upnp-igd-port-mappings"
     IPMI_EXPOSED = "ipmi-exposed"
     PRINTER_RAW_EXPOSED = "printer-raw-exposed"
     RMM_TOOL_EXPOSED = "rmm-tool-exposed"
@@ -483,6 +484,9 @@ class Report(_Frozen):
     findings: tuple[Finding, ...] = ()
     obligations: ObligationSummary | None = None
     previous_report_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    #: Where the scan ran from: inside the site (``internal``), or from the internet against the
+    #: site's declared public addresses (``internet``, issue 14).
+    vantage: Vantage = Vantage.INTERNAL
 
     def counts(self) -> dict[str, Any]:
         by_sev: dict[str, int] = {s.value: 0 for s in Severity}

@@ -58,7 +58,7 @@ def get_agent(
         if agent is None or not secret_matches(token, agent.credential_hash):
             raise Unauthorized("agent credential unknown: enroll again")
         _usable(agent.revoked_at, agent.expires_at, "agent credential")
-        return AgentIdentity(agent.id, agent.site_id, agent.client_id, agent.public_key)
+        return AgentIdentity(agent.id, agent.site_id, agent.client_id, agent.public_key, agent.vantage)
 
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")

@@ -58,6 +58,11 @@ class Site(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The site's declared public addresses (``collector set-site-public``): what an agent with
+    #: internet vantage may scan for it. None: none declared.
+    public_addresses: Mapped[list[str] | None] = mapped_column(JsonText, nullable=True)
+    public_authorized_by: Mapped[str | None] = mapped_column(String(200))
+    public_authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EnrollmentToken(Base):
@@ -89,6 +94,8 @@ class Agent(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: "internal" (on the site's LAN) or "internet" (outside, scanning the declared public addresses).
+    vantage: Mapped[str] = mapped_column(String(16), default="internal", server_default="internal")
 
 
 class ReaderKey(Base):
@@ -228,6 +235,9 @@ class FindingState(Base):
     data: Mapped[dict[str, Any]] = mapped_column(Json)
     #: sha256 of ``data`` (sorted keys): a sighting that changes nothing does not rewrite it.
     data_digest: Mapped[str | None] = mapped_column(HASH)
+    #: Reachable from the internet as the last join decided (``collector/outside.py``); only the join
+    #: writes it, so it is the "before" of the next reachability transition.
+    internet_exposed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class AssetState(Base):

@@ -51,6 +51,8 @@ FINDING_COLUMNS = (
     "deadline_state",
     "inherited_due",
     "forensic_triage",
+    "internet_exposed",
+    "public_endpoint",
 )
 OBLIGATION_COLUMNS = (
     "tenant",
@@ -114,6 +116,8 @@ def finding_row(f: FindingOut, names: Names) -> list[str]:
             "" if w.timeline is None else w.timeline.state.value,
             "" if w.timeline is None else (w.timeline.inherited_due or ""),
             _yes_no(None if w.timeline is None else w.timeline.forensic_triage),
+            _yes_no(w.internet_exposed),
+            " ".join(f"{e.public_ip}:{e.public_port}" for e in w.internet_evidence if e.public_ip is not None),
         )
     ]
 

@@ -122,6 +122,23 @@ def _clock(w: Finding) -> dict[str, Any]:
     }
 
 
+def _public_endpoints(w: Finding) -> list[dict[str, Any]]:
+    """Where the internet reaches the finding (OCSF Resource Details), with the evidence that links them."""
+    out: list[dict[str, Any]] = []
+    for e in w.internet_evidence:
+        if w.internet_exposed is not True or e.public_ip is None:
+            continue
+        out.append(
+            {
+                "type": "Public endpoint",
+                "uid": f"{e.public_ip}:{e.public_port}" if e.public_port is not None else str(e.public_ip),
+                "name": e.summary,
+                "data": {"source": e.source, "public_ip": str(e.public_ip), "public_port": e.public_port},
+            }
+        )
+    return out
+
+
 def finding_event(
     f: FindingOut, names: Names, *, product_version: str, transition: str | None = None
 ) -> dict[str, Any]:
@@ -172,6 +189,9 @@ def finding_event(
             **({"compliance": compliance} if compliance else {}),
         },
     }
+    reach = _public_endpoints(w)
+    if reach:
+        event["resources"] = reach
     if enrichments:
         event["enrichments"] = enrichments
     return event

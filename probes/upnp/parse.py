@@ -15,7 +15,8 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from duecare.probes.errors import ProtocolError
-from duecare.probes.upnp.facts import SsdpResponse, UpnpDevice, UpnpFacts
+from duecare.probes.upnp.facts import IgdFacts, SsdpResponse, UpnpDevice, UpnpFacts
+from duecare.probes.upnp.igd import wan_services
 
 MAX_DESCRIPTION = 64 * 1024
 _MAX_HEADERS = 64
@@ -106,7 +107,8 @@ def _walk(el: Element, name: str) -> Iterable[str]:
             yield node.text.strip()[:256]
 
 
-def parse_device_description(xml: bytes) -> UpnpDevice:
+def parse_device_description(xml: bytes, location: str = "") -> UpnpDevice:
+    """The root device; ``location`` (where it was fetched) resolves relative control URLs."""
     if len(xml) > MAX_DESCRIPTION:
         raise ProtocolError(f"device description over {MAX_DESCRIPTION} bytes")
     try:
@@ -127,6 +129,7 @@ def parse_device_description(xml: bytes) -> UpnpDevice:
         model_description=_child_text(device, "modelDescription"),
         device_types=tuple(dict.fromkeys(_walk(device, "deviceType")))[:64],
         service_types=tuple(dict.fromkeys(_walk(device, "serviceType")))[:64],
+        wan_services=wan_services(root, location),
     )
 
 
@@ -135,6 +138,8 @@ def build_facts(
     location: str | None,
     device: UpnpDevice | None,
     skipped: str | None,
+    igd: IgdFacts | None = None,
+    igd_skipped: str | None = None,
 ) -> UpnpFacts:
     answers = tuple(responses)[:32]
     markers = [r.st or "" for r in answers] + [r.usn or "" for r in answers]
@@ -146,4 +151,6 @@ def build_facts(
         description_skipped=None if skipped is None else skipped[:300],
         device=device,
         internet_gateway=any(m in s for s in markers for m in _IGD_MARKERS),
+        igd=igd,
+        igd_skipped=None if igd_skipped is None else igd_skipped[:300],
     )

@@ -28,7 +28,7 @@ from duecare.probes.rmm.facts import RmmFacts, RmmMatch
 from duecare.probes.smb.facts import Ms17010Facts, Ms17010Outcome
 from duecare.probes.snmp.facts import CommunityAnswer, SnmpFacts
 from duecare.probes.telnet.facts import TelnetFacts
-from duecare.probes.upnp.facts import SsdpResponse, UpnpFacts
+from duecare.probes.upnp.facts import IgdFacts, PortMapping, SsdpResponse, UpnpFacts
 from duecare.probes.vnc.facts import VncFacts
 from duecare.wire import (
     Exposure,
@@ -118,6 +118,31 @@ CASES: dict[Exposure, Case] = {
     Exposure.UPNP_EXPOSED: (
         lambda: UpnpFacts(responses=(SsdpResponse(server="Linux UPnP/1.0 MiniUPnPd/2.3", st="upnp:rootdevice"),)),
         lambda: UpnpFacts(responses=()),
+    ),
+    Exposure.UPNP_IGD_PORT_MAPPINGS: (
+        lambda: UpnpFacts(
+            responses=(SsdpResponse(st="urn:schemas-upnp-org:device:InternetGatewayDevice:2"),),
+            internet_gateway=True,
+            igd=IgdFacts(
+                service_type="urn:schemas-upnp-org:service:WANIPConnection:2",
+                control_url="http://198.18.0.1:5000/ctl/IPConn",
+                external_ip="203.0.113.1",
+                mappings=(
+                    PortMapping(protocol="tcp", external_port=5900, internal_client="198.18.0.80", internal_port=5900),
+                ),
+                complete=True,
+            ),
+        ),
+        lambda: UpnpFacts(
+            responses=(SsdpResponse(st="urn:schemas-upnp-org:device:InternetGatewayDevice:2"),),
+            internet_gateway=True,
+            igd=IgdFacts(
+                service_type="urn:schemas-upnp-org:service:WANIPConnection:2",
+                control_url="http://198.18.0.1:5000/ctl/IPConn",
+                external_ip="203.0.113.1",
+                complete=True,
+            ),
+        ),
     ),
     Exposure.IPMI_EXPOSED: (
         lambda: IpmiFacts(source="channel-auth-capabilities", version="2.0", auth_types=("md5", "password")),

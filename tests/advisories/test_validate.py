@@ -96,9 +96,13 @@ def test_cross_field_rule_points_at_its_line(data: Path) -> None:
 
 def test_framework_requirement_error_points_at_the_right_table(data: Path) -> None:
     path = data / "frameworks" / "pci-dss-4.0.toml"
-    _edit(path, 'exposures = ["upnp-exposed", "ipmi-exposed"]', 'exposures = ["upnp-exposed", "vnc-no-auth"]')
+    _edit(
+        path,
+        'exposures = ["upnp-exposed", "upnp-igd-port-mappings", "ipmi-exposed"]',
+        'exposures = ["upnp-exposed", "upnp-igd-port-mappings", "vnc-no-auth"]',
+    )
     err = _only(_new(validate(data), data), path)
-    assert err.field is not None and err.field.endswith(".exposures.1")
+    assert err.field is not None and err.field.endswith(".exposures.2")
     assert "vnc-no-auth" in str(err)
     assert err.line == _line_of(path, '"vnc-no-auth"]')
 

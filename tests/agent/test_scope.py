@@ -60,3 +60,24 @@ def test_network_and_broadcast_are_not_hosts() -> None:
 def test_no_target_is_an_error() -> None:
     with pytest.raises(ScopeError, match="no targets"):
         Scope.parse([])
+
+
+def test_outside_scope_keeps_only_declared_addresses_inside_the_configured_scope() -> None:
+    from duecare.agent.scope import outside_scope
+
+    out = outside_scope(Scope.parse(["203.0.113.0/30"]), ["203.0.113.1", "198.51.100.7", "not-an-ip"])
+    assert [str(ip) for ip in out.scope.addresses()] == ["203.0.113.1"]
+    assert out.refused == ("198.51.100.7", "not-an-ip")
+    assert (
+        "refused 198.51.100.7: declared public for the site but outside this agent's configured scope"
+        in (out.notes()[0])
+    )
+
+
+def test_outside_scope_with_nothing_in_scope_refuses_the_cycle() -> None:
+    from duecare.agent.scope import outside_scope
+
+    with pytest.raises(ScopeError, match=r"declared public addresses \(198.51.100.7\) are not inside"):
+        outside_scope(Scope.parse(["203.0.113.0/30"]), ["198.51.100.7"])
+    with pytest.raises(ScopeError, match=r"\(none\)"):
+        outside_scope(Scope.parse(["203.0.113.0/30"]), [])

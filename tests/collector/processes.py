@@ -38,6 +38,7 @@ class Server:
     def __init__(self, db: str, log: Path, port: int | None = None, *extra: str) -> None:
         self.db, self.log, self.extra = db, log, extra
         self.port = port or free_port()
+        self.host = "127.0.0.1"
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         #: e.g. ``ip netns exec NS``: the server then runs (and is checked) inside that namespace.
@@ -64,7 +65,7 @@ class Server:
                     "--db",
                     self.db,
                     "--listen",
-                    f"127.0.0.1:{self.port}",
+                    f"{self.host}:{self.port}",
                     "--log-level",
                     "warning",
                     *self.extra,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -14,6 +14,8 @@ from tests.probes.fake_tcp import tcp_server
 class FakeHttp:
     routes: dict[str, tuple[int, str, bytes]]
     requests: list[tuple[str, str, bytes]] = field(default_factory=list)
+    #: Answers a request the fixed routes do not hold: (method, path, body) -> (status, type, payload).
+    dynamic: Callable[[str, str, bytes], tuple[int, str, bytes] | None] | None = None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -25,7 +27,8 @@ class FakeHttp:
                     length = int(line.split(":", 1)[1])
             body = await reader.readexactly(length) if length else b""
             self.requests.append((method, path, body))
-            status, ctype, payload = self.routes.get(path, (404, "text/plain", b"not found"))
+            answer = self.dynamic(method, path, body) if self.dynamic is not None else None
+            status, ctype, payload = answer or self.routes.get(path, (404, "text/plain", b"not found"))
             writer.write(
                 f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
                 "Connection: close\r\n\r\n".encode()
@@ -37,7 +40,10 @@ class FakeHttp:
 
 
 @asynccontextmanager
-async def http_server(routes: dict[str, tuple[int, str, bytes]]) -> AsyncIterator[tuple[int, FakeHttp]]:
-    fake = FakeHttp(routes)
+async def http_server(
+    routes: dict[str, tuple[int, str, bytes]],
+    dynamic: Callable[[str, str, bytes], tuple[int, str, bytes] | None] | None = None,
+) -> AsyncIterator[tuple[int, FakeHttp]]:
+    fake = FakeHttp(routes, dynamic=dynamic)
     async with tcp_server(fake.handle) as port:
         yield port, fake

@@ -19,6 +19,19 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ANSWERS = [p.read_bytes() for p in sorted(FIXTURES.glob("miniupnpd231_ssdp_*.txt"))]
 ROOT_DESC = (FIXTURES / "miniupnpd231_rootDesc.xml").read_bytes()
 RECORDED_LOCATION = b"http://198.19.77.1:5000/rootDesc.xml"
+IGD = {p.stem.removeprefix("miniupnpd231_igd_"): p.read_bytes() for p in FIXTURES.glob("miniupnpd231_igd_*.xml")}
+
+
+def soap(method: str, path: str, body: bytes) -> tuple[int, str, bytes] | None:
+    """miniupnpd's recorded answers, by action and index, as its control URL gives them."""
+    if method != "POST" or path != "/ctl/IPConn":
+        return None
+    if b"GetExternalIPAddress" in body:
+        return 200, "text/xml", IGD["external_ip"]
+    for i in range(3):
+        if f"<NewPortMappingIndex>{i}<".encode() in body:
+            return (500 if i == 2 else 200), "text/xml", IGD[f"mapping_{i}"]
+    return 500, "text/xml", IGD["mapping_2"]
 
 
 def _ctx() -> ProbeContext:
@@ -28,7 +41,7 @@ def _ctx() -> ProbeContext:
 def _run(respond_with_location: str | None, desc_status: int = 200) -> tuple[ProbeOutcome, FakeHttp, int]:
     async def go() -> tuple[ProbeOutcome, FakeHttp, int]:
         routes = {"/rootDesc.xml": (desc_status, "text/xml", ROOT_DESC)}
-        async with http_server(routes) as (http_port, fake):
+        async with http_server(routes, soap) as (http_port, fake):
             location = (respond_with_location or "").replace("PORT", str(http_port)).encode()
 
             def respond(d: bytes) -> list[bytes]:
@@ -55,8 +68,20 @@ def test_answers_and_description_from_the_target() -> None:
     assert facts.device.friendly_name == "duecare lab router"
     assert facts.internet_gateway
     assert sent == 1
-    assert [r[1] for r in fake.requests] == ["/rootDesc.xml"]
-    assert [e.kind for e in outcome.observation.evidence] == [EvidenceKind.BANNER, EvidenceKind.DOCUMENT]
+    # The description, then the read-only IGD actions: the external address and the table to fault 713.
+    assert [r[:2] for r in fake.requests] == [("GET", "/rootDesc.xml")] + [("POST", "/ctl/IPConn")] * 4
+    assert all(b"AddPortMapping" not in r[2] and b"DeletePortMapping" not in r[2] for r in fake.requests)
+    assert facts.igd is not None and facts.igd.complete
+    assert facts.igd.external_ip == "198.51.100.9"
+    assert [(m.protocol, m.external_port, m.internal_port) for m in facts.igd.mappings] == [
+        ("udp", 3478, 3478),
+        ("tcp", 5900, 5900),
+    ]
+    assert [e.kind for e in outcome.observation.evidence] == [
+        EvidenceKind.BANNER,
+        EvidenceKind.DOCUMENT,
+        EvidenceKind.LISTING,
+    ]
 
 
 def test_location_on_another_host_is_never_fetched() -> None:

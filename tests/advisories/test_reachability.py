@@ -1,0 +1,109 @@
+"""The inside/outside join: gateway mappings first, then fingerprints, then coverage for ``false``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from ipaddress import ip_address
+
+from duecare.advisories.reachability import GatewayMapping, apply_gateway_mappings
+from duecare.probes.upnp.facts import PortMapping
+from duecare.wire import Exposure, Finding, Proto, Severity, Verdict
+from duecare.wire.reachability import (
+    OutsideService,
+    OutsideView,
+    expand_ports,
+    fingerprint_from_facts,
+    join_outside,
+    unexplained,
+)
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+PUBLIC = ip_address("203.0.113.1")
+
+
+def _f(exposure: Exposure, ip: str, port: int, proto: Proto = Proto.TCP) -> Finding:
+    return Finding(
+        exposure=exposure,
+        ip=ip_address(ip),
+        port=port,
+        proto=proto,
+        severity=Severity.HIGH,
+        verdict=Verdict.AFFECTED,
+        title=exposure.value,
+        reason="seen",
+    )
+
+
+VNC = _f(Exposure.VNC_NO_AUTH, "198.18.0.80", 5900)
+RDP = _f(Exposure.RDP_NO_NLA, "198.18.0.11", 3389)
+SMB = _f(Exposure.SMBV1_ENABLED, "198.18.0.20", 445)
+FTP = _f(Exposure.FTP_ANONYMOUS, "198.18.0.40", 21)
+MAPPING = GatewayMapping(
+    ip_address("198.18.0.1"),
+    PUBLIC,
+    PortMapping(protocol="tcp", external_port=5900, internal_client="198.18.0.80", internal_port=5900),
+    NOW,
+)
+CERT = "ab" * 32
+
+
+def test_a_mapped_service_is_reachable_and_says_how() -> None:
+    vnc, rdp = apply_gateway_mappings([VNC, RDP], [MAPPING])
+    assert vnc.internet_exposed is True
+    assert vnc.internet_evidence[0].source == "gateway-mapping"
+    assert vnc.internet_evidence[0].public_ip == PUBLIC and vnc.internet_evidence[0].public_port == 5900
+    assert "203.0.113.1:5900" in vnc.internet_evidence[0].summary
+    # The IGD lists UPnP mappings only: a static forward is invisible from inside.
+    assert rdp.internet_exposed is None
+
+
+def test_wrong_protocol_does_not_link() -> None:
+    udp = _f(Exposure.VNC_NO_AUTH, "198.18.0.80", 5900, Proto.UDP)
+    assert apply_gateway_mappings([udp], [MAPPING])[0].internet_exposed is None
+
+
+def _view(*services: OutsideService) -> OutsideView:
+    return OutsideView(
+        declared=(PUBLIC,),
+        tcp_ports=frozenset({21, 445, 3389, 5900}),
+        udp_ports=frozenset(),
+        open_services=services,
+        observed_at=NOW,
+    )
+
+
+def test_outside_join() -> None:
+    rdp_out = OutsideService(PUBLIC, 3389, Proto.TCP, {"cert_sha256": CERT}, NOW)
+    ftp_out = OutsideService(PUBLIC, 21, Proto.TCP, {}, NOW)
+    view = _view(rdp_out, ftp_out, OutsideService(PUBLIC, 5900, Proto.TCP, {}, NOW))
+    inside = apply_gateway_mappings([VNC, RDP, SMB, FTP], [MAPPING])
+    fps = {("198.18.0.11", 3389, "tcp"): {"cert_sha256": CERT}}
+    vnc, rdp, smb, ftp = join_outside(inside, view, fps)
+    assert vnc.internet_exposed is True and vnc.internet_evidence[0].source == "gateway-mapping"
+    assert rdp.internet_exposed is True and "cert_sha256" in rdp.internet_evidence[0].summary
+    assert rdp.internet_evidence[0].public_port == 3389
+    assert smb.internet_exposed is False  # 445 swept on every declared address, nothing answered
+    assert ftp.internet_exposed is None  # 21 is open outside, but nothing links it to this host
+    assert [s.port for s in unexplained(view, [vnc, rdp, smb, ftp])] == [21]
+
+
+def test_port_not_swept_stays_unknown() -> None:
+    view = OutsideView((PUBLIC,), frozenset({3389}), frozenset(), (), NOW)
+    assert join_outside([SMB], view)[0].internet_exposed is None
+
+
+def test_no_outside_view_changes_nothing() -> None:
+    assert join_outside([SMB], None)[0].internet_exposed is None
+
+
+def test_fingerprint_from_nested_facts() -> None:
+    facts = {
+        "certificate": {"sha256_fingerprint": CERT.upper()},
+        "ntlm": {"netbios_computer_name": "TS02", "dns_computer_name": None},
+        "fe_servers": ["EXCH01"],
+    }
+    assert fingerprint_from_facts(facts) == {"cert_sha256": CERT, "ntlm_computer": "ts02", "fe_server": "exch01"}
+
+
+def test_expand_ports() -> None:
+    assert expand_ports("21-23,445, 3389,x,0-2,70000") == {21, 22, 23, 445, 3389}

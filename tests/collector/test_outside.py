@@ -1,0 +1,149 @@
+"""The outside view at the collector: declared addresses, the agent's vantage, the join on ingest."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from duecare.collector import admin
+from duecare.collector.errors import Unprocessable
+from duecare.wire import Exposure, PortState, ProbeAttempt, ProbeStatus, Proto, Service, Vantage
+from tests.collector.conftest import Collector, Enrolled
+from tests.collector.factories import BASE_TIME, AgentChain, asset, finding, make_report, signed_body
+
+PUBLIC = "203.0.113.1"
+CERT = "ab" * 32
+
+
+def _outside_agent(c: Collector, token: str) -> Enrolled:
+    chain = AgentChain()
+    resp = c.http.post(
+        "/v1/enroll",
+        json={"token": token, "public_key": chain.key.public_b64, "hostname": "msp", "vantage": "internet"},
+    )
+    assert resp.status_code == 201, resp.text
+    b = resp.json()
+    return Enrolled(b["client_id"], b["site_id"], b["agent_id"], b["credential"], chain)
+
+
+def _attempt(ip: str, port: int, facts: dict[str, Any]) -> ProbeAttempt:
+    return ProbeAttempt(
+        probe="rdp",
+        ip=ip,  # type: ignore[arg-type]
+        port=port,
+        proto=Proto.TCP,
+        status=ProbeStatus.COMPLETED,
+        started_at=BASE_TIME,
+        duration_ms=1.0,
+        facts=facts,
+    )
+
+
+def _post(c: Collector, agent: Enrolled, report: Any) -> Any:
+    raw = report.model_dump(mode="json")
+    body = signed_body(agent.chain.key, raw)
+    agent.chain.previous = None
+    return c.http.post("/v1/reports", json=body, headers=agent.auth)
+
+
+def test_declared_addresses_are_checked(collector: Collector) -> None:
+    collector.add_site("acme", "hq")
+    with pytest.raises(Unprocessable, match="not a public address"):
+        admin.set_site_public(collector.db, "acme", "hq", ["10.0.0.1"], "Jane")
+    with pytest.raises(Unprocessable, match="not a single IP address"):
+        admin.set_site_public(collector.db, "acme", "hq", ["203.0.113.0/24"], "Jane")
+    with pytest.raises(Unprocessable, match="--authorized-by is required"):
+        admin.set_site_public(collector.db, "acme", "hq", [PUBLIC], " ")
+    declared = admin.set_site_public(collector.db, "acme", "hq", [PUBLIC, PUBLIC], "Jane Doe, owner")
+    assert declared.addresses == (PUBLIC,) and declared.authorized_by == "Jane Doe, owner"
+
+
+def test_agent_reads_its_site_declaration_and_vantage(collector: Collector) -> None:
+    token = collector.add_site("acme", "hq")
+    outside = _outside_agent(collector, token)
+    admin.set_site_public(collector.db, "acme", "hq", [PUBLIC], "Jane Doe, owner")
+    resp = collector.http.get("/v1/site/public", headers=outside.auth)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["addresses"] == [PUBLIC] and body["vantage"] == "internet"
+    assert body["authorized_by"] == "Jane Doe, owner" and body["authorized_at"]
+    assert collector.http.get("/v1/site/public").status_code == 401
+
+
+def test_a_report_must_carry_the_enrolled_vantage(collector: Collector) -> None:
+    inside = collector.enroll("acme", "hq")
+    report = make_report(findings=[finding("198.18.0.11", Exposure.RDP_NO_NLA, 3389)])
+    report = report.model_copy(update={"vantage": Vantage.INTERNET})
+    resp = _post(collector, inside, report)
+    assert resp.status_code == 403
+    assert "enrolled with vantage 'internal'" in resp.json()["detail"]
+
+
+def test_join_on_ingest_and_transition(collector: Collector) -> None:
+    inside = collector.enroll("acme", "hq")
+    outside = _outside_agent(collector, admin.mint_enrollment_token(collector.db, "acme", "hq").secret)
+    admin.set_site_public(collector.db, "acme", "hq", [PUBLIC], "Jane Doe, owner")
+    rdp = finding("198.18.0.11", Exposure.RDP_NO_NLA, 3389)
+    smb = finding("198.18.0.20", Exposure.SMBV1_ENABLED, 445)
+    cert = {"certificate": {"sha256_fingerprint": CERT}}
+    inside_report = make_report(findings=[rdp, smb]).model_copy(
+        update={"attempts": (_attempt("198.18.0.11", 3389, cert),)}
+    )
+    assert _post(collector, inside, inside_report).status_code == 201
+
+    def outside_report(open_rdp: bool, hour: int) -> Any:
+        services = (Service(port=3389, proto=Proto.TCP, state=PortState.OPEN),) if open_rdp else ()
+        found = [finding(PUBLIC, Exposure.RDP_NO_NLA, 3389)] if open_rdp else []
+        found.append(finding(PUBLIC, Exposure.TELNET_EXPOSED, 23))
+        telnet = Service(port=23, proto=Proto.TCP, state=PortState.OPEN)
+        r = make_report(
+            findings=found,
+            assets=[asset(PUBLIC).model_copy(update={"services": (*services, telnet)})],
+            targets=(f"{PUBLIC}/32",),
+            tcp_ports="23,445,3389",
+            started_at=BASE_TIME.replace(hour=hour),
+            report_id=uuid.uuid4(),
+        )
+        attempts = (_attempt(PUBLIC, 3389, cert),) if open_rdp else ()
+        return r.model_copy(update={"vantage": Vantage.INTERNET, "attempts": attempts})
+
+    assert _post(collector, outside, outside_report(True, 3)).status_code == 201
+    items = {
+        (f["ip"], f["port"]): f["finding"]
+        for f in collector.http.get("/v1/findings", headers=collector.reader()).json()["findings"]
+        if f["status"] != "resolved"
+    }
+    assert items[("198.18.0.11", 3389)]["internet_exposed"] is True
+    assert items[("198.18.0.20", 445)]["internet_exposed"] is False
+    assert items[(PUBLIC, 23)]["details"]["internal_host_unknown"] is True
+    assert items[(PUBLIC, 3389)]["details"]["internal_host_unknown"] is False
+
+    assert _post(collector, outside, outside_report(False, 4)).status_code == 201
+    changes = collector.http.get("/v1/changes", headers=collector.reader()).json()["changes"]
+    moves = [
+        (c["subject"], c["previous_status"], c["finding"]["finding"]["internet_exposed"])
+        for c in changes
+        if c["kind"] == "finding" and c["transition"] == "reachability"
+    ]
+    rdp_key = "198.18.0.11|rdp-no-nla|3389|tcp"
+    assert (rdp_key, "unknown", True) in moves
+    assert moves[-1] == (rdp_key, "true", False) or (rdp_key, "true", False) in moves
+
+
+def test_exports_carry_reachability(collector: Collector) -> None:
+    from tests.collector.test_ocsf import _assert_valid
+
+    test_join_on_ingest_and_transition(collector)
+    reader = collector.reader()
+    events = collector.http.get("/v1/export/changes", params={"format": "ocsf"}, headers=reader).json()
+    _assert_valid(events)
+    rdp = [e for e in events if e["class_uid"] == 2002 and e["device"]["ip"] == "198.18.0.11" and e.get("resources")]
+    assert rdp and rdp[0]["resources"][0]["uid"] == f"{PUBLIC}:3389"
+    assert rdp[0]["resources"][0]["data"]["source"] == "outside-scan"
+    csv_text = collector.http.get("/v1/export/findings", params={"format": "csv"}, headers=reader).text
+    header, *rows = csv_text.splitlines()
+    assert header.endswith("internet_exposed,public_endpoint")
+    smb = next(r for r in rows if ",198.18.0.20,445," in r)
+    assert smb.endswith(",no,")
