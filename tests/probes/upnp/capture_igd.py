@@ -21,47 +21,29 @@ from tests.probes.netns_pair import NetnsPair
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STUN = Path(__file__).resolve().parents[3] / "lab" / "stun.py"
-NFT = """table inet filter {
-  chain forward {
+#: The chains miniupnpd expects, in the inet and the ip family alike.
+_NFT_TABLE = """table {family} filter {{
+  chain forward {{
     type filter hook forward priority 0; policy accept;
     jump miniupnpd
-  }
-  chain miniupnpd {
-  }
-  chain prerouting {
+  }}
+  chain miniupnpd {{
+  }}
+  chain prerouting {{
     type nat hook prerouting priority -100; policy accept;
     jump prerouting_miniupnpd
-  }
-  chain prerouting_miniupnpd {
-  }
-  chain postrouting {
+  }}
+  chain prerouting_miniupnpd {{
+  }}
+  chain postrouting {{
     type nat hook postrouting priority 100; policy accept;
     jump postrouting_miniupnpd
-  }
-  chain postrouting_miniupnpd {
-  }
-}
-table ip filter {
-  chain forward {
-    type filter hook forward priority 0; policy accept;
-    jump miniupnpd
-  }
-  chain miniupnpd {
-  }
-  chain prerouting {
-    type nat hook prerouting priority -100; policy accept;
-    jump prerouting_miniupnpd
-  }
-  chain prerouting_miniupnpd {
-  }
-  chain postrouting {
-    type nat hook postrouting priority 100; policy accept;
-    jump postrouting_miniupnpd
-  }
-  chain postrouting_miniupnpd {
-  }
-}
+  }}
+  chain postrouting_miniupnpd {{
+  }}
+}}
 """
+NFT = "".join(_NFT_TABLE.format(family=f) for f in ("inet", "ip"))
 CONF = """ext_ifname=igdwan0
 ext_perform_stun=yes
 ext_stun_host=198.51.100.9
