@@ -18,7 +18,7 @@ format:
 	ruff check --fix .
 
 test-fast:          ## no root, no lab, no databases beyond SQLite: the pure and in-process tests
-	HYPOTHESIS_PROFILE=dev pytest -q -p no:cacheprovider -m "not lab and not slow"
+	HYPOTHESIS_PROFILE=dev pytest -q -p no:cacheprovider -n 2 -m "not lab and not slow"
 
 test:               ## what CI runs: install, lint, every test (lab included)
 	bash scripts/test.sh

@@ -15,7 +15,8 @@ import pytest
 from tests.collector import noisy
 from tests.collector.databases import database_url
 
-pytestmark = pytest.mark.timeout(900)
+# Real collector processes, PostgreSQL and minutes of load: CI runs it, `make test-fast` does not.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
