@@ -24,8 +24,10 @@ from pydantic import JsonValue
 from duecare.advisories.engine import FactsRecord
 from duecare.advisories.lifecycle.tables import Edition, Kind, LifecycleTables, Wording
 from duecare.advisories.lifecycle.windows import Hints, Judgement, judge_releases, judge_windows
+from duecare.probes.base import Facts
 from duecare.probes.exchange.facts import ExchangeFacts
 from duecare.probes.ntlm import NtlmInfo, NtlmVersion
+from duecare.probes.rdp.facts import RdpFacts
 from duecare.probes.smb.facts import SmbFacts
 from duecare.wire import Confidence, Evidence, EvidenceKind, Exposure, Finding, PortState, ProbeStatus, Proto, Service, Verdict
 from duecare.wire.bounds import REASON, SUMMARY, json_safe, printable
@@ -37,6 +39,11 @@ _IIS_HEADER = re.compile(r"^Microsoft-IIS/(\d{1,2}\.\d)\b")
 _IIS_NMAP = re.compile(r"^Microsoft IIS")
 _IIS_NMAP_VERSION = re.compile(r"^(\d{1,2}\.\d)\b")
 _SOURCE_RANK = {"smb": 0, "rdp": 1, "exchange": 2}
+#: The facts this per-host rule reads (for coverage: which probes must have run for silence to mean much).
+FACTS_READ: dict[Exposure, tuple[type[Facts], ...]] = {
+    Exposure.OS_END_OF_LIFE: (RdpFacts, SmbFacts, ExchangeFacts),
+    Exposure.PRODUCT_END_OF_LIFE: (ExchangeFacts,),
+}
 
 
 @dataclass(frozen=True, slots=True)
