@@ -143,7 +143,7 @@ def _hints(h: _Host, seen: list[Seen]) -> Hints:
                 editions, editions_basis = frozenset({Edition.ENTERPRISE}), f"SMB NativeOS {os_name!r}"
             elif " home" in low or " pro" in low:
                 editions, editions_basis = frozenset({Edition.HOME_PRO}), f"SMB NativeOS {os_name!r}"
-    rdp_only = all(s.probe == "rdp" for s in seen)
+    rdp_only = bool(seen) and all(s.probe == "rdp" for s in seen)
     return Hints(kind, kind_basis, editions, editions_basis, rdp_only=rdp_only)
 
 

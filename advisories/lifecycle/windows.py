@@ -161,8 +161,8 @@ def judge_windows(tables: LifecycleTables, version: str, on: date, hints: Hints 
         return Judgement(
             Verdict.INDETERMINATE,
             Confidence.TENTATIVE,
-            f"Windows {version} is not in the lifecycle table (newest build known: {newest.version}, "
+            f"NTLM version {version} is not in the Windows lifecycle table (newest build known: {newest.version}, "
             f"{newest.release}); settle with {SETTLE_UNKNOWN}",
             {**base, "judged_on": on.isoformat(), "candidates": [], "settle": [SETTLE_UNKNOWN]},
         )
-    return judge_releases(f"Windows {version}", rows, on, hints, base)
+    return judge_releases(f"NTLM version {version}", rows, on, hints, base)
