@@ -36,8 +36,8 @@ from duecare.advisories.clock import compute
 from duecare.advisories.coverage import ScanCoverage, coverage
 from duecare.advisories.frameworks import Framework, Requirement
 from duecare.advisories.kev import DEFAULT_MAX_AGE, kev_status
-from duecare.advisories.profiles import Profile, Waiver
 from duecare.advisories.lifecycle.hosts import FACTS_READ
+from duecare.advisories.profiles import Profile, Waiver
 from duecare.probes.base import Facts
 from duecare.wire import (
     AdvisoryRef,

@@ -29,7 +29,18 @@ from duecare.probes.exchange.facts import ExchangeFacts
 from duecare.probes.ntlm import NtlmInfo, NtlmVersion
 from duecare.probes.rdp.facts import RdpFacts
 from duecare.probes.smb.facts import SmbFacts
-from duecare.wire import Confidence, Evidence, EvidenceKind, Exposure, Finding, PortState, ProbeStatus, Proto, Service, Verdict
+from duecare.wire import (
+    Confidence,
+    Evidence,
+    EvidenceKind,
+    Exposure,
+    Finding,
+    PortState,
+    ProbeStatus,
+    Proto,
+    Service,
+    Verdict,
+)
 from duecare.wire.bounds import REASON, SUMMARY, json_safe, printable
 
 IP = IPv4Address | IPv6Address
@@ -148,8 +159,14 @@ def _hints(h: _Host, seen: list[Seen]) -> Hints:
 
 
 def _finding(
-    ip: IP, wording: Wording, where: Seen | None, port: int | None, proto: Proto | None, j: Judgement,
-    evidence: tuple[Evidence, ...], extra: dict[str, JsonValue],
+    ip: IP,
+    wording: Wording,
+    where: Seen | None,
+    port: int | None,
+    proto: Proto | None,
+    j: Judgement,
+    evidence: tuple[Evidence, ...],
+    extra: dict[str, JsonValue],
 ) -> Finding:
     return Finding(
         exposure=wording.id,

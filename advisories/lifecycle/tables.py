@@ -182,13 +182,15 @@ def _check_windows(path: Path, rows: list[WindowsRelease]) -> None:
         if r.announced_as is not None:
             base, own = _SAME_BUILD.match(r.announced_as), _SAME_BUILD.match(r.version)
             if base is None or own is None or base.group(1) != own.group(1):
-                raise CatalogError(path, "announced_as must share major.minor with version", line=line, field="announced_as")
+                raise CatalogError(
+                    path, "announced_as must share major.minor with version", line=line, field="announced_as"
+                )
 
 
 def load_lifecycle(data_dir: Path = DATA_DIR) -> LifecycleTables:
     win_path, iis_path, wording_path = data_dir / WINDOWS_FILE, data_dir / IIS_FILE, data_dir / WORDING_FILE
-    windows = [r for r in _validate(win_path, WindowsRelease, _rows(win_path, WindowsRelease, frozenset({"editions"})))]
-    win = [r for r in windows if isinstance(r, WindowsRelease)]
+    rows = _validate(win_path, WindowsRelease, _rows(win_path, WindowsRelease, frozenset({"editions"})))
+    win = [r for r in rows if isinstance(r, WindowsRelease)]
     if not win:
         raise CatalogError(win_path, "no rows")
     _check_windows(win_path, win)

@@ -140,7 +140,12 @@ def judge_releases(
     reason = f"{what} is {_names(narrowed, on)}: past Microsoft's end of support"
     if hints.rdp_only and any(r.version == "6.1.7601" for r in narrowed):
         details["settle"] = [FREERDP_NOTE]
-        return Judgement(Verdict.INDETERMINATE, Confidence.TENTATIVE, f"{reason}, unless it is not Windows: {FREERDP_NOTE}{notes}", details)
+        return Judgement(
+            Verdict.INDETERMINATE,
+            Confidence.TENTATIVE,
+            f"{reason}, unless it is not Windows: {FREERDP_NOTE}{notes}",
+            details,
+        )
     if esu:
         details["esu_until"] = esu[-1].isoformat()
         return Judgement(

@@ -205,7 +205,11 @@ def _eol_findings(catalog: Catalog, exposure: Exposure, positive: bool) -> list[
         found = end_of_life_findings([rec], [], catalog.lifecycle, NOW)
     else:
         svc = Service(
-            port=80, proto=Proto.TCP, state=PortState.OPEN, product="Microsoft IIS httpd", version="8.5" if positive else "10.0"
+            port=80,
+            proto=Proto.TCP,
+            state=PortState.OPEN,
+            product="Microsoft IIS httpd",
+            version="8.5" if positive else "10.0",
         )
         found = end_of_life_findings([], [(ip, svc)], catalog.lifecycle, NOW)
     return [f for f in found if f.exposure is exposure]

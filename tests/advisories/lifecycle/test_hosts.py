@@ -52,7 +52,9 @@ def smb(version: str, os_name: str | None = None) -> FactsRecord:
     return _rec("smb", facts, 445)
 
 
-def exchange(version: str | None, server_header: str | None = "Microsoft-IIS/10.0", detected: bool = True) -> FactsRecord:
+def exchange(
+    version: str | None, server_header: str | None = "Microsoft-IIS/10.0", detected: bool = True
+) -> FactsRecord:
     ntlm = None if version is None else NtlmInfo(negotiate_flags=0, product_version=v(version))
     facts = ExchangeFacts(
         observed_on=ON.date(), scheme="https", exchange_detected=detected, ntlm=ntlm, server_header=server_header
@@ -64,7 +66,9 @@ def _rec(probe: str, facts: Facts, port: int) -> FactsRecord:
     return FactsRecord(probe, type(facts), IP, port, Proto.TCP, ProbeStatus.COMPLETED, None, facts)
 
 
-def judge(tables: LifecycleTables, *recs: FactsRecord, services: list[Service] | None = None, on: datetime = ON) -> list[Finding]:
+def judge(
+    tables: LifecycleTables, *recs: FactsRecord, services: list[Service] | None = None, on: datetime = ON
+) -> list[Finding]:
     return end_of_life_findings(recs, [(IP, s) for s in services or []], tables, on)
 
 

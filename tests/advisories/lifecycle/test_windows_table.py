@@ -17,7 +17,7 @@ from duecare.advisories.lifecycle.windows import SETTLE_EDITION, SETTLE_FEATURE,
 from duecare.wire import Confidence, Verdict
 
 ON = date(2026, 12, 5)
-A, N, I = Verdict.AFFECTED, Verdict.NOT_AFFECTED, Verdict.INDETERMINATE
+A, N, Q = Verdict.AFFECTED, Verdict.NOT_AFFECTED, Verdict.INDETERMINATE
 FIRM, TENT = Confidence.FIRM, Confidence.TENTATIVE
 
 #: Announced version → (verdict, confidence) on 2026-12-05, with no other fact about the host.
@@ -35,24 +35,24 @@ EXPECTED: dict[str, tuple[Verdict, Confidence]] = {
     "6.3.9600": (A, FIRM),
     "10.0.10240": (A, FIRM),  # 2015 LTSB ended 2025-10-14
     "10.0.10586": (A, FIRM),
-    "10.0.14393": (I, TENT),  # 1607 and LTSB 2016 ended; Server 2016 until 2027-01-12
+    "10.0.14393": (Q, TENT),  # 1607 and LTSB 2016 ended; Server 2016 until 2027-01-12
     "10.0.15063": (A, FIRM),
     "10.0.16299": (A, FIRM),
     "10.0.17134": (A, FIRM),
-    "10.0.17763": (I, TENT),  # 1809 ended; LTSC 2019 and Server 2019 until 2029-01-09
+    "10.0.17763": (Q, TENT),  # 1809 ended; LTSC 2019 and Server 2019 until 2029-01-09
     "10.0.18362": (A, FIRM),  # 1903 and 1909 (both announce 18362)
     "10.0.18363": (A, FIRM),
-    "10.0.19041": (I, TENT),  # 2004…22H2 all announce 19041; LTSC 2021 until 2027-01-12
+    "10.0.19041": (Q, TENT),  # 2004…22H2 all announce 19041; LTSC 2021 until 2027-01-12
     "10.0.19042": (A, FIRM),
     "10.0.19043": (A, FIRM),
-    "10.0.19044": (I, TENT),  # 21H2 ended; LTSC 2021 (and IoT) still supported
+    "10.0.19044": (Q, TENT),  # 21H2 ended; LTSC 2021 (and IoT) still supported
     "10.0.19045": (A, TENT),  # 22H2 ended 2025-10-14; commercial ESU may cover it until 2028-10-10
     "10.0.20348": (N, FIRM),  # Server 2022 until 2031-10-14
     "10.0.22000": (A, FIRM),
     "10.0.22621": (A, FIRM),  # 22H2 and 23H2 (announced as 22621): 23H2 Enterprise ended 2026-11-10
     "10.0.22631": (A, FIRM),
     "10.0.25398": (A, FIRM),
-    "10.0.26100": (I, TENT),  # 24H2 Home/Pro ended 2026-10-13; Enterprise, LTSC 2024, Server 2025 not
+    "10.0.26100": (Q, TENT),  # 24H2 Home/Pro ended 2026-10-13; Enterprise, LTSC 2024, Server 2025 not
     "10.0.26200": (N, FIRM),
     "10.0.28000": (N, FIRM),
 }
@@ -75,7 +75,7 @@ def test_verdict_on_the_scan_day(tables: LifecycleTables, version: str, expected
     assert (j.verdict, j.confidence) == expected, j.reason
     assert j.details["judged_on"] == "2026-12-05"
     assert j.details["windows_version"] == version
-    if j.verdict is I:
+    if j.verdict is Q:
         assert j.details["settle"] and "settle with" in j.reason
     if j.confidence is TENT and j.verdict is A:
         assert "may be covered by paid Extended Security Updates" in j.reason and "verify" in j.reason
@@ -92,7 +92,11 @@ def test_each_row_ends_on_its_own_date(tables: LifecycleTables, row: WindowsRele
         j = judge_windows(tables, row.version, day)
         cands = j.details["candidates"]
         assert isinstance(cands, list)
-        mine = [c for c in cands if isinstance(c, dict) and c["release"] == row.release and c["editions"] == [e.value for e in row.editions]]
+        mine = [
+            c
+            for c in cands
+            if isinstance(c, dict) and c["release"] == row.release and c["editions"] == [e.value for e in row.editions]
+        ]
         assert len(mine) == 1, (row, cands)
         assert mine[0]["ended"] is ended
         assert mine[0]["source"] == row.source
@@ -108,7 +112,7 @@ def test_each_row_ends_on_its_own_date(tables: LifecycleTables, row: WindowsRele
 @pytest.mark.parametrize("version", ["10.0.99999", "10.0.19999", "6.4.9800", "11.0.1", "5.2.3791"])
 def test_unknown_build_is_indeterminate_and_says_what_settles_it(tables: LifecycleTables, version: str) -> None:
     j = judge_windows(tables, version, ON)
-    assert (j.verdict, j.confidence) == (I, TENT)
+    assert (j.verdict, j.confidence) == (Q, TENT)
     assert "not in the Windows lifecycle table" in j.reason and SETTLE_UNKNOWN in j.reason
     assert j.details["settle"] == [SETTLE_UNKNOWN] and j.details["candidates"] == []
 
@@ -133,11 +137,11 @@ def test_server_2012_r2_esu_window(tables: LifecycleTables) -> None:
 
 def test_shared_client_server_build_says_what_would_settle_it(tables: LifecycleTables) -> None:
     j = judge_windows(tables, "10.0.17763", ON)
-    assert j.verdict is I
+    assert j.verdict is Q
     assert SETTLE_KIND in j.reason and SETTLE_EDITION in j.reason
     assert "Windows Server 2019 (supported until 2029-01-09)" in j.reason
     client = judge_windows(tables, "10.0.17763", ON, Hints(kind=Kind.CLIENT, kind_basis="test"))
-    assert client.verdict is I and SETTLE_KIND not in client.reason and SETTLE_EDITION in client.reason
+    assert client.verdict is Q and SETTLE_KIND not in client.reason and SETTLE_EDITION in client.reason
 
 
 def test_enablement_family_names_the_feature_update(tables: LifecycleTables) -> None:
@@ -149,4 +153,4 @@ def test_enablement_family_names_the_feature_update(tables: LifecycleTables) -> 
 
 def test_a_hint_that_fits_no_release_is_indeterminate(tables: LifecycleTables) -> None:
     j = judge_windows(tables, "10.0.20348", ON, Hints(kind=Kind.CLIENT, kind_basis="SMB NativeOS 'Windows 10 Pro'"))
-    assert j.verdict is I and "no release in the lifecycle table fits" in j.reason
+    assert j.verdict is Q and "no release in the lifecycle table fits" in j.reason
