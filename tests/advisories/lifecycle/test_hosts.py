@@ -12,12 +12,12 @@ from duecare.advisories.catalog import Catalog
 from duecare.advisories.engine import FactsRecord
 from duecare.advisories.lifecycle import LifecycleTables, end_of_life_findings
 from duecare.advisories.lifecycle.windows import FREERDP_NOTE, SETTLE_KIND
-from duecare.probes.base import Facts
+from duecare.probes.base import Facts, evidence
 from duecare.probes.exchange.facts import ExchangeFacts
 from duecare.probes.ntlm import NtlmInfo, NtlmVersion
 from duecare.probes.rdp.facts import RdpFacts
 from duecare.probes.smb.facts import SessionOutcome, Smb1Outcome, SmbFacts, SmbHostInfo, SmbSession
-from duecare.wire import Confidence, Exposure, Finding, PortState, ProbeStatus, Proto, Service, Verdict
+from duecare.wire import Confidence, EvidenceKind, Exposure, Finding, PortState, ProbeStatus, Proto, Service, Verdict
 
 ON = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 IP = ip_address("198.18.0.20")
@@ -163,6 +163,23 @@ def test_iis_defers_to_the_ntlm_build(tables: LifecycleTables) -> None:
     """One finding per host for its OS: the IIS version adds no second finding when NTLM names the build."""
     f = only(judge(tables, exchange("6.3.9600", "Microsoft-IIS/8.5")))
     assert f.verdict is Verdict.AFFECTED
+
+
+def test_affected_findings_carry_every_source_evidence(tables: LifecycleTables) -> None:
+    ev = evidence("smb", EvidenceKind.BANNER, "NTLM CHALLENGE: Windows 6.1.7601")
+    rec = smb("6.1.7601")
+    with_ev = FactsRecord(rec.probe, rec.facts_model, rec.ip, rec.port, rec.proto, rec.status, None, rec.facts, (ev,))
+    f = only(judge(tables, with_ev, rdp("6.1.7601")))
+    assert f.verdict is Verdict.AFFECTED and f.evidence == (ev,)
+    open_question = only(
+        judge(
+            tables,
+            FactsRecord(
+                "rdp", RdpFacts, IP, 3389, Proto.TCP, ProbeStatus.COMPLETED, None, rdp("10.0.14393").facts, (ev,)
+            ),
+        )
+    )
+    assert open_question.verdict is Verdict.INDETERMINATE and open_question.evidence == ()
 
 
 def test_failed_probes_give_nothing(tables: LifecycleTables) -> None:
