@@ -202,9 +202,10 @@ def _os_judgement(h: _Host, tables: LifecycleTables, on: date) -> tuple[Judgemen
             {"windows_versions": list(distinct)},
         ), windows
     hints = _hints(h, windows)
-    if samba:
-        note = f"{samba[0].where} announces Samba's fixed 6.1.0, so this host runs Samba"
-        hints = Hints(hints.kind, hints.kind_basis, hints.editions, hints.editions_basis, hints.rdp_only, (note,))
+    notes = [f"{s.where} announces Samba's fixed 6.1.0, so this host runs Samba" for s in samba[:1]]
+    notes += [f"SMB NativeOS {o!r} is not Windows" for o in h.native_os if not o.lower().startswith("windows")][:1]
+    if notes:
+        hints = Hints(hints.kind, hints.kind_basis, hints.editions, hints.editions_basis, hints.rdp_only, tuple(notes))
     return judge_windows(tables, distinct[0], on, hints), windows
 
 

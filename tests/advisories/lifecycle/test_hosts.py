@@ -101,6 +101,13 @@ def test_freerdp_on_a_samba_host_stays_indeterminate_and_says_samba(tables: Life
     assert f.verdict is Verdict.INDETERMINATE and "runs Samba" in f.reason
 
 
+def test_freerdp_next_to_an_smb1_unix_native_os(tables: LifecycleTables) -> None:
+    """Older Samba over SMB1 names itself in NativeOS ("Unix"); the RDP 6.1.7601 stays an open question."""
+    smb1 = smb("6.1.0", "Unix")
+    f = only(judge(tables, smb1, rdp("6.1.7601")))
+    assert f.verdict is Verdict.INDETERMINATE and "SMB NativeOS 'Unix' is not Windows" in f.reason
+
+
 def test_rdp_and_smb_agreeing_on_7601_settle_it(tables: LifecycleTables) -> None:
     f = only(judge(tables, rdp("6.1.7601"), smb("6.1.7601")))
     assert (f.verdict, f.confidence, f.port) == (Verdict.AFFECTED, Confidence.FIRM, 445)

@@ -6,10 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from duecare.advisories.catalog import PACKAGED_DATA_DIR, collect
 from duecare.advisories.errors import CatalogError
+from duecare.advisories.lifecycle import load_lifecycle
 from duecare.cli.advisories import app
 
 WIN_ROW = "6.3.9600,,Windows 8.1,client,all,2023-01-10,,"
@@ -106,3 +109,19 @@ def test_changing_the_table_changes_the_catalog_version(data: Path) -> None:
     before = collect(data)[0].version
     _edit(data / "lifecycle" / "windows.csv", "2023-01-10,,", "2023-01-11,,")
     assert collect(data)[0].version != before
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.sampled_from(list("0123456789.,-\n abcdeklnrstv\"")), max_size=300))
+def test_any_windows_csv_loads_or_names_its_problem(tmp_path: Path, text: str) -> None:
+    """Whatever the file holds, the loader returns tables or a CatalogError, never another exception."""
+    root = tmp_path / "lc"
+    root.mkdir(exist_ok=True)
+    for name in ("iis.csv", "exposures.toml"):
+        shutil.copy(PACKAGED_DATA_DIR / "lifecycle" / name, root / name)
+    header = (PACKAGED_DATA_DIR / "lifecycle" / "windows.csv").read_text().splitlines()[0]
+    (root / "windows.csv").write_text(header + "\n" + text)
+    try:
+        load_lifecycle(root)
+    except CatalogError as exc:
+        assert "windows.csv" in str(exc) or "iis.csv" in str(exc)
