@@ -112,7 +112,7 @@ def test_changing_the_table_changes_the_catalog_version(data: Path) -> None:
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet=st.sampled_from(list("0123456789.,-\n abcdeklnrstv\"")), max_size=300))
+@given(st.text(alphabet=st.sampled_from(list('0123456789.,-\n abcdeklnrstv"')), max_size=300))
 def test_any_windows_csv_loads_or_names_its_problem(tmp_path: Path, text: str) -> None:
     """Whatever the file holds, the loader returns tables or a CatalogError, never another exception."""
     root = tmp_path / "lc"
