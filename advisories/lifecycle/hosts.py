@@ -3,8 +3,9 @@
 The Windows version comes from NTLM CHALLENGE messages (RDP CredSSP, SMB session setup, Exchange/HTTP
 401s). Facts that are not Windows are recognised first: Samba announces 6.1 build 0 (samba
 ``auth/ntlmssp/ntlmssp_server.c``), which no Windows release ever shipped, and a 6.1.7601 seen only over
-RDP may be a FreeRDP server (FreeRDP's shadow server announces exactly that, seen in the lab). Other facts on the same host narrow the candidates: Exchange runs only on
-Windows Server; an SMB1 NativeOS string names the product.
+RDP may be a FreeRDP server (its shadow server announces exactly that, seen in the lab). Other
+facts on the same host narrow the candidates: Exchange runs only on Windows Server; an SMB1 NativeOS
+string names the product.
 
 IIS (``Server: Microsoft-IIS/8.5``, nmap's ``Microsoft IIS httpd 8.5``) ships with Windows, so its
 support follows the OS release it came with: ``product-end-of-life`` when the IIS version alone shows
