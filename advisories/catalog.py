@@ -26,6 +26,7 @@ from duecare.advisories.frameworks import Framework, load_framework
 from duecare.advisories.integrity import cross_check
 from duecare.advisories.kev import Kev, load_kev
 from duecare.advisories.kev_versions import ProductAliases, load_product_aliases, version_disclosure_findings
+from duecare.advisories.lifecycle import LifecycleTables, end_of_life_findings, load_lifecycle
 from duecare.advisories.predicates import PredicateRegistry, default_registry
 from duecare.advisories.profiles import Profile, load_profile
 from duecare.advisories.ssvc import SsvcRow, load_ssvc
@@ -63,6 +64,8 @@ class Catalog:
     #: BOD 26-04 Table 1 (with whether it was verified against the directive) and SSVC per CVE.
     table1: Table1 | None = None
     ssvc: Mapping[str, SsvcRow] = field(default_factory=dict)
+    #: Windows/IIS lifecycle table behind os-end-of-life and product-end-of-life.
+    lifecycle: LifecycleTables | None = None
     files_loaded: int = 0
     _flagging: dict[Exposure, tuple[Advisory, ...]] = field(init=False, repr=False)
 
@@ -88,8 +91,11 @@ class Catalog:
         return {fw.id: {r.id: r.attestation for r in fw.requirements} for fw in self.frameworks.values()}
 
     def detectable(self) -> frozenset[Exposure]:
-        """Exposure ids this catalog can decide: a rule file, or the built-in KEV version rule."""
-        return frozenset({rule.id for rule, _ in self.rules} | {Exposure.KEV_VERSION_DISCLOSED})
+        """Exposure ids this catalog can decide: a rule file, the built-in KEV version rule, the lifecycle rule."""
+        built_in = {Exposure.KEV_VERSION_DISCLOSED}
+        if self.lifecycle is not None:
+            built_in |= {Exposure.OS_END_OF_LIFE, Exposure.PRODUCT_END_OF_LIFE}
+        return frozenset({rule.id for rule, _ in self.rules} | built_in)
 
     def profile(self, name_or_path: str | Path) -> Profile:
         """A built-in profile by name, or an MSP's own profile file by path."""
@@ -107,13 +113,16 @@ class Catalog:
         services: Iterable[tuple[IPv4Address | IPv6Address, Service]] = (),
         observed_at: datetime | None = None,
     ) -> list[Finding]:
-        """Exposure rules over probe facts, plus the KEV version-disclosure rule over facts and nmap."""
+        """Exposure rules over probe facts, plus the KEV version-disclosure rule over facts and nmap, and
+        the per-host end-of-life rule judged on ``observed_at``'s day (the scan's, not today's)."""
         recs = list(records)
         found = evaluate(self.rules, recs)
         svcs = list(services)
         if svcs or recs:
             when = observed_at or datetime.now().astimezone()
             found.extend(version_disclosure_findings(recs, svcs, self.kev, self.product_aliases, when))
+            if self.lifecycle is not None:
+                found.extend(end_of_life_findings(recs, svcs, self.lifecycle, when))
         return found
 
 
@@ -165,6 +174,7 @@ def collect(
     kev = _each([root / "kev"], lambda d: load_kev(d, state_dir), errors)
     table1 = _each([root / "bod-26-04"], load_table1, errors)
     ssvc = _each([root / "ssvc"], lambda d: load_ssvc(d, state_dir), errors)
+    lifecycle = _each([root / "lifecycle"], load_lifecycle, errors)
     catalog = Catalog(
         data_dir=root,
         version=data_version(root),
@@ -178,6 +188,7 @@ def collect(
         exchange=exchange[0] if exchange else None,
         table1=table1[0] if table1 else None,
         ssvc=ssvc[0] if ssvc else {},
+        lifecycle=lifecycle[0] if lifecycle else None,
         files_loaded=sum(len(v) for v in paths.values()),
     )
     errors.extend(cross_check(catalog, paths))

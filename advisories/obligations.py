@@ -36,6 +36,7 @@ from duecare.advisories.clock import compute
 from duecare.advisories.coverage import ScanCoverage, coverage
 from duecare.advisories.frameworks import Framework, Requirement
 from duecare.advisories.kev import DEFAULT_MAX_AGE, kev_status
+from duecare.advisories.lifecycle.hosts import FACTS_READ
 from duecare.advisories.profiles import Profile, Waiver
 from duecare.probes.base import Facts
 from duecare.wire import (
@@ -59,6 +60,11 @@ WEAK = {
     Exposure.KEV_VERSION_DISCLOSED: (
         "version banners cannot show a product is patched, nor that one they do not name is not vulnerable"
     ),
+    Exposure.OS_END_OF_LIFE: (
+        "only hosts that announce a Windows version (NTLM over RDP, SMB or Exchange) are judged; the others' "
+        "support status is not seen"
+    ),
+    Exposure.PRODUCT_END_OF_LIFE: "only IIS versions are judged against a lifecycle table; other products are not",
 }
 OUTSIDE_VIEW = "an outside view (the site's gateway port mappings, or a scan of its public addresses from outside)"
 
@@ -180,6 +186,7 @@ def _coverage_key(req: Requirement, catalog: Catalog) -> tuple[tuple[type[Facts]
         rule = catalog.rule(e)
         if rule is not None:
             models.extend(c.spec.facts for c in rule[1])
+        models.extend(FACTS_READ.get(e, ()))
     weak = "; ".join(dict.fromkeys(WEAK[e] for e in req.exposures if e in WEAK))
     return tuple(dict.fromkeys(models)), weak or None
 

@@ -69,6 +69,8 @@ class Exposure(enum.StrEnum):
     PRINTER_RAW_EXPOSED = "printer-raw-exposed"
     RMM_TOOL_EXPOSED = "rmm-tool-exposed"
     KEV_VERSION_DISCLOSED = "kev-version-disclosed"
+    OS_END_OF_LIFE = "os-end-of-life"
+    PRODUCT_END_OF_LIFE = "product-end-of-life"
 
 
 class Severity(enum.StrEnum):

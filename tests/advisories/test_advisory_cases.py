@@ -15,6 +15,7 @@ import pytest
 from duecare.advisories.catalog import Catalog
 from duecare.advisories.engine import FactsRecord, evaluate
 from duecare.advisories.kev_versions import version_disclosure_findings
+from duecare.advisories.lifecycle import end_of_life_findings
 from duecare.advisories.obligations import apply_profile
 from duecare.probes.base import Facts
 from duecare.probes.elasticsearch.facts import ElasticsearchFacts
@@ -22,7 +23,9 @@ from duecare.probes.ftp.facts import FtpFacts
 from duecare.probes.ipmi.facts import IpmiFacts
 from duecare.probes.memcached.facts import MemcachedFacts
 from duecare.probes.mongodb.facts import MongodbFacts
+from duecare.probes.ntlm import NtlmInfo, NtlmVersion
 from duecare.probes.printer.facts import PrinterFacts
+from duecare.probes.rdp.facts import RdpFacts
 from duecare.probes.redis.facts import RedisFacts
 from duecare.probes.rmm.facts import RmmFacts, RmmMatch
 from duecare.probes.smb.facts import Ms17010Facts, Ms17010Outcome
@@ -187,6 +190,31 @@ def _kev_findings(catalog: Catalog, product: str, version: str) -> list[Finding]
     return version_disclosure_findings([], services, catalog.kev, catalog.product_aliases, NOW)
 
 
+#: Per-host built-in rules (lifecycle table), judged over whole hosts rather than rule files.
+BUILT_IN = {Exposure.KEV_VERSION_DISCLOSED, Exposure.OS_END_OF_LIFE, Exposure.PRODUCT_END_OF_LIFE}
+
+
+def _eol_findings(catalog: Catalog, exposure: Exposure, positive: bool) -> list[Finding]:
+    """Windows 8.1 / 2012 R2 (6.3.9600) over RDP, or IIS 8.5 from nmap; negatives: Server 2022, IIS 10.0."""
+    assert catalog.lifecycle is not None
+    ip = ip_address("198.18.0.10")
+    if exposure is Exposure.OS_END_OF_LIFE:
+        build = NtlmVersion(major=6, minor=3, build=9600) if positive else NtlmVersion(major=10, minor=0, build=20348)
+        facts = RdpFacts(speaks_rdp=True, ntlm=NtlmInfo(negotiate_flags=0, product_version=build))
+        rec = FactsRecord("rdp", RdpFacts, ip, 3389, Proto.TCP, ProbeStatus.COMPLETED, None, facts)
+        found = end_of_life_findings([rec], [], catalog.lifecycle, NOW)
+    else:
+        svc = Service(
+            port=80,
+            proto=Proto.TCP,
+            state=PortState.OPEN,
+            product="Microsoft IIS httpd",
+            version="8.5" if positive else "10.0",
+        )
+        found = end_of_life_findings([], [(ip, svc)], catalog.lifecycle, NOW)
+    return [f for f in found if f.exposure is exposure]
+
+
 def _pairs() -> list[tuple[str, Exposure]]:
     from duecare.advisories.catalog import collect
 
@@ -195,7 +223,7 @@ def _pairs() -> list[tuple[str, Exposure]]:
 
 
 def test_every_exposure_has_a_case() -> None:
-    assert set(CASES) | {Exposure.KEV_VERSION_DISCLOSED} == set(Exposure)
+    assert set(CASES) | BUILT_IN == set(Exposure)
 
 
 @pytest.mark.parametrize(("advisory_id", "exposure"), _pairs())
@@ -203,6 +231,8 @@ def test_positive_and_negative(packaged: Catalog, advisory_id: str, exposure: Ex
     if exposure is Exposure.KEV_VERSION_DISCLOSED:
         positive = _kev_findings(packaged, "Apache httpd", "2.4.49")
         negative = _kev_findings(packaged, "OpenSSH", "9.2p1")
+    elif exposure in BUILT_IN:
+        positive, negative = _eol_findings(packaged, exposure, True), _eol_findings(packaged, exposure, False)
     else:
         make_pos, make_neg = CASES[exposure]
         pos_facts = make_pos()

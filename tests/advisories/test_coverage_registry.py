@@ -24,8 +24,10 @@ def test_every_rule_reads_facts_a_registered_probe_collects(packaged: Catalog) -
     assert orphans == []
 
 
-def test_every_exposure_but_the_built_in_version_rule_has_a_rule(packaged: Catalog) -> None:
-    assert {rule.id for rule, _ in packaged.rules} == set(Exposure) - {Exposure.KEV_VERSION_DISCLOSED}
+def test_every_exposure_but_the_built_in_rules_has_a_rule(packaged: Catalog) -> None:
+    built_in = {Exposure.KEV_VERSION_DISCLOSED, Exposure.OS_END_OF_LIFE, Exposure.PRODUCT_END_OF_LIFE}
+    assert {rule.id for rule, _ in packaged.rules} == set(Exposure) - built_in
+    assert built_in <= packaged.detectable()
 
 
 def test_coverage_names_the_missing_collector() -> None:
