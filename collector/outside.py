@@ -150,7 +150,7 @@ def rejoin(s: Session, site_id: str, vantage: str, report: Report) -> list[lifec
                     out.append(lifecycle.Transition("finding", row, "reachability", _word(before)))
         if view is not None and outside_agents:
             outside = _rows(s, live & _FINDINGS.c.last_agent_id.in_(list(outside_agents)), with_data=True)
-            out += _mark_outside(s, outside, view, _all_inside(s, live, outside_agents))
+            out += _mark_outside(s, outside, view, _all_inside(s, live, outside_agents), _statuses(s, site_id))
         return out
     inside = [
         (row, data, Finding.model_validate(data), before)
@@ -173,7 +173,7 @@ def rejoin(s: Session, site_id: str, vantage: str, report: Report) -> list[lifec
     out += changed
     if view is not None and outside_agents:
         outside = _rows(s, live & _FINDINGS.c.last_agent_id.in_(list(outside_agents)), with_data=True)
-        out += _mark_outside(s, outside, view, [j for j in joined if j.internet_exposed is True])
+        out += _mark_outside(s, outside, view, [j for j in joined if j.internet_exposed is True], statuses)
     return out
 
 
@@ -220,17 +220,25 @@ def _all_inside(s: Session, live: Any, outside_agents: set[str]) -> list[Finding
     return [Finding.model_validate(data) for _row, data, _b in _rows(s, where, with_data=True)]
 
 
+def _statuses(s: Session, site_id: str) -> dict[tuple[str, str], ObligationStatus]:
+    stmt = select(_OBLIGATIONS.c.framework, _OBLIGATIONS.c.requirement, _OBLIGATIONS.c.status)
+    return {(fw, req): ObligationStatus(st) for fw, req, st in s.execute(stmt.where(_OBLIGATIONS.c.site_id == site_id))}
+
+
 def _mark_outside(
     s: Session,
     rows: list[tuple[FindingRow, dict[str, Any], bool | None]],
     view: OutsideView,
     inside: list[Finding],
+    statuses: dict[tuple[str, str], ObligationStatus],
 ) -> list[lifecycle.Transition]:
-    """The outside agent's own findings: reachable; the ones no inside finding explains say so."""
+    """The outside agent's own findings: reachable; the ones no inside finding explains say so. Their
+    clocks are the exposed case, and their references carry the site's obligation statuses."""
     lonely = lonely_services(view, inside)
     out: list[lifecycle.Transition] = []
     for row, data, before in rows:
-        new = mark_outside(Finding.model_validate(data), view, lonely).model_dump(mode="json")
+        marked = select_clock(mark_outside(Finding.model_validate(data), view, lonely))
+        new = with_statuses(marked, statuses).model_dump(mode="json")
         if new != data or before is not True:
             _write(s, row, new, True)
         if before is not True:
