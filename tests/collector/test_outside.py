@@ -285,3 +285,40 @@ def test_the_site_view_rejudges_like_the_collector(collector: Collector) -> None
     }
     counts = {s.value: getattr(view.obligations, s.value) for s in ObligationStatus}
     assert sum(counts.values()) == len(view.obligations.results)
+
+
+def test_exports_carry_the_rejudged_obligations(collector: Collector) -> None:
+    """JSON, CSV and OCSF read the same re-judged rows; the feed carries the moves as OCSF 2003 events."""
+    import csv
+    import io
+
+    from tests.collector.test_ocsf import _assert_valid
+
+    inside = collector.enroll("acme", "hq")
+    outside = _outside_agent(collector, admin.mint_enrollment_token(collector.db, "acme", "hq").secret)
+    admin.set_site_public(collector.db, "acme", "hq", [PUBLIC], "Jane Doe, owner")
+    assert _post(collector, inside, _judged_inside(collector)).status_code == 201
+    assert _post(collector, outside, _outside(True, 3)).status_code == 201
+    reader = collector.reader()
+    as_json = collector.http.get("/v1/export/obligations", params={"format": "json"}, headers=reader).json()
+    row = next(o for o in as_json["obligations"] if (o["framework"], o["requirement"]) == ("cis-controls-v8", "12.7"))
+    assert row["status"] == "not_met" and row["findings"] == [RDP_KEY]
+    text = collector.http.get("/v1/export/obligations", params={"format": "csv"}, headers=reader).text
+    lines = {(r["framework"], r["requirement"]): r for r in csv.DictReader(io.StringIO(text))}
+    assert lines[("cis-controls-v8", "12.7")]["status"] == "not_met"
+    events = collector.http.get("/v1/export/obligations", params={"format": "ocsf"}, headers=reader).json()
+    _assert_valid(events)
+    event = next(e for e in events if e["compliance"]["requirements"] == ["cis-controls-v8 12.7"])
+    assert event["unmapped"]["duecare"]["status"] == "not_met"
+    feed = collector.http.get("/v1/export/changes", params={"format": "ocsf"}, headers=reader).json()
+    _assert_valid(feed)
+    moved = [
+        e["unmapped"]["duecare"]["status"]
+        for e in feed
+        if e["class_uid"] == 2003 and e["compliance"]["requirements"] == ["cis-controls-v8 12.7"]
+    ]
+    assert moved == ["unknown", "not_met"]
+    # The findings' export carries the selected clock: BlueKeep's BOD 26-04 input is now "exposed".
+    found = collector.http.get("/v1/export/findings", params={"format": "json"}, headers=reader).json()["findings"]
+    bluekeep = next(f["finding"] for f in found if f["exposure"] == "rdp-bluekeep-likely")
+    assert bluekeep["timeline"]["bod_26_04"]["publicly_exposed"] is True
