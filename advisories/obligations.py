@@ -54,7 +54,7 @@ from duecare.wire import (
     Verdict,
 )
 from duecare.wire.models import ClockByExposure, ClockCase, FindingStake, ResultByExposure, Stake, StakeCase
-from duecare.wire.rejudge import OUTSIDE_VIEW, case_of, decide, finding_key, varies
+from duecare.wire.rejudge import CASE_SLOT, OUTSIDE_VIEW, clock_for, decide, finding_key, varies
 
 __all__ = ["OUTSIDE_VIEW", "apply_profile", "finding_key"]
 
@@ -150,11 +150,12 @@ def _enrich(
 
         # BOD 26-04 asks "publicly exposed?" first: every case is judged here, so that a later join
         # (the collector's) only selects one (``wire/rejudge.py``).
-        cases = ClockByExposure(exposed=clock(True), not_exposed=clock(False), unknown=clock(None))
-        now_case = case_of(f.internet_exposed, cases.exposed, cases.not_exposed, cases.unknown)
-        update["deadline"], update["timeline"] = now_case.deadline, now_case.timeline
-        if not cases.exposed == cases.not_exposed == cases.unknown:
-            update["by_exposure"] = cases
+        cases = {value: clock(value) for value in (True, False, None)}
+        own = cases.pop(f.internet_exposed)
+        update["deadline"], update["timeline"] = own.deadline, own.timeline
+        if any(c != own for c in cases.values()):
+            others = {CASE_SLOT[value]: c for value, c in cases.items()}
+            update["by_exposure"] = ClockByExposure(judged=f.internet_exposed, **others)
     return f.model_copy(update=update)
 
 
@@ -307,13 +308,9 @@ def _stake(req: Requirement, f: Finding) -> FindingStake:
             return StakeCase(stake=Stake.NONE if exposed is False else Stake.UNDECIDED)
         if req.vantage is Vantage.INTERNET and exposed is not True:
             return StakeCase(stake=Stake.NONE if exposed is False else Stake.NEEDS_OUTSIDE_VIEW)
-        clock = f.by_exposure
-        chosen = case_of(exposed, clock.exposed, clock.not_exposed, clock.unknown) if clock else None
-        deadline = chosen.deadline if chosen else f.deadline
-        timeline = chosen.timeline if chosen else f.timeline
-        return StakeCase(
-            stake=Stake.NOT_MET, deadline=deadline, inherited_due=timeline.inherited_due if timeline else None
-        )
+        clock = clock_for(f, exposed)
+        inherited = clock.timeline.inherited_due if clock.timeline else None
+        return StakeCase(stake=Stake.NOT_MET, deadline=clock.deadline, inherited_due=inherited)
 
     return FindingStake(
         finding=finding_key(f),

@@ -361,11 +361,24 @@ class ClockCase(_Frozen):
 
 class ClockByExposure(_Frozen):
     """The clock for each value of ``internet_exposed`` (BOD 26-04's first question), judged by the agent
-    so that the collector's join only selects one (``wire/rejudge.py``): the collector never judges."""
+    so that the collector's join only selects one (``wire/rejudge.py``): the collector never judges.
 
-    exposed: ClockCase
-    not_exposed: ClockCase
-    unknown: ClockCase
+    The case of ``judged`` is the finding's own ``deadline`` and ``timeline``, so its slot is empty
+    (a report carries each clock once); selecting another case swaps the two.
+    """
+
+    judged: bool | None = None
+    exposed: ClockCase | None = None
+    not_exposed: ClockCase | None = None
+    unknown: ClockCase | None = None
+
+    @model_validator(mode="after")
+    def _one_slot_empty(self) -> ClockByExposure:
+        for value, slot in ((True, self.exposed), (False, self.not_exposed), (None, self.unknown)):
+            if (slot is None) != (value is self.judged):
+                state = "empty" if slot is None else "given"
+                raise ValueError(f"the case for internet_exposed={value} is {state}; only the judged one is empty")
+        return self
 
 
 class Finding(_Frozen):

@@ -51,15 +51,31 @@ def case_of(value: bool | None, exposed: T, not_exposed: T, unknown: T) -> T:
     return exposed if value is True else not_exposed if value is False else unknown
 
 
-def select_clock(f: Finding) -> Finding:
-    """The deadline and timeline the agent judged for the finding's current ``internet_exposed``."""
+#: Which field of ``ClockByExposure`` holds the case of each value.
+CASE_SLOT: dict[bool | None, str] = {True: "exposed", False: "not_exposed", None: "unknown"}
+
+
+def clock_for(f: Finding, value: bool | None) -> ClockCase:
+    """The deadline and timeline the agent judged for the finding with ``internet_exposed = value``."""
     cases = f.by_exposure
-    if cases is None:
+    if cases is None or value is cases.judged:
+        return ClockCase(deadline=f.deadline, timeline=f.timeline)
+    case: ClockCase | None = getattr(cases, CASE_SLOT[value])
+    assert case is not None  # the model's validator: only the judged slot is empty
+    return case
+
+
+def select_clock(f: Finding) -> Finding:
+    """The deadline and timeline the agent judged for the finding's current ``internet_exposed``; the
+    clock it held moves into the cases (nothing is lost: selecting back restores it)."""
+    cases = f.by_exposure
+    value = f.internet_exposed
+    if cases is None or value is cases.judged:
         return f
-    case: ClockCase = case_of(f.internet_exposed, cases.exposed, cases.not_exposed, cases.unknown)
-    if (case.deadline, case.timeline) == (f.deadline, f.timeline):
-        return f
-    return f.model_copy(update={"deadline": case.deadline, "timeline": case.timeline})
+    chosen = clock_for(f, value)
+    own = ClockCase(deadline=f.deadline, timeline=f.timeline)
+    swapped = cases.model_copy(update={CASE_SLOT[cases.judged]: own, CASE_SLOT[value]: None, "judged": value})
+    return f.model_copy(update={"deadline": chosen.deadline, "timeline": chosen.timeline, "by_exposure": swapped})
 
 
 def stake_case(s: FindingStake, value: bool | None) -> StakeCase:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 from ipaddress import ip_address
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from duecare.wire import (
     DeadlineState,
@@ -24,6 +26,7 @@ from duecare.wire import (
 )
 from duecare.wire.models import ClockByExposure, ClockCase, FindingStake, ResultByExposure, Stake, StakeCase
 from duecare.wire.rejudge import (
+    clock_for,
     decide,
     finding_key,
     rejudge_result,
@@ -42,6 +45,7 @@ def _timeline(tier: str) -> Timeline:
 
 
 def _finding(exposed: bool | None, port: int = 3389) -> Finding:
+    """As the agent judges it from inside (reachability unknown), then marked by a join."""
     return Finding(
         exposure=Exposure.RDP_NO_NLA,
         ip=ip_address("10.0.0.5"),
@@ -51,23 +55,43 @@ def _finding(exposed: bool | None, port: int = 3389) -> Finding:
         verdict=Verdict.AFFECTED,
         title="RDP",
         reason="no NLA",
+        deadline=date(2026, 12, 30),
+        timeline=_timeline("unknown"),
         internet_exposed=exposed,
         by_exposure=ClockByExposure(
+            judged=None,
             exposed=ClockCase(deadline=date(2026, 12, 3), timeline=_timeline("exposed tier")),
             not_exposed=ClockCase(deadline=date(2027, 1, 29), timeline=_timeline("not exposed tier")),
-            unknown=ClockCase(deadline=date(2026, 12, 30), timeline=_timeline("unknown")),
         ),
     )
 
 
+EXPECTED = {
+    True: (date(2026, 12, 3), "exposed tier"),
+    False: (date(2027, 1, 29), "not exposed tier"),
+    None: (date(2026, 12, 30), "unknown"),
+}
+
+
 def test_select_clock_for_each_value() -> None:
-    expected = {True: "exposed tier", False: "not exposed tier", None: "unknown"}
     for value in VALUES:
         f = select_clock(_finding(value))
-        assert f.timeline is not None and f.timeline.basis == expected[value]
-        assert f.by_exposure is not None
-        case = {True: f.by_exposure.exposed, False: f.by_exposure.not_exposed, None: f.by_exposure.unknown}[value]
-        assert f.deadline == case.deadline
+        assert f.timeline is not None and (f.deadline, f.timeline.basis) == EXPECTED[value]
+        assert f.by_exposure is not None and f.by_exposure.judged is value
+        # The clock it held is kept: selecting any other value from here gives that value's case.
+        for other in VALUES:
+            g = select_clock(f.model_copy(update={"internet_exposed": other}))
+            assert g.timeline is not None and (g.deadline, g.timeline.basis) == EXPECTED[other]
+            assert clock_for(g, value).deadline == EXPECTED[value][0]
+    unchanged = _finding(None)
+    assert select_clock(unchanged) is unchanged
+
+
+def test_the_judged_case_is_carried_once() -> None:
+    with pytest.raises(ValidationError, match="only the judged one is empty"):
+        ClockByExposure(judged=None, exposed=ClockCase(), not_exposed=ClockCase(), unknown=ClockCase())
+    with pytest.raises(ValidationError, match="internet_exposed=False is empty"):
+        ClockByExposure(judged=True, unknown=ClockCase())
 
 
 def test_a_finding_from_before_the_cases_keeps_its_clock() -> None:
