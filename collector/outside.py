@@ -159,7 +159,11 @@ def rejoin(s: Session, site_id: str, vantage: str, report: Report) -> list[lifec
     ]
     fps = _inside_fingerprints(s, site_id) if view is not None and inside else {}
     joined = [select_clock(join_outside([f], view, fps)[0]) if view is not None else f for _r, _d, f, _b in inside]
-    changed, statuses = _rejudge_obligations(s, site_id, exposure_by_key(joined), report)
+    # The obligations were re-judged for the reachability the column holds: only a move changes them.
+    if any(before != j.internet_exposed for (_r, _d, _f, before), j in zip(inside, joined, strict=True)):
+        changed, statuses = _rejudge_obligations(s, site_id, exposure_by_key(joined), report)
+    else:
+        changed, statuses = [], _statuses(s, site_id)
     for (row, data, _f, before), j in zip(inside, joined, strict=True):
         j = with_statuses(j, statuses)
         new = j.model_dump(mode="json")
