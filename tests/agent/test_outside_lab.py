@@ -29,6 +29,7 @@ from duecare.collector.db.session import Database, make_engine
 from duecare.collector.settings import CollectorSettings
 from duecare.lab.lab import Lab
 from duecare.lab.router import INTERNET_IP, WAN_IP
+from duecare.wire.reachability import fingerprints
 from tests.agent.live import DUECARE, REPO, AgentProcess
 from tests.collector.processes import Server, free_port
 from tests.env import require
@@ -229,6 +230,11 @@ def test_3_the_join(site: Site) -> None:
     ]
     assert [(f["exposure"], f["port"]) for f in lonely] == [("telnet-exposed", 23)]
     assert "internal host unknown" in lonely[0]["internet_evidence"][0]["summary"]
+    # The VNC server names the same desktop to both sides (RFB ServerInit): a fingerprint of its own,
+    # besides the gateway's mapping that links it first.
+    inside_fp = fingerprints(_stored(site, site.inside))[("198.18.0.80", 5900, "tcp")]
+    outside_fp = fingerprints(_stored(site, site.outside))[(WAN_IP, 5900, "tcp")]
+    assert inside_fp["rfb_desktop"] == outside_fp["rfb_desktop"]
 
 
 def test_3b_the_join_rejudges_what_depends_on_it(site: Site) -> None:
