@@ -29,6 +29,9 @@ from duecare.collector.db.session import Database, make_engine
 from duecare.collector.settings import CollectorSettings
 from duecare.lab.lab import Lab
 from duecare.lab.router import INTERNET_IP, WAN_IP
+from duecare.report.commands import with_reachability
+from duecare.wire import ObligationStatus, Report
+from duecare.wire.api import FindingOut
 from duecare.wire.reachability import fingerprints
 from tests.agent.live import DUECARE, REPO, AgentProcess
 from tests.collector.processes import Server, free_port
@@ -272,6 +275,17 @@ def test_3b_the_join_rejudges_what_depends_on_it(site: Site) -> None:
         if c["kind"] == "obligation" and c["subject"] == "cis-controls-v8|12.7"
     ]
     assert ("unknown", "not_met") in moves
+    # The site view (what `duecare report --site` and the console render) selects the same: its
+    # summary's counts equal its results' (validated) and its statuses equal the collector's.
+    tracked = [FindingOut.model_validate(f) for f in site.api("/v1/findings", limit=1000)["findings"]]
+    view = with_reachability(Report.model_validate(_stored(site, site.inside)), tracked)
+    assert view.obligations is not None
+    assert {(r.framework, r.requirement): r.status.value for r in view.obligations.results} == {
+        k: v["status"] for k, v in rows.items()
+    }
+    counts = {s.value: getattr(view.obligations, s.value) for s in ObligationStatus}
+    assert counts == {s.value: sum(r.status is s for r in view.obligations.results) for s in ObligationStatus}
+    assert counts["not_met"] > sum(r["status"] == "not_met" for r in judged.values())
 
 
 def test_4_removing_the_forward_is_a_reachability_transition(site: Site) -> None:
