@@ -3,11 +3,19 @@
 Whichever side reports, the collector takes the site's latest report from an agent with internet
 vantage (the outside view of its declared public addresses) and the latest report of each inside
 agent (for the services' fingerprints), and gives every live inside finding ``internet_exposed``
-with the evidence (``advisories/reachability.py``): a gateway mapping the inside agent read first,
+with the evidence (``wire/reachability.py``): a gateway mapping the inside agent read first,
 then a fingerprint both sides saw, then "covered from outside and closed" for ``false``. Findings
 of the outside agent are reachable by definition; one no inside finding explains says so ("internal
 host unknown"). A change of reachability is a ``finding`` change with transition ``reachability``,
 ``previous_status`` holding the old value (``true``/``false``/``unknown``).
+
+What depends on reachability follows, without judging here (the collector never imports the
+judge): the inside agent recorded every case (each finding's clock per value, each finding's stake
+in each requirement), and ``wire/rejudge.py`` selects. An inside report is joined and selected
+before it is tracked (``join_report``), so its findings and obligations are stored re-judged with
+one transition each; an outside report re-derives the site's obligations from their stored stakes
+when a reachability moved (a new status is an ``obligation`` change, a new deadline alone
+``updated``) and brings every finding's references to them level.
 
 Cost: an inside report rejoins only the findings it named; an outside report rejoins the site's
 live findings. Both parse the raw JSON of the latest reports (orjson, no model validation).
