@@ -324,3 +324,24 @@ def test_exports_carry_the_rejudged_obligations(collector: Collector) -> None:
     found = collector.http.get("/v1/export/findings", params={"format": "json"}, headers=reader).json()["findings"]
     bluekeep = next(f["finding"] for f in found if f["exposure"] == "rdp-bluekeep-likely")
     assert bluekeep["timeline"]["bod_26_04"]["publicly_exposed"] is True
+
+
+def test_a_report_from_before_the_cases_is_shown_as_judged(collector: Collector) -> None:
+    """A report without ``by_exposure`` (an older agent) is accepted; the join marks its findings, and
+    its obligations stay as the agent judged them: nothing is judged at the collector."""
+    inside = collector.enroll("acme", "hq")
+    outside = _outside_agent(collector, admin.mint_enrollment_token(collector.db, "acme", "hq").secret)
+    admin.set_site_public(collector.db, "acme", "hq", [PUBLIC], "Jane Doe, owner")
+    report = _judged_inside(collector)
+    findings = tuple(f.model_copy(update={"by_exposure": None}) for f in report.findings)
+    results = tuple(r.model_copy(update={"by_exposure": None}) for r in report.obligations.results)
+    old = report.model_copy(
+        update={"findings": findings, "obligations": report.obligations.model_copy(update={"results": results})}
+    )
+    assert _post(collector, inside, old).status_code == 201
+    assert _post(collector, outside, _outside(True, 3)).status_code == 201
+    found, rows, _changes = _state(collector)
+    assert found[RDP_KEY]["internet_exposed"] is True
+    assert rows[("cis-controls-v8", "12.7")]["status"] == "unknown"
+    bluekeep = found[f"{RDP}|rdp-bluekeep-likely|3389/tcp"]
+    assert bluekeep["by_exposure"] is None and bluekeep["timeline"]["bod_26_04"]["publicly_exposed"] is None
