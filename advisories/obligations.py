@@ -24,7 +24,7 @@ Deadlines follow the engagement clock (``clock.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -54,6 +54,10 @@ from duecare.wire import (
     Vantage,
     Verdict,
 )
+from duecare.wire.models import ClockByExposure, ClockCase, FindingStake, ResultByExposure, Stake, StakeCase
+from duecare.wire.rejudge import CASE_SLOT, OUTSIDE_VIEW, clock_for, decide, finding_key, varies
+
+__all__ = ["OUTSIDE_VIEW", "apply_profile", "finding_key"]
 
 #: Checks whose silence proves nothing: a banner that names no KEV product may still be vulnerable.
 WEAK = {
@@ -66,13 +70,6 @@ WEAK = {
     ),
     Exposure.PRODUCT_END_OF_LIFE: "only IIS versions are judged against a lifecycle table; other products are not",
 }
-OUTSIDE_VIEW = "an outside view (the site's gateway port mappings, or a scan of its public addresses from outside)"
-
-
-def finding_key(f: Finding) -> str:
-    """Stable across scans: address, exposure and port (what ``first_seen`` is keyed by)."""
-    where = "-" if f.port is None else f"{f.port}/{f.proto.value if f.proto else '?'}"
-    return f"{f.ip}|{f.exposure.value}|{where}"
 
 
 def _cves(f: Finding, catalog: Catalog, now: datetime, max_age: timedelta) -> tuple[KevStatus, ...]:
@@ -146,13 +143,25 @@ def _enrich(
         "details": details,
         "deadline": None,
         "timeline": None,
+        "by_exposure": None,
     }
     if f.verdict is Verdict.AFFECTED and not waived:
         firm = f.confidence is not Confidence.TENTATIVE
-        bod = finding_tier(catalog.table1, cves, f.internet_exposed) if catalog.table1 and firm else None
         seen = first_seen.get(finding_key(f), now).date()
-        clock = compute(f, cves, profile, seen, now.date(), bod)
-        update["deadline"], update["timeline"] = clock.deadline, clock.timeline
+
+        def clock(exposed: bool | None) -> ClockCase:
+            bod = finding_tier(catalog.table1, cves, exposed) if catalog.table1 and firm else None
+            c = compute(f, cves, profile, seen, now.date(), bod)
+            return ClockCase(deadline=c.deadline, timeline=c.timeline)
+
+        # BOD 26-04 asks "publicly exposed?" first: every case is judged here, so that a later join
+        # (the collector's) only selects one (``wire/rejudge.py``).
+        cases = {value: clock(value) for value in (True, False, None)}
+        own = cases.pop(f.internet_exposed)
+        update["deadline"], update["timeline"] = own.deadline, own.timeline
+        if any(c != own for c in cases.values()):
+            others = {CASE_SLOT[value]: c for value, c in cases.items()}
+            update["by_exposure"] = ClockByExposure(judged=f.internet_exposed, **others)
     return f.model_copy(update=update)
 
 
@@ -241,25 +250,12 @@ class _Judge:
             cov: Coverage | None = None,
             attestation: Attestation | None = None,
         ) -> ObligationResult:
-            hits = list(hits)
-            deadlines = (
-                [f.deadline for f in hits if f.deadline is not None] if status is ObligationStatus.NOT_MET else []
-            )
-            inherited = [
-                f.timeline.inherited_due
-                for f in hits
-                if status is ObligationStatus.NOT_MET and f.timeline and f.timeline.inherited_due
-            ]
-            deadline = min(deadlines) if deadlines else None
             return ObligationResult(
                 framework=fw.id,
                 requirement=req.id,
                 title=req.title,
                 status=status,
                 findings=tuple(dict.fromkeys(finding_key(f) for f in hits)),
-                deadline=deadline,
-                overdue=deadline is not None and deadline < self.today,
-                inherited_due=min(inherited) if inherited else None,
                 reason=reason,
                 vantage=req.vantage,
                 coverage=cov,
@@ -277,29 +273,19 @@ class _Judge:
         relevant = [f for e in req.exposures for f in by_exposure.get(e, ()) if _relevant(req, f)]
         if not req.kev_only:  # KEV due dates bind whatever the severity
             relevant = [f for f in relevant if f.severity.rank >= threshold.rank]
-        live = [f for f in relevant if not f.waived]
-        confirmed = [f for f in live if _confirms(req, f)]
-        inside_only: list[Finding] = []
-        if req.vantage is Vantage.INTERNET:
-            inside_only = [f for f in confirmed if f.internet_exposed is None]
-            confirmed = [f for f in confirmed if f.internet_exposed is True]
-        if confirmed:
-            exposures = ", ".join(sorted({f.exposure.value for f in confirmed}))
-            where = " reachable from the internet" if req.vantage is Vantage.INTERNET else ""
-            return result(
-                ObligationStatus.NOT_MET, f"{_plural(len(confirmed), 'finding')}{where}: {exposures}", confirmed
-            )
-        if inside_only:
-            exposures = ", ".join(sorted({f.exposure.value for f in inside_only}))
-            why = (
-                f"needs an outside view: {_plural(len(inside_only), 'finding')} seen from inside ({exposures}); "
-                f"whether the internet reaches them is not known until {OUTSIDE_VIEW} shows it"
-            )
-            return result(ObligationStatus.UNKNOWN, why, inside_only)
-        open_questions = [f for f in live if not _confirms(req, f) and f.internet_exposed is not False]
-        if open_questions:
-            why = "; ".join(dict.fromkeys(f"{f.exposure.value}: {f.reason}" for f in open_questions[:3]))
-            return result(ObligationStatus.UNKNOWN, f"could not be decided ({why})", open_questions)
+        stakes = tuple(_stake(req, f) for f in relevant if not f.waived)
+        dep = ResultByExposure(judged_on=self.today, stakes=stakes, otherwise=self._otherwise(req, relevant, result))
+        # The stakes decide as in the README: a finding that is not met, then one seen from inside only
+        # (internet requirements), then one undecided; else ``otherwise``. One function for the agent
+        # and for the collector's re-judging after its join (``wire/rejudge.py``).
+        out = decide(dep)
+        return out if any(varies(st) for st in stakes) else out.model_copy(update={"by_exposure": None})
+
+    def _otherwise(
+        self, req: Requirement, relevant: Sequence[Finding], result: Callable[..., ObligationResult]
+    ) -> ObligationResult:
+        """The result when no finding has a stake: undetectable, waived, or what coverage shows."""
+        threshold = self.profile.severity_threshold
         undetectable = sorted(e.value for e in set(req.exposures) - self.catalog.detectable())
         if undetectable:
             return result(ObligationStatus.UNKNOWN, f"no detection rule loaded for {', '.join(undetectable)}")
@@ -318,6 +304,30 @@ class _Judge:
             why = f"{nothing}, but coverage is incomplete: {'; '.join(cov.gaps[:3])}"
             return result(ObligationStatus.NO_CONTRARY_EVIDENCE, why, cov=cov)
         return result(ObligationStatus.MET, _met_reason(cov, threshold.value), cov=cov)
+
+
+def _stake(req: Requirement, f: Finding) -> FindingStake:
+    """What one live relevant finding makes of the requirement, for each value of ``internet_exposed``."""
+
+    def case(exposed: bool | None) -> StakeCase:
+        if not _confirms(req, f):
+            # A finding known unreachable cannot leave the requirement undecided.
+            return StakeCase(stake=Stake.NONE if exposed is False else Stake.UNDECIDED)
+        if req.vantage is Vantage.INTERNET and exposed is not True:
+            return StakeCase(stake=Stake.NONE if exposed is False else Stake.NEEDS_OUTSIDE_VIEW)
+        clock = clock_for(f, exposed)
+        inherited = clock.timeline.inherited_due if clock.timeline else None
+        return StakeCase(stake=Stake.NOT_MET, deadline=clock.deadline, inherited_due=inherited)
+
+    return FindingStake(
+        finding=finding_key(f),
+        exposure=f.exposure,
+        reason=f.reason,
+        judged=f.internet_exposed,
+        exposed=case(True),
+        not_exposed=case(False),
+        unknown=case(None),
+    )
 
 
 def _waiver_id(f: Finding) -> JsonValue:

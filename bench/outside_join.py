@@ -3,9 +3,12 @@
 A site with N inside findings (RDP/SMB on N hosts, each with a certificate fingerprint) and an
 agent with internet vantage whose declared address forwards one of them. Times, median of
 ``--rounds``: the inside report's ingest and the outside report's ingest, with the join and with it
-switched off (``collector.outside.rejoin`` replaced by a no-op).
+switched off (``collector.outside.rejoin`` and ``join_report`` replaced by no-ops). With ``--judged``
+the inside findings are judged by the agent's ``apply_profile`` (government profile: every case of
+the clock and every stake recorded), so the join also re-judges the site's obligations; the size of
+the inside report with and without those cases is printed too.
 
-    python -m bench.outside_join [--findings 1000] [--rounds 5]
+    python -m bench.outside_join [--findings 1000] [--rounds 5] [--judged]
 """
 
 from __future__ import annotations
@@ -63,7 +66,33 @@ def _post(http: TestClient, chain: AgentChain, auth: dict[str, str], report: Any
     return took
 
 
-def one_round(n: int, join: bool) -> tuple[float, float]:
+def _judge(findings: list[Any], with_cases: bool) -> tuple[list[Any], Any]:
+    """The agent's judgement of the inside findings (imported here: the collector never imports it)."""
+    from duecare.advisories.catalog import collect
+    from duecare.advisories.obligations import apply_profile
+
+    judged, summary = apply_profile(findings, collect()[0], "government", BASE_TIME)
+    if not with_cases:
+        judged = [f.model_copy(update={"by_exposure": None}) for f in judged]
+        results = tuple(r.model_copy(update={"by_exposure": None}) for r in summary.results)
+        summary = summary.model_copy(update={"results": results})
+    return judged, summary
+
+
+def report_sizes(n: int) -> tuple[int, int]:
+    """Bytes of the inside report's JSON with and without the cases the agent judged for the join."""
+    hosts = [str(ipaddress.IPv4Address("10.0.0.0") + i + 1) for i in range(n // 2)]
+    raw = [finding(h, Exposure.RDP_NO_NLA, 3389) for h in hosts]
+    raw += [finding(h, Exposure.RDP_BLUEKEEP_LIKELY, 3389) for h in hosts]
+    sizes = []
+    for cases in (True, False):
+        judged, summary = _judge(raw, cases)
+        report = make_report(findings=judged, obligation_summary=summary)
+        sizes.append(len(report.model_dump_json()))
+    return sizes[0], sizes[1]
+
+
+def one_round(n: int, join: bool, judged: bool = False) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'c.db'}"
         db = Database(make_engine(url))
@@ -72,8 +101,10 @@ def one_round(n: int, join: bool) -> tuple[float, float]:
         admin.add_site(db, "acme", "hq")
         admin.set_site_public(db, "acme", "hq", [PUBLIC], "bench")
         saved: Callable[..., Any] = outside.rejoin
+        saved_join: Callable[..., Any] = outside.join_report
         if not join:
-            outside.rejoin = lambda *a, **k: []  # type: ignore[assignment]
+            outside.rejoin = lambda *a, **k: []
+            outside.join_report = lambda _s, _site, report: report
         try:
             with TestClient(create_app(CollectorSettings(database_url=url), database=db)) as http:
                 inside, in_auth = _enroll(http, admin.mint_enrollment_token(db, "acme", "hq").secret, "internal")
@@ -95,7 +126,12 @@ def one_round(n: int, join: bool) -> tuple[float, float]:
                     report_id=uuid.uuid4(),
                 ).model_copy(update={"vantage": Vantage.INTERNET, "attempts": (_attempt(PUBLIC, 3389, f"{0:064x}"),)})
                 _post(http, out, out_auth, outside_report)
-                inside_report = make_report(findings=findings, targets=("10.0.0.0/16",), report_id=uuid.uuid4())
+                summary = None
+                if judged:
+                    findings, summary = _judge(findings, True)
+                inside_report = make_report(
+                    findings=findings, targets=("10.0.0.0/16",), report_id=uuid.uuid4(), obligation_summary=summary
+                )
                 t_inside = _post(http, inside, in_auth, inside_report.model_copy(update={"attempts": attempts}))
                 again = outside_report.model_copy(
                     update={
@@ -106,7 +142,8 @@ def one_round(n: int, join: bool) -> tuple[float, float]:
                 )
                 t_outside = _post(http, out, out_auth, again)
         finally:
-            outside.rejoin = saved  # type: ignore[assignment]
+            outside.rejoin = saved
+            outside.join_report = saved_join
             db.dispose()
     return t_inside, t_outside
 
@@ -115,12 +152,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--findings", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--judged", action="store_true", help="inside findings judged by the agent (cases, stakes)")
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()}")
     figures: dict[str, list[float]] = {"inside_join": [], "inside_nojoin": [], "outside_join": [], "outside_nojoin": []}
     for i in range(args.rounds):
         for join in (True, False) if i % 2 == 0 else (False, True):
-            t_in, t_out = one_round(args.findings, join)
+            t_in, t_out = one_round(args.findings, join, args.judged)
             tag = "join" if join else "nojoin"
             figures[f"inside_{tag}"].append(t_in)
             figures[f"outside_{tag}"].append(t_out)
@@ -130,6 +168,9 @@ def main() -> None:
         f"join adds {med['inside_join'] - med['inside_nojoin']:.1f} ms to the inside report's ingest, "
         f"{med['outside_join'] - med['outside_nojoin']:.1f} ms to the outside report's"
     )
+    if args.judged:
+        with_cases, without = report_sizes(args.findings)
+        print(f"inside report JSON with / without the judged cases: {with_cases} / {without} bytes")
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -213,9 +213,12 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
             )
             s.add(gap_row)
             note(ChangeKind.CHAIN_GAP, agent.id, ChangePayload(chain_gap=chain_gap_out(gap_row)))
+        # The inside/outside join, recomputed whichever side reported (collector/outside.py): an inside
+        # report is joined, and its verdicts that depend on reachability selected, before it is tracked.
+        if agent.vantage != outside.INTERNET:
+            report = outside.join_report(s, agent.site_id, report)
         transitions, hostnames = _apply_lifecycle(s, agent, report)
         s.flush()  # the report, tombstone and gap rows, before the feed's counter is locked
-        # The inside/outside join, recomputed whichever side reported (collector/outside.py).
         transitions += outside.rejoin(s, agent.site_id, agent.vantage, report)
         _load_data(s, transitions)
         first_transition = len(pending)
@@ -320,7 +323,10 @@ def _apply_lifecycle(
     obligations = site_state.obligations(s, ctx)
     out = lifecycle.apply_findings(ctx, findings)
     out += lifecycle.apply_assets(ctx, assets)
-    out += lifecycle.apply_obligations(ctx, obligations)
+    if agent.vantage != outside.INTERNET or not outside.has_inside_agent(s, agent.site_id):
+        # The site's obligations are its inside view, re-judged by the join; an agent with internet
+        # vantage sees only the declared addresses, and sets them only for a site seen from outside only.
+        out += lifecycle.apply_obligations(ctx, obligations)
     persist.findings(s, findings.values())
     persist.assets(s, assets.values())
     persist.obligations(s, obligations.values())

@@ -3,11 +3,19 @@
 Whichever side reports, the collector takes the site's latest report from an agent with internet
 vantage (the outside view of its declared public addresses) and the latest report of each inside
 agent (for the services' fingerprints), and gives every live inside finding ``internet_exposed``
-with the evidence (``advisories/reachability.py``): a gateway mapping the inside agent read first,
+with the evidence (``wire/reachability.py``): a gateway mapping the inside agent read first,
 then a fingerprint both sides saw, then "covered from outside and closed" for ``false``. Findings
 of the outside agent are reachable by definition; one no inside finding explains says so ("internal
 host unknown"). A change of reachability is a ``finding`` change with transition ``reachability``,
 ``previous_status`` holding the old value (``true``/``false``/``unknown``).
+
+What depends on reachability follows, without judging here (the collector never imports the
+judge): the inside agent recorded every case (each finding's clock per value, each finding's stake
+in each requirement), and ``wire/rejudge.py`` selects. An inside report is joined and selected
+before it is tracked (``join_report``), so its findings and obligations are stored re-judged with
+one transition each; an outside report re-derives the site's obligations from their stored stakes
+when a reachability moved (a new status is an ``obligation`` change, a new deadline alone
+``updated``) and brings every finding's references to them level.
 
 Cost: an inside report rejoins only the findings it named; an outside report rejoins the site's
 live findings. Both parse the raw JSON of the latest reports (orjson, no model validation).
@@ -21,11 +29,11 @@ import orjson
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from duecare.collector import lifecycle
-from duecare.collector.db.models import Agent, FindingState, Site
+from duecare.collector import lifecycle, persist
+from duecare.collector.db.models import Agent, FindingState, ObligationState, Site
 from duecare.collector.db.models import Report as ReportRow
-from duecare.collector.rows import FindingRow, columns, loaded
-from duecare.wire import Finding, Report, Verdict
+from duecare.collector.rows import FindingRow, ObligationRow, columns, loaded
+from duecare.wire import Finding, ObligationResult, ObligationStatus, Report, Verdict
 from duecare.wire.api import LIVE_FINDING
 from duecare.wire.reachability import (
     Fingerprints,
@@ -36,9 +44,11 @@ from duecare.wire.reachability import (
     mark_outside,
     outside_view,
 )
+from duecare.wire.rejudge import exposure_by_key, rejudge_report, rejudge_result, select_clock, with_statuses
 
 INTERNET = "internet"
 _FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
+_OBLIGATIONS: Table = ObligationState.__table__  # type: ignore[assignment]
 _COLS = [c for c in columns(FindingRow) if c != "data"]
 
 
@@ -83,57 +93,137 @@ def _write(s: Session, row: FindingRow, data: dict[str, Any], exposed: bool | No
     )
 
 
-def rejoin(s: Session, site_id: str, vantage: str, report: Report) -> list[lifecycle.Transition]:
-    """Recompute the site's join after one report; the findings whose reachability changed, as transitions.
-
-    An inside report rejoins only the findings it carried (from the validated report, no JSON read
-    back); an outside report rejoins every live finding of the site.
-    """
+def _view(s: Session, site_id: str) -> tuple[OutsideView | None, set[str]]:
+    """The site's outside view (its latest internet-vantage report over its declared addresses)."""
     site = s.get_one(Site, site_id)
     declared = list(site.public_addresses or [])
     outside_agents = set(s.scalars(select(Agent.id).where(Agent.site_id == site_id, Agent.vantage == INTERNET)))
-    view = None
-    if declared and outside_agents:
-        reports = _latest_reports(s, site_id, INTERNET)
-        if reports:
-            view = outside_view(max(reports, key=lambda r: str(r["finished_at"])), declared)
+    if not (declared and outside_agents):
+        return None, outside_agents
+    reports = _latest_reports(s, site_id, INTERNET)
+    if not reports:
+        return None, outside_agents
+    return outside_view(max(reports, key=lambda r: str(r["finished_at"])), declared), outside_agents
+
+
+def has_inside_agent(s: Session, site_id: str) -> bool:
+    stmt = select(Agent.id).where(Agent.site_id == site_id, Agent.vantage != INTERNET).limit(1)
+    return s.execute(stmt).first() is not None
+
+
+def _inside_fingerprints(s: Session, site_id: str, also: Report | None = None) -> Fingerprints:
+    fps: Fingerprints = {}
+    for latest in _latest_reports(s, site_id, "internal"):
+        for key, fp in fingerprints(latest).items():
+            fps.setdefault(key, {}).update(fp)
+    if also is not None:
+        attempts = [a.model_dump(mode="json") for a in also.attempts if a.facts]
+        for key, fp in fingerprints({"attempts": attempts}).items():
+            fps.setdefault(key, {}).update(fp)
+    return fps
+
+
+def join_report(s: Session, site_id: str, report: Report) -> Report:
+    """An inside report with the site's outside view joined, and every verdict that depends on it
+    selected to match (``wire/rejudge.py``), before its findings and obligations are tracked: what
+    the collector stores and feeds is the re-judged report, one transition per change."""
+    view, _agents = _view(s, site_id)
+    if view is None:
+        return report
+    joined = join_outside(report.findings, view, _inside_fingerprints(s, site_id, report))
+    return rejudge_report(report.model_copy(update={"findings": tuple(joined)}))
+
+
+def rejoin(s: Session, site_id: str, vantage: str, report: Report) -> list[lifecycle.Transition]:
+    """Recompute the site's join after one report; the findings whose reachability changed, and the
+    obligations whose status or deadline changed with it, as transitions.
+
+    An inside report arrives joined (``join_report``): only its findings' reachability column is
+    brought level. An outside report rejoins every live inside finding of the site, selects their
+    clocks, re-judges the site's obligations from the stakes the inside agent recorded, and brings
+    the findings' references to those obligations level.
+    """
+    view, outside_agents = _view(s, site_id)
     live = (_FINDINGS.c.site_id == site_id) & _FINDINGS.c.status.in_([str(x) for x in LIVE_FINDING])
-    inside: list[tuple[FindingRow, Finding, bool | None]] = []
-    if vantage == INTERNET:
-        for row, data, before in _rows(s, live, with_data=True):
-            if row.last_agent_id not in outside_agents:
-                inside.append((row, Finding.model_validate(data), before))
-    else:
+    out: list[lifecycle.Transition] = []
+    if vantage != INTERNET:
         carried = {lifecycle.finding_ident(f): f for f in report.findings if f.verdict is Verdict.AFFECTED}
         names = list(carried)
         for i in range(0, len(names), 500):
             for row, _data, before in _rows(s, live & _FINDINGS.c.ident.in_(names[i : i + 500]), with_data=False):
-                inside.append((row, carried[row.ident], before))
-    fps: Fingerprints = {}
-    if view is not None and inside:
-        for latest in _latest_reports(s, site_id, "internal"):
-            for key, fp in fingerprints(latest).items():
-                fps.setdefault(key, {}).update(fp)
-    out: list[lifecycle.Transition] = []
-    joined_inside: list[Finding] = []
-    for row, finding, before in inside:
-        joined = join_outside([finding], view, fps)[0] if view is not None else finding
-        joined_inside.append(joined)
-        if joined is not finding and joined != finding:
-            _write(s, row, joined.model_dump(mode="json"), joined.internet_exposed)
-        elif before != joined.internet_exposed:
-            row.data = joined.model_dump(mode="json")
-            stmt = update(_FINDINGS).where(_FINDINGS.c.id == row.id)
-            s.execute(stmt.values(internet_exposed=joined.internet_exposed))
-        if before != joined.internet_exposed:
-            if row.data is None:
-                row.data = joined.model_dump(mode="json")
+                now = carried[row.ident].internet_exposed
+                if before != now:
+                    s.execute(update(_FINDINGS).where(_FINDINGS.c.id == row.id).values(internet_exposed=now))
+                    row.data = carried[row.ident].model_dump(mode="json")
+                    out.append(lifecycle.Transition("finding", row, "reachability", _word(before)))
+        if view is not None and outside_agents:
+            outside = _rows(s, live & _FINDINGS.c.last_agent_id.in_(list(outside_agents)), with_data=True)
+            out += _mark_outside(s, outside, view, _all_inside(s, live, outside_agents), _statuses(s, site_id))
+        return out
+    inside = [
+        (row, data, Finding.model_validate(data), before)
+        for row, data, before in _rows(s, live, with_data=True)
+        if row.last_agent_id not in outside_agents
+    ]
+    fps = _inside_fingerprints(s, site_id) if view is not None and inside else {}
+    joined = [select_clock(join_outside([f], view, fps)[0]) if view is not None else f for _r, _d, f, _b in inside]
+    # The obligations were re-judged for the reachability the column holds: only a move changes them.
+    if any(before != j.internet_exposed for (_r, _d, _f, before), j in zip(inside, joined, strict=True)):
+        changed, statuses = _rejudge_obligations(s, site_id, exposure_by_key(joined), report)
+    else:
+        changed, statuses = [], _statuses(s, site_id)
+    for (row, data, _f, before), j in zip(inside, joined, strict=True):
+        j = with_statuses(j, statuses)
+        new = j.model_dump(mode="json")
+        if new != data:
+            _write(s, row, new, j.internet_exposed)
+        elif before != j.internet_exposed:
+            s.execute(update(_FINDINGS).where(_FINDINGS.c.id == row.id).values(internet_exposed=j.internet_exposed))
+        if before != j.internet_exposed:
+            row.data = new
             out.append(lifecycle.Transition("finding", row, "reachability", _word(before)))
+    out += changed
     if view is not None and outside_agents:
         outside = _rows(s, live & _FINDINGS.c.last_agent_id.in_(list(outside_agents)), with_data=True)
-        explainers = joined_inside if vantage == INTERNET else _all_inside(s, live, outside_agents)
-        out += _mark_outside(s, outside, view, explainers)
+        out += _mark_outside(s, outside, view, [j for j in joined if j.internet_exposed is True], statuses)
     return out
+
+
+def _rejudge_obligations(
+    s: Session, site_id: str, exposed: dict[str, bool | None], report: Report
+) -> tuple[list[lifecycle.Transition], dict[tuple[str, str], ObligationStatus]]:
+    """The site's obligations re-derived from their stakes for the joined reachability (the inside
+    agent judged every case; nothing is judged here). A new status is a transition; a new deadline
+    with the same status is ``updated``."""
+    cols = [_OBLIGATIONS.c.id, *(_OBLIGATIONS.c[n] for n in columns(ObligationRow))]
+    rows = [
+        loaded(ObligationRow, r) for r in s.execute(select(*cols).where(_OBLIGATIONS.c.site_id == site_id)).mappings()
+    ]
+    out: list[lifecycle.Transition] = []
+    statuses: dict[tuple[str, str], ObligationStatus] = {}
+    for row in rows:
+        data = dict(row.data)
+        if data.get("by_exposure"):
+            before = ObligationResult.model_validate({k: v for k, v in data.items() if k != "profile"})
+            after = rejudge_result(before, exposed)
+            if after != before:
+                previous = row.status
+                row.data = {"profile": data.get("profile", ""), **after.model_dump(mode="json")}
+                row.status, row.touched = after.status.value, True
+                row.last_report_id = str(report.report_id)
+                if row.status != previous:
+                    row.status_changed_at, row.changed_by_report_id = report.finished_at, str(report.report_id)
+                    out.append(lifecycle.Transition("obligation", row, row.status, previous))
+                elif (after.deadline, after.overdue, after.inherited_due) != (
+                    before.deadline,
+                    before.overdue,
+                    before.inherited_due,
+                ):
+                    row.changed_by_report_id = str(report.report_id)
+                    out.append(lifecycle.Transition("obligation", row, "updated", previous))
+        statuses[(row.framework, row.requirement)] = ObligationStatus(row.status)
+    persist.obligations(s, rows)
+    return out, statuses
 
 
 def _all_inside(s: Session, live: Any, outside_agents: set[str]) -> list[Finding]:
@@ -142,17 +232,25 @@ def _all_inside(s: Session, live: Any, outside_agents: set[str]) -> list[Finding
     return [Finding.model_validate(data) for _row, data, _b in _rows(s, where, with_data=True)]
 
 
+def _statuses(s: Session, site_id: str) -> dict[tuple[str, str], ObligationStatus]:
+    stmt = select(_OBLIGATIONS.c.framework, _OBLIGATIONS.c.requirement, _OBLIGATIONS.c.status)
+    return {(fw, req): ObligationStatus(st) for fw, req, st in s.execute(stmt.where(_OBLIGATIONS.c.site_id == site_id))}
+
+
 def _mark_outside(
     s: Session,
     rows: list[tuple[FindingRow, dict[str, Any], bool | None]],
     view: OutsideView,
     inside: list[Finding],
+    statuses: dict[tuple[str, str], ObligationStatus],
 ) -> list[lifecycle.Transition]:
-    """The outside agent's own findings: reachable; the ones no inside finding explains say so."""
+    """The outside agent's own findings: reachable; the ones no inside finding explains say so. Their
+    clocks are the exposed case, and their references carry the site's obligation statuses."""
     lonely = lonely_services(view, inside)
     out: list[lifecycle.Transition] = []
     for row, data, before in rows:
-        new = mark_outside(Finding.model_validate(data), view, lonely).model_dump(mode="json")
+        marked = select_clock(mark_outside(Finding.model_validate(data), view, lonely))
+        new = with_statuses(marked, statuses).model_dump(mode="json")
         if new != data or before is not True:
             _write(s, row, new, True)
         if before is not True:

@@ -21,6 +21,7 @@ from duecare.report.history import History, replay
 from duecare.report.html import check_output, render, write_html_or_pdf
 from duecare.wire import Report, SignedReport
 from duecare.wire.api import LIVE_FINDING, ChangeKind, ChangeOut, FindingOut, StoredReport
+from duecare.wire.rejudge import rejudge_report
 from duecare.wire.signatures import PublicKeyError, SignatureError, load_public_key, signature_ok, verify_receipt
 
 
@@ -101,8 +102,10 @@ INSIDE_LOOKBACK = 20
 
 
 def with_reachability(report: Report, tracked: Iterable[FindingOut]) -> Report:
-    """The collector's join on the report's findings (``internet_exposed`` and its evidence), and the
-    live findings only the outside view saw ("internal host unknown") added to them."""
+    """The collector's join on the report's findings (``internet_exposed`` and its evidence), every
+    verdict that depends on it selected from the cases the agent judged (clocks, obligations, the
+    summary's counts: ``wire/rejudge.py``), and the live findings only the outside view saw
+    ("internal host unknown") added to them."""
     live = [t for t in tracked if t.status in LIVE_FINDING]
     by_key = {t.key: t.finding for t in live}
     findings = []
@@ -117,8 +120,9 @@ def with_reachability(report: Report, tracked: Iterable[FindingOut]) -> Report:
                 update={"internet_exposed": joined.internet_exposed, "internet_evidence": joined.internet_evidence}
             )
         findings.append(f)
-    findings += [t.finding for t in live if t.finding.details.get("internal_host_unknown") is True]
-    return report.model_copy(update={"findings": tuple(findings)})
+    report = rejudge_report(report.model_copy(update={"findings": tuple(findings)}))
+    lonely = [t.finding for t in live if t.finding.details.get("internal_host_unknown") is True]
+    return report.model_copy(update={"findings": (*report.findings, *lonely)}) if lonely else report
 
 
 def report_from_collector(url: str, key_file: Path, site: str, out: Path) -> str:

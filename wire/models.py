@@ -354,6 +354,35 @@ class Timeline(_Frozen):
     forensic_triage: bool | None = None
 
 
+class ClockCase(_Frozen):
+    """A finding's deadline and clock as the agent judged them for one value of ``internet_exposed``."""
+
+    deadline: WireDate | None = None
+    timeline: Timeline | None = None
+
+
+class ClockByExposure(_Frozen):
+    """The clock for each value of ``internet_exposed`` (BOD 26-04's first question), judged by the agent
+    so that the collector's join only selects one (``wire/rejudge.py``): the collector never judges.
+
+    The case of ``judged`` is the finding's own ``deadline`` and ``timeline``, so its slot is empty
+    (a report carries each clock once); selecting another case swaps the two.
+    """
+
+    judged: bool | None = None
+    exposed: ClockCase | None = None
+    not_exposed: ClockCase | None = None
+    unknown: ClockCase | None = None
+
+    @model_validator(mode="after")
+    def _one_slot_empty(self) -> ClockByExposure:
+        for value, slot in ((True, self.exposed), (False, self.not_exposed), (None, self.unknown)):
+            if (slot is None) != (value is self.judged):
+                state = "empty" if slot is None else "given"
+                raise ValueError(f"the case for internet_exposed={value} is {state}; only the judged one is empty")
+        return self
+
+
 class Finding(_Frozen):
     exposure: Exposure
     ip: IPAddress
@@ -378,6 +407,9 @@ class Finding(_Frozen):
     internet_exposed: bool | None = None
     internet_evidence: tuple[ReachabilityEvidence, ...] = ()
     details: Details = Field(default_factory=dict)
+    #: The deadline and timeline for each value of ``internet_exposed``; None when they do not depend on it
+    #: (and in reports from before it existed, which are then judged as they were).
+    by_exposure: ClockByExposure | None = None
 
 
 class Coverage(_Frozen):
@@ -422,6 +454,50 @@ class ObligationResult(_Frozen):
     vantage: Vantage | None = None
     coverage: Coverage | None = None
     attestation: Attestation | None = None
+    #: How the result follows the reachability of its findings; None when it does not depend on it.
+    by_exposure: ResultByExposure | None = None
+
+
+class Stake(enum.StrEnum):
+    """What one finding makes of one requirement, most decisive first (README, "How duecare judges")."""
+
+    NOT_MET = "not_met"
+    #: Seen from inside only, and the requirement is about what the internet reaches.
+    NEEDS_OUTSIDE_VIEW = "needs_outside_view"
+    #: The finding itself is undecided (tentative, indeterminate) and not known to be unreachable.
+    UNDECIDED = "undecided"
+    NONE = "none"
+
+
+class StakeCase(_Frozen):
+    stake: Stake
+    #: The finding's deadline and inherited due date in this case (they count only when ``not_met``).
+    deadline: WireDate | None = None
+    inherited_due: WireDate | None = None
+
+
+class FindingStake(_Frozen):
+    """One finding's stake in a requirement for each value of its ``internet_exposed``."""
+
+    finding: Title
+    exposure: Exposure
+    #: The finding's own reason, said when it leaves the requirement undecided.
+    reason: Reason = ""
+    #: ``internet_exposed`` as the agent judged it: the case kept while no join says otherwise.
+    judged: bool | None = None
+    exposed: StakeCase
+    not_exposed: StakeCase
+    unknown: StakeCase
+
+
+class ResultByExposure(_Frozen):
+    """Everything the agent judged of a requirement that does not depend on reachability: the findings'
+    stakes per case, and the result when none of them has a stake (``otherwise``). The collector's join
+    re-derives the status, reason, findings and deadline from these alone (``wire/rejudge.py``)."""
+
+    judged_on: WireDate
+    stakes: tuple[FindingStake, ...]
+    otherwise: ObligationResult
 
 
 class ObligationSummary(_Frozen):
@@ -496,3 +572,6 @@ class Report(_Frozen):
             if f.verdict is Verdict.AFFECTED and not f.waived:
                 by_sev[f.severity.value] += 1
         return by_sev
+
+
+ObligationResult.model_rebuild()

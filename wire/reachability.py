@@ -3,8 +3,9 @@
 Shared by the collector (which joins a site's inside and outside agents' reports) and the one-shot
 ``duecare scan --public`` (which runs both views itself). Evidence order: a gateway mapping the
 inside agent already attached (kept), then the same fingerprint seen from both sides (TLS/RDP
-certificate SHA-256, NTLM computer names, Exchange front-end server, SNMP engine id), then
-``false`` when the outside view swept that port on every declared address and it was not open.
+certificate SHA-256, NTLM computer names, Exchange front-end server, SNMP engine id, a VNC server's
+RFB version, desktop name and size, linking only when one inside service has it), then ``false``
+when the outside view swept that port on every declared address and it was not open.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ FINGERPRINT_KEYS = (
     "ssh_host_key",
     "fe_server",
     "snmp_engine_id",
+    "rfb_desktop",
 )
+#: Values a person chooses (a VNC desktop name, often the default): they link an outside service to an
+#: inside one only when exactly one inside service carries the value, never to several look-alikes.
+WEAK_KEYS = frozenset({"rfb_desktop"})
 _MAX_PORTS = 65536
 
 
@@ -98,6 +103,9 @@ def fingerprint_from_facts(facts: JsonValue, _depth: int = 0) -> dict[str, str]:
     if _depth > 6:
         return out
     if isinstance(facts, dict):
+        rfb = _rfb_desktop(facts)
+        if rfb:
+            out["rfb_desktop"] = rfb
         for key, value in facts.items():
             name = _FACT_KEYS.get(key)
             if name is not None:
@@ -115,8 +123,30 @@ def fingerprint_from_facts(facts: JsonValue, _depth: int = 0) -> dict[str, str]:
     return out
 
 
-def _linked(inside: Mapping[str, str], outside: Mapping[str, str]) -> list[str]:
-    return [k for k in FINGERPRINT_KEYS if k in inside and inside.get(k) == outside.get(k)]
+def _rfb_desktop(facts: Mapping[str, JsonValue]) -> str | None:
+    """A VNC server's ServerInit as one value: RFB version, desktop name, framebuffer size (RFC 6143 §7.3.2).
+    Only once the server let the client in and named its desktop; lower-cased like the other values."""
+    name, version = facts.get("desktop_name"), facts.get("server_version")
+    if not (isinstance(name, str) and name.strip() and isinstance(version, str)):
+        return None
+    return f"{version}|{name}|{facts.get('width')}x{facts.get('height')}".lower()[:300]
+
+
+def _linked(inside: Mapping[str, str], outside: Mapping[str, str], ambiguous: frozenset[tuple[str, str]]) -> list[str]:
+    return [
+        k
+        for k in FINGERPRINT_KEYS
+        if k in inside and inside.get(k) == outside.get(k) and (k, inside[k]) not in ambiguous
+    ]
+
+
+def _ambiguous(inside: Iterable[Mapping[str, str]]) -> frozenset[tuple[str, str]]:
+    """Weak values that more than one inside service carries."""
+    seen: dict[tuple[str, str], int] = {}
+    for fp in inside:
+        for k in WEAK_KEYS & fp.keys():
+            seen[(k, fp[k])] = seen.get((k, fp[k]), 0) + 1
+    return frozenset(kv for kv, n in seen.items() if n > 1)
 
 
 def join_outside(
@@ -132,6 +162,11 @@ def join_outside(
     if view is None:
         return list(findings)
     fps = service_fingerprints or {}
+    services: dict[tuple[str, int, str], dict[str, str]] = {k: dict(v) for k, v in fps.items()}
+    for f in findings:
+        if f.port is not None and f.proto is not None:
+            services.setdefault((str(f.ip), f.port, f.proto.value), {}).update(fingerprint(f))
+    ambiguous = _ambiguous(services.values())
     out: list[Finding] = []
     for f in findings:
         if f.internet_exposed is True and any(e.source == "gateway-mapping" for e in f.internet_evidence):
@@ -141,7 +176,7 @@ def join_outside(
             out.append(f)
             continue
         mine = {**fingerprint(f), **fps.get((str(f.ip), f.port, f.proto.value), {})}
-        links = [(s, _linked(mine, s.fingerprint)) for s in view.open_services]
+        links = [(s, _linked(mine, s.fingerprint, ambiguous)) for s in view.open_services]
         links = [(s, keys) for s, keys in links if keys]
         if links:
             ev = tuple(

@@ -107,3 +107,51 @@ def test_fingerprint_from_nested_facts() -> None:
 
 def test_expand_ports() -> None:
     assert expand_ports("21-23,445, 3389,x,0-2,70000") == {21, 22, 23, 445, 3389}
+
+
+def _vnc_facts() -> dict[str, object]:
+    """A VNC probe's facts as the probe builds them from real TigerVNC bytes (tests/probes/vnc/fixtures)."""
+    from pathlib import Path
+
+    from duecare.probes.vnc.facts import VncFacts
+    from duecare.probes.vnc.parse import SERVER_INIT_HEADER, parse_version, server_init_header, text
+
+    fix = Path(__file__).parents[1] / "probes" / "vnc" / "fixtures"
+    version = parse_version((fix / "xvnc_none_version.bin").read_bytes())
+    init = (fix / "xvnc_none_server_init.bin").read_bytes()
+    head = server_init_header(init[:SERVER_INIT_HEADER])
+    facts = VncFacts(
+        server_version=version.text,
+        protocol=version.protocol,
+        security_types=(1,),
+        none_accepted=True,
+        desktop_name=text(init[SERVER_INIT_HEADER : SERVER_INIT_HEADER + head.name_length], 256),
+        width=head.width,
+        height=head.height,
+    )
+    return facts.model_dump(mode="json")
+
+
+def test_a_vnc_desktop_is_a_fingerprint() -> None:
+    assert fingerprint_from_facts(_vnc_facts()) == {"rfb_desktop": "003.008|i4-open|800x600"}
+    # Before ServerInit (authentication required) the server names no desktop: nothing to link by.
+    assert fingerprint_from_facts({**_vnc_facts(), "desktop_name": None}) == {}
+
+
+def test_a_vnc_desktop_links_only_one_look_alike() -> None:
+    fp = fingerprint_from_facts(_vnc_facts())
+    outside = OutsideService(PUBLIC, 5901, Proto.TCP, fp, NOW)
+    view = _view(outside)
+    (vnc,) = join_outside([VNC], view, {("198.18.0.80", 5900, "tcp"): fp})
+    assert vnc.internet_exposed is True and "rfb_desktop" in vnc.internet_evidence[0].summary
+    # Two inside servers with the same desktop name, version and size: which one is forwarded is not
+    # shown by the evidence, so neither is linked (5900 is covered, but the outside port is 5901).
+    twin = _f(Exposure.VNC_NO_AUTH, "198.18.0.81", 5900)
+    both = {("198.18.0.80", 5900, "tcp"): fp, ("198.18.0.81", 5900, "tcp"): fp}
+    a, b = join_outside([VNC, twin], _view(outside), both)
+    assert a.internet_exposed is b.internet_exposed is False
+    # A strong fingerprint still links whatever the look-alikes.
+    strong = {**fp, "cert_sha256": CERT}
+    out_strong = OutsideService(PUBLIC, 5901, Proto.TCP, strong, NOW)
+    a, b = join_outside([VNC, twin], _view(out_strong), {**both, ("198.18.0.80", 5900, "tcp"): strong})
+    assert a.internet_exposed is True and b.internet_exposed is False

@@ -29,6 +29,10 @@ from duecare.collector.db.session import Database, make_engine
 from duecare.collector.settings import CollectorSettings
 from duecare.lab.lab import Lab
 from duecare.lab.router import INTERNET_IP, WAN_IP
+from duecare.report.commands import with_reachability
+from duecare.wire import ObligationStatus, Report
+from duecare.wire.api import FindingOut
+from duecare.wire.reachability import fingerprints
 from tests.agent.live import DUECARE, REPO, AgentProcess
 from tests.collector.processes import Server, free_port
 from tests.env import require
@@ -39,6 +43,24 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow, pytest.mark.timeout(600)]
 HOSTS = ["rdp-tls", "vnc-open", "smb1"]
 UNDECLARED_IN_SCOPE = "203.0.113.2"  # the lab internet itself: inside the outside agent's scope, never declared
 DECLARED_OUT_OF_SCOPE = "198.51.100.7"
+#: An MSP's profile: HIPAA's frameworks plus CIS Controls v8 and CISA's CPGs, whose remote-access
+#: requirements (CIS 12.7, 13.5; CPG 2.W) are about what the internet reaches.
+HIPAA_CIS = """id = "hipaa-cis"
+title = "HIPAA with CIS Controls v8 and CISA CPG"
+description = "HIPAA's frameworks, with CIS Controls v8 and the CISA CPGs as the recognised security practices."
+frameworks = ["hipaa-security-rule", "nist-csf-2.0", "advisories-baseline", "cis-controls-v8", "cisa-cpg-1.0.1"]
+severity_threshold = "medium"
+cve_timeline = "bod-26-04"
+kev_due_dates = true
+
+[deadlines]
+critical = 15
+high = 30
+source = "the MSP's contract: critical within 15 and high within 30 calendar days"
+"""
+RDP_KEY = "198.18.0.11|rdp-no-nla|3389/tcp"
+SMB_KEY = "198.18.0.20|smbv1-enabled|445/tcp"
+VNC_KEY = "198.18.0.80|vnc-no-auth|5900/tcp"
 
 
 @dataclass
@@ -111,7 +133,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         logs: list[Path] = []
         inside = AgentProcess(tmp, logs, "inside")
         inside.isolate(lab.scanner_ns)
-        inside.write_config(targets=("198.18.0.0/24",), extra='[report]\nprofile = "hipaa"\n')
+        profile = tmp / "hipaa-cis.toml"
+        profile.write_text(HIPAA_CIS)
+        inside.write_config(targets=("198.18.0.0/24",), extra=f'[report]\nprofile = "{profile}"\n')
         _enroll(inside, server.url, inside_token)
         outside = AgentProcess(tmp, logs, "outside")
         outside.isolate(lab.router.internet_ns)
@@ -209,6 +233,59 @@ def test_3_the_join(site: Site) -> None:
     ]
     assert [(f["exposure"], f["port"]) for f in lonely] == [("telnet-exposed", 23)]
     assert "internal host unknown" in lonely[0]["internet_evidence"][0]["summary"]
+    # The VNC server names the same desktop to both sides (RFB ServerInit): a fingerprint of its own,
+    # besides the gateway's mapping that links it first.
+    inside_fp = fingerprints(_stored(site, site.inside))[("198.18.0.80", 5900, "tcp")]
+    outside_fp = fingerprints(_stored(site, site.outside))[(WAN_IP, 5900, "tcp")]
+    assert inside_fp["rfb_desktop"] == outside_fp["rfb_desktop"]
+
+
+def test_3b_the_join_rejudges_what_depends_on_it(site: Site) -> None:
+    """The inside agent judged every case; the collector's join selects the one the outside view shows."""
+    judged = {(r["framework"], r["requirement"]): r for r in _stored(site, site.inside)["obligations"]["results"]}
+    rows = {(o["framework"], o["requirement"]): o for o in site.api("/v1/obligations", limit=1000)["obligations"]}
+    # As the inside agent saw it, RDP's reachability was unknown: internet requirements on RDP alone were
+    # undecided ("needs an outside view"); after the outside view they are not met, citing RDP.
+    for req in (("cis-controls-v8", "12.7"), ("cis-controls-v8", "13.5")):
+        assert judged[req]["status"] == "unknown" and "needs an outside view" in judged[req]["reason"]
+        assert rows[req]["status"] == "not_met", rows[req]
+        assert RDP_KEY in rows[req]["findings"]
+        assert {k.split("|")[0] for k in rows[req]["findings"]} == {"198.18.0.11"}  # RDP's host only
+        assert "reachable from the internet: " in rows[req]["reason"] and "rdp-no-nla" in rows[req]["reason"]
+    # CPG 2.W was not met already (the UPnP mapping of VNC); now RDP counts too, and SMB (closed
+    # from outside) does not.
+    cpg = rows[("cisa-cpg-1.0.1", "2.W")]
+    assert cpg["status"] == "not_met"
+    assert RDP_KEY in cpg["findings"] and VNC_KEY in cpg["findings"] and SMB_KEY not in cpg["findings"]
+    assert RDP_KEY not in judged[("cisa-cpg-1.0.1", "2.W")]["findings"]
+    # Every finding's references carry the statuses the site's obligations now have.
+    found = site.findings()
+    rdp = found[("198.18.0.11", "rdp-no-nla", 3389)]["finding"]
+    assert rdp["internet_exposed"] is True
+    refs = {(o["framework"], o["requirement"]): o["status"] for o in rdp["obligations"]}
+    assert refs[("cis-controls-v8", "12.7")] == "not_met"
+    for f in found.values():
+        for o in f["finding"]["obligations"]:
+            row = rows.get((o["framework"], o["requirement"]))
+            assert row is None or o["status"] == row["status"], (f["ip"], o)
+    # The change is in the feed: the obligation moved from unknown to not met.
+    moves = [
+        (c.get("previous_status"), c["obligation"]["status"])
+        for c in site.api("/v1/changes", limit=1000)["changes"]
+        if c["kind"] == "obligation" and c["subject"] == "cis-controls-v8|12.7"
+    ]
+    assert ("unknown", "not_met") in moves
+    # The site view (what `duecare report --site` and the console render) selects the same: its
+    # summary's counts equal its results' (validated) and its statuses equal the collector's.
+    tracked = [FindingOut.model_validate(f) for f in site.api("/v1/findings", limit=1000)["findings"]]
+    view = with_reachability(Report.model_validate(_stored(site, site.inside)), tracked)
+    assert view.obligations is not None
+    assert {(r.framework, r.requirement): r.status.value for r in view.obligations.results} == {
+        k: v["status"] for k, v in rows.items()
+    }
+    counts = {s.value: getattr(view.obligations, s.value) for s in ObligationStatus}
+    assert counts == {s.value: sum(r.status is s for r in view.obligations.results) for s in ObligationStatus}
+    assert counts["not_met"] > sum(r["status"] == "not_met" for r in judged.values())
 
 
 def test_4_removing_the_forward_is_a_reachability_transition(site: Site) -> None:
@@ -262,6 +339,10 @@ def test_5_hipaa_site_report_opens_with_what_the_internet_reaches(site: Site) ->
     assert 'data-ip="198.18.0.80" data-port="5900"' in table
     assert "port forward on the router" in table and "UPnP mapping on the router" in table
     assert "internal host unknown" in table
+    # The obligations table agrees: RDP is reachable, so the remote-access requirements about the
+    # internet's view are not met there too (re-judged from the stakes the inside agent recorded).
+    for req in ("cis-controls-v8|12.7", "cis-controls-v8|13.5", "cisa-cpg-1.0.1|2.W"):
+        assert f'data-obligation="{req}" data-status="not_met"' in page, req
 
 
 def test_6_oneshot_scan_public_is_the_outside_view(site: Site) -> None:
