@@ -10,7 +10,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from duecare.agent.config import AgentConfig
-from duecare.agent.identify import identify_services
+from duecare.agent.identify import identify_services, unclaimed
 from duecare.agent.progress import Progress
 from duecare.agent.scope import Scope, ScopeError
 from duecare.probes.base import Probe, ProbeClass, Target
@@ -232,28 +232,24 @@ async def run_scan(
     oui = mac_vendors(read_data_file("nmap-mac-prefixes"), only=[m for m in seen if m])
     assets = [_asset(by_ip.get(ip), ip, live[ip][0] or neighbors.get(ip), live[ip][1], oui) for ip in order]
 
-    progress.stage("identify", len(assets))
-    assets, ident = await identify_services(
-        assets,
-        probes,
-        ctx,
-        nmap,
-        nmap_timeout_s=config.timeouts.ports,
-        host_timeout_s=config.timeouts.probe,
-    )
-    notes += ident.notes
-    progress.advance(len(assets))
-    progress.note(ident.line())
-
     udp_needed = {p for pr in probes if pr.proto is Proto.UDP for p in pr.ports}
-    jobs = [
-        (probe, target)
-        for asset in assets
-        for target in probe_targets(asset, privileged, udp_needed)
-        for probe in probes
-        if probe.applies(target)
-    ]
-    progress.stage("probes", len(jobs))
+    pending = {(str(a.ip), port) for a, port in unclaimed(assets, probes)}
+
+    def jobs_for(named: list[Asset], later: bool) -> list[tuple[Probe[Any], Target]]:
+        """Probe jobs of the claimed ports now (``later`` False), of the identified ones after."""
+        return [
+            (probe, target)
+            for asset in named
+            for target in probe_targets(asset, privileged, udp_needed)
+            if ((target.proto is Proto.TCP and (target.host, target.port) in pending) is later)
+            for probe in probes
+            if probe.applies(target)
+        ]
+
+    now = jobs_for(assets, later=False)
+    # The probes of claimed ports start at once; identification runs beside them (it waits mostly on
+    # silent ports' first bytes), and the probes of what it names follow it. The total grows then.
+    progress.stage("probes", None if pending else len(now))
     gate = asyncio.Semaphore(config.limits.concurrency)
     silent = SilentHosts(config.limits.silent_host_timeouts, ctx.fast_rtt)
 
@@ -264,8 +260,24 @@ async def run_scan(
         progress.advance()
         return out
 
+    async def identified_then_probed() -> tuple[list[Asset], list[ProbeOutcome]]:
+        named, ident = await identify_services(
+            assets,
+            probes,
+            ctx,
+            nmap,
+            nmap_timeout_s=config.timeouts.ports,
+            host_timeout_s=config.timeouts.probe,
+        )
+        notes.extend(ident.notes)
+        progress.note(ident.line())
+        return named, list(await asyncio.gather(*(one(p, t) for p, t in jobs_for(named, later=True))))
+
     try:
-        outcomes = list(await asyncio.gather(*(one(p, t) for p, t in jobs)))
+        first, (assets, then) = await asyncio.gather(
+            asyncio.gather(*(one(p, t) for p, t in now)), identified_then_probed()
+        )
     finally:
         await ctx.aclose()
+    outcomes = [*first, *then]
     return ScanResult(started, ctx.clock(), privileged, assets, outcomes, plan, notes)
