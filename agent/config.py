@@ -32,6 +32,11 @@ class ScopeConfig(_Section):
 
 
 class PortsConfig(_Section):
+    #: "default": nmap's top ``top_tcp`` ∪ every probe's standard and alternate ports ∪ ``extra_tcp``;
+    #: "all": every TCP port 1-65535 of each live host. ``duecare scan --ports`` overrides it.
+    tcp_range: Literal["default", "all"] = "default"
+    #: The same choice for the daemon's scheduled cycles: a night has time for every port.
+    nightly_tcp_range: Literal["default", "all"] = "all"
     top_tcp: Annotated[int, Field(ge=0, le=65535)] = 1000
     extra_tcp: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = ()
     extra_udp: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = ()

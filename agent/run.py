@@ -106,6 +106,7 @@ def scan_for_daemon(config: AgentConfig, declared: list[str] | None = None) -> R
     """
     from duecare.agent.progress import NullProgress
 
+    config = with_tcp_range(config, config.ports.nightly_tcp_range)
     scope = daemon_scope(config)
     if declared is None:
         request = ScanRequest(config, scope, config.report.profile, config.report.authorized_by)
@@ -117,6 +118,12 @@ def scan_for_daemon(config: AgentConfig, declared: list[str] | None = None) -> R
     report = scan_to_report(request, NullProgress())[1]
     record = report.scope.model_copy(update={"notes": (*report.scope.notes, *outside.notes())})
     return report.model_copy(update={"vantage": Vantage.INTERNET, "scope": record})
+
+
+def with_tcp_range(config: AgentConfig, tcp_range: str) -> AgentConfig:
+    """The config with its port set chosen: "default" or "all" TCP ports (validated as the file is)."""
+    ports = config.ports.model_validate({**config.ports.model_dump(), "tcp_range": tcp_range})
+    return config.model_copy(update={"ports": ports})
 
 
 @dataclass(frozen=True)

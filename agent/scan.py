@@ -10,6 +10,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from duecare.agent.config import AgentConfig
+from duecare.agent.identify import identify_services, unclaimed
 from duecare.agent.progress import Progress
 from duecare.agent.scope import Scope, ScopeError
 from duecare.probes.base import Probe, ProbeClass, Target
@@ -17,6 +18,7 @@ from duecare.probes.context import ProbeContext, Timeouts
 from duecare.probes.discovery._scapy import arp_sweep, attached_groups
 from duecare.probes.discovery.neighbors import read_neighbors
 from duecare.probes.errors import ProbeError
+from duecare.probes.identify.alternates import alternate_ports
 from duecare.probes.ports._nmap import Nmap, read_data_file
 from duecare.probes.ports.facts import HostPorts, PortScan
 from duecare.probes.ports.parse import compact_ranges, mac_vendors, top_ports
@@ -26,6 +28,8 @@ from duecare.probes.runner import ProbeOutcome, run_probe
 from duecare.wire import Asset, PortState, ProbeStatus, Proto, ScanMode, Service
 from duecare.wire.bounds import HOSTNAME, NAME, TITLE, printable
 from duecare.wire.models import SKIP_HOST_SILENT
+
+ALL_TCP = "1-65535"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +54,15 @@ class ScanResult:
 
 
 def plan_ports(config: AgentConfig, probes: Sequence[Probe[Any]]) -> PortPlan:
-    """nmap's top-N TCP ports ∪ every port a probe needs ∪ the configured extras."""
+    """nmap's top-N TCP ports ∪ every port a probe needs ∪ their common alternates ∪ the configured
+    extras; or every TCP port (``ports.tcp_range = "all"``)."""
     tcp_needed, udp_needed = needed_ports(list(probes))
-    tcp: set[int] = set(tcp_needed) | set(config.ports.extra_tcp)
+    udp = set(udp_needed) | set(config.ports.extra_udp)
+    if config.ports.tcp_range == "all":
+        return PortPlan(ALL_TCP, compact_ranges(udp))
+    tcp: set[int] = set(tcp_needed) | set(config.ports.extra_tcp) | alternate_ports(p.id for p in probes)
     if config.ports.top_tcp:
         tcp |= set(top_ports(read_data_file("nmap-services"), "tcp", config.ports.top_tcp))
-    udp = set(udp_needed) | set(config.ports.extra_udp)
     return PortPlan(compact_ranges(tcp), compact_ranges(udp))
 
 
@@ -226,14 +233,23 @@ async def run_scan(
     assets = [_asset(by_ip.get(ip), ip, live[ip][0] or neighbors.get(ip), live[ip][1], oui) for ip in order]
 
     udp_needed = {p for pr in probes if pr.proto is Proto.UDP for p in pr.ports}
-    jobs = [
-        (probe, target)
-        for asset in assets
-        for target in probe_targets(asset, privileged, udp_needed)
-        for probe in probes
-        if probe.applies(target)
-    ]
-    progress.stage("probes", len(jobs))
+    pending = {(str(a.ip), port) for a, port in unclaimed(assets, probes)}
+
+    def jobs_for(named: list[Asset], later: bool) -> list[tuple[Probe[Any], Target]]:
+        """Probe jobs of the claimed ports now (``later`` False), of the identified ones after."""
+        return [
+            (probe, target)
+            for asset in named
+            for target in probe_targets(asset, privileged, udp_needed)
+            if ((target.proto is Proto.TCP and (target.host, target.port) in pending) is later)
+            for probe in probes
+            if probe.applies(target)
+        ]
+
+    now = jobs_for(assets, later=False)
+    # The probes of claimed ports start at once; identification runs beside them (it waits mostly on
+    # silent ports' first bytes), and the probes of what it names follow it. The total grows then.
+    progress.stage("probes", None if pending else len(now))
     gate = asyncio.Semaphore(config.limits.concurrency)
     silent = SilentHosts(config.limits.silent_host_timeouts, ctx.fast_rtt)
 
@@ -244,8 +260,24 @@ async def run_scan(
         progress.advance()
         return out
 
+    async def identified_then_probed() -> tuple[list[Asset], list[ProbeOutcome]]:
+        named, ident = await identify_services(
+            assets,
+            probes,
+            ctx,
+            nmap,
+            nmap_timeout_s=config.timeouts.ports,
+            host_timeout_s=config.timeouts.probe,
+        )
+        notes.extend(ident.notes)
+        progress.note(ident.line())
+        return named, list(await asyncio.gather(*(one(p, t) for p, t in jobs_for(named, later=True))))
+
     try:
-        outcomes = list(await asyncio.gather(*(one(p, t) for p, t in jobs)))
+        first, (assets, then) = await asyncio.gather(
+            asyncio.gather(*(one(p, t) for p, t in now)), identified_then_probed()
+        )
     finally:
         await ctx.aclose()
+    outcomes = [*first, *then]
     return ScanResult(started, ctx.clock(), privileged, assets, outcomes, plan, notes)

@@ -34,6 +34,16 @@ _BY_HOST: dict[str, tuple[Exposure, ...]] = {
     "vnc-open": (E.VNC_NO_AUTH,),
     "tls-legacy": (E.TLS_OBSOLETE_PROTOCOL, E.TLS_CERTIFICATE_EXPIRED),
     "memcached": (E.MEMCACHED_EXPOSED,),
+    "moved": (
+        E.RDP_EXPOSED,
+        E.RDP_NO_NLA,
+        E.RDP_STANDARD_SECURITY,
+        E.FTP_ANONYMOUS,
+        E.FTP_CLEARTEXT,
+        E.TELNET_EXPOSED,
+        E.REDIS_NO_AUTH,
+        E.VNC_NO_AUTH,
+    ),
 }
 #: No script in the issue's list observes these (smb-enum-shares, ssl-enum-ciphers are not asked).
 NOT_OBSERVABLE_BY_NMAP = frozenset({E.SMB_GUEST_ACCESS, E.TLS_OBSOLETE_PROTOCOL})

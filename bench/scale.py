@@ -11,7 +11,10 @@ growth is no worse than linear in addresses. Then it plans 198.18.0.0/16 without
 anything (bench/plan_only.py), beside a /24 planned the same way, and reports both plans' time
 and peak RSS.
 
-Usage: python -m bench.scale [--rounds 3] [--prefix dcscl]
+``--ports all`` passes the same flag to every scan (issue 16: every TCP port of the live hosts);
+``--scopes /24`` limits the scopes measured.
+
+Usage: python -m bench.scale [--rounds 3] [--prefix dcscl] [--ports all] [--scopes /24,/23,/22]
 """
 
 from __future__ import annotations
@@ -78,15 +81,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--prefix", default="dcscl")
+    ap.add_argument("--ports", choices=["default", "all"], default=None)
+    ap.add_argument("--scopes", default=",".join(SCOPES))
     args = ap.parse_args()
+    scopes = {k: v for k, v in SCOPES.items() if k in args.scopes.split(",")}
+    if "/24" not in scopes:
+        ap.error("--scopes must include /24 (the baseline of the linear bound)")
+    extra = [] if args.ports is None else ["--ports", args.ports]
     lan = ScaleLan(args.prefix)
     print(f"before: {machine_load()}")
-    results: dict[str, list[Measured]] = {s: [] for s in SCOPES}
+    results: dict[str, list[Measured]] = {s: [] for s in scopes}
     try:
         lan.up()
         for rnd in range(args.rounds):
-            for scope, (bits, _n) in SCOPES.items():
-                argv = [DUECARE, "scan", f"198.18.0.0/{bits}", "--exclude", SCANNER, "--json"]
+            for scope, (bits, _n) in scopes.items():
+                argv = [DUECARE, "scan", f"198.18.0.0/{bits}", "--exclude", SCANNER, "--json", *extra]
                 m = lan.run(argv)
                 found = len(json.loads(m.stdout)["assets"])
                 results[scope].append(m)
@@ -109,7 +118,7 @@ def main() -> int:
         f"{'scope':<6}{'addresses':>10}{'wall s':>9}{'x /24':>7}{'cpu s':>8}{'RSS MiB':>8}{'x /24':>7}"
         f"{'tree MiB':>9}  linear bound"
     )
-    for scope, (_bits, n) in SCOPES.items():
+    for scope, (_bits, n) in scopes.items():
         wall = statistics.median(m.wall_s for m in results[scope])
         cpu = statistics.median(m.cpu_s for m in results[scope])
         rss = statistics.median(m.maxrss_mb for m in results[scope])

@@ -30,6 +30,11 @@ def _config(path: Path | None) -> AgentConfig:
         raise fail(str(exc)) from exc
 
 
+class PortRange(StrEnum):
+    DEFAULT = "default"
+    ALL = "all"
+
+
 @app.command(short_help="Scan once: findings table, HTML report, JSON; post to the collector.")
 def scan(
     targets: Annotated[
@@ -66,6 +71,14 @@ def scan(
     unprivileged: Annotated[
         bool, typer.Option("--unprivileged", help="Act as if raw sockets were unavailable.")
     ] = False,
+    ports: Annotated[
+        PortRange | None,
+        typer.Option(
+            "--ports",
+            help="TCP ports: 'default' (nmap's top 1000, every probe's standard and alternate ports) "
+            "or 'all' (1-65535 on each live host). Default: the config's [ports] tcp_range.",
+        ),
+    ] = None,
     public: Annotated[
         list[str] | None,
         typer.Option(
@@ -76,11 +89,13 @@ def scan(
     ] = None,
 ) -> None:
     """Scan once: discovery, ports, probes, findings; a summary table, JSON and reports."""
-    from duecare.agent.run import ScanRequest
+    from duecare.agent.run import ScanRequest, with_tcp_range
     from duecare.agent.scope import ScopeError
     from duecare.cli.scan import run_oneshot
 
     cfg = _config(config)
+    if ports is not None:
+        cfg = with_tcp_range(cfg, ports.value)
     try:
         publics = _public(public or [])
         scope = _scope(cfg, targets or ([] if cfg.scope.targets else publics), exclude or [], scope_auto)

@@ -42,7 +42,7 @@ class RichProgress:
 
     def __exit__(self, *exc: object) -> None:
         if self._task is not None and exc[0] is None:
-            self._p.update(self._task, completed=self._p.tasks[-1].total or 0)
+            self._p.update(self._task, completed=self._p.tasks[-1].total or self._p.tasks[-1].completed)
         self._close_stage()
         self._p.stop()
         if self.stages:
@@ -50,7 +50,7 @@ class RichProgress:
 
     def stage(self, name: str, total: int | None = None) -> None:
         if self._task is not None:
-            self._p.update(self._task, completed=self._p.tasks[-1].total or 0)
+            self._p.update(self._task, completed=self._p.tasks[-1].total or self._p.tasks[-1].completed)
         self._close_stage()
         self.stages.append((name, 0.0))
         self._stage_started = time.perf_counter()

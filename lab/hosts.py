@@ -299,6 +299,28 @@ def default_hosts() -> list[Host]:
             (11211,),
             tags=frozenset({"memcached", "no-auth"}),
         ),
+        Host(
+            "moved",
+            140,
+            "services moved off their standard ports: xrdp 3390, anonymous vsftpd 2121, telnetd 2323, "
+            "redis without auth 26379, Xvnc display :2 (5902)",
+            "HIDDEN01",
+            ("xrdp", "vsftpd", "inetd", "redis", "xvnc"),
+            (2121, 2323, 3390, 5902, 26379),
+            tags=frozenset({"moved", "rdp", "ftp", "anonymous", "telnet", "redis", "no-auth", "vnc"}),
+            facts=_frozen(
+                {
+                    "rdp_security_layer": "rdp",
+                    "xrdp_port": "3390",
+                    "ftp_port": "2121",
+                    "telnet_port": "2323",
+                    "redis_port": "26379",
+                    "vnc_display": "2",
+                    "vnc_security": "None",
+                    "anon_file": "README.txt",
+                }
+            ),
+        ),
         Host("idle1", 200, "idle host (nothing listening)", "IDLE01", tags=frozenset({"idle"})),
         Host("idle2", 201, "idle host (nothing listening)", "IDLE02", tags=frozenset({"idle"})),
     ]

@@ -339,6 +339,38 @@ class Lab:
         result: dict[str, list[str]] = json.loads(proc.stdout)
         return result
 
+    def count_connections(self, host: Host) -> None:
+        """Start counting connection attempts (TCP SYNs without ACK) to each of ``host``'s TCP ports,
+        from zero, in the host's own namespace (nftables named counters; see ``connections``)."""
+        counters = "".join(f"  counter p{p} {{ }}\n" for p in host.tcp_ports)
+        rules = "".join(
+            f'    tcp dport {p} tcp flags & (syn | ack) == syn counter name "p{p}"\n' for p in host.tcp_ports
+        )
+        ruleset = (
+            "table inet lab_count\ndelete table inet lab_count\n"
+            f"table inet lab_count {{\n{counters}  chain input {{\n"
+            f"    type filter hook input priority -10; policy accept;\n{rules}  }}\n}}\n"
+        )
+        self._nft(host, ["-f", "-"], ruleset)
+
+    def connections(self, host: Host) -> dict[int, int]:
+        """Connection attempts per TCP port since ``count_connections(host)``."""
+        out = json.loads(self._nft(host, ["-j", "list", "counters", "table", "inet", "lab_count"]))
+        counts: dict[int, int] = {}
+        for item in out.get("nftables", []):
+            counter = item.get("counter")
+            if counter and str(counter.get("name", "")).startswith("p"):
+                counts[int(counter["name"][1:])] = int(counter["packets"])
+        return counts
+
+    def _nft(self, host: Host, args: list[str], stdin: str = "") -> str:
+        proc = subprocess.run(
+            [*netns.exec_prefix(host.namespace), "nft", *args], input=stdin, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise LabError(f"nft {' '.join(args)} on {host.name} ({host.namespace}): {proc.stderr.strip()}")
+        return proc.stdout
+
     def snmp_get(self, host: Host, oid: str, community: str | None = None) -> str | None:
         """SNMPv2c GET from the scanner namespace; the value, or None when there is no answer."""
         comm = community or host.facts.get("snmp_community", "public")

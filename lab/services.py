@@ -18,6 +18,13 @@ from duecare.lab.daemon import Daemon
 from duecare.lab.hosts import Host
 
 Builder = Callable[[Host, Path], Daemon]
+
+
+def port_of(host: Host, key: str, standard: int) -> int:
+    """The daemon's port: its standard one, or the host spec's ``<key>_port`` (a service moved off it)."""
+    return int(host.facts.get(f"{key}_port", standard))
+
+
 TARPIT = Path(__file__).resolve().parent / "tarpit.py"
 SAMBA_LOG_DIR = "/var/log/samba"
 XKB_DIR = "/var/lib/xkb"
@@ -26,6 +33,7 @@ XKB_DIR = "/var/lib/xkb"
 def xrdp(host: Host, workdir: Path) -> Daemon:
     """xrdp answering the X.224/RDP negotiation; no xrdp-sesman (nobody logs in)."""
     layer = host.facts["rdp_security_layer"]
+    port = port_of(host, "xrdp", 3389)
     cert_lines = "certificate=\nkey_file=\n"
     if layer == "tls":
         tls = certs.self_signed(workdir / "tls", host.hostname, dns_names=(host.hostname,))
@@ -33,7 +41,7 @@ def xrdp(host: Host, workdir: Path) -> Daemon:
     ini = workdir / "xrdp.ini"
     # rsakeys.ini (standard RDP security) is read from the compiled-in /etc/xrdp; read-only use.
     ini.write_text(
-        "[Globals]\nini_version=1\nfork=true\nport=3389\ntcp_nodelay=true\n"
+        f"[Globals]\nini_version=1\nfork=true\nport={port}\ntcp_nodelay=true\n"
         f"security_layer={layer}\ncrypt_level=high\n{cert_lines}ssl_protocols=TLSv1.2, TLSv1.3\n"
         "allow_channels=true\nmax_bpp=32\n\n"
         f"[Logging]\nLogFile={workdir / 'xrdp.log'}\nLogLevel=INFO\nEnableSyslog=false\n"
@@ -43,7 +51,7 @@ def xrdp(host: Host, workdir: Path) -> Daemon:
     return Daemon(
         "xrdp",
         ["xrdp", "--nodaemon", "--config", str(ini)],
-        tcp_ports=(3389,),
+        tcp_ports=(port,),
         logs=(workdir / "xrdp.log",),
         private_run=True,
     )
@@ -125,27 +133,31 @@ def vsftpd(host: Host, workdir: Path) -> Daemon:
         else "anonymous_enable=NO\nlocal_enable=YES\npam_service_name=vsftpd\n"
     )
     conf = workdir / "vsftpd.conf"
+    port = port_of(host, "ftp", 21)
     conf.write_text(
-        f"listen=YES\nlisten_ipv6=NO\nlisten_address={host.ip}\nbackground=NO\n{access}write_enable=NO\n"
+        f"listen=YES\nlisten_ipv6=NO\nlisten_address={host.ip}\nlisten_port={port}\nbackground=NO\n"
+        f"{access}write_enable=NO\n"
         f"secure_chroot_dir={empty}\nxferlog_enable=YES\nxferlog_file={workdir / 'xferlog'}\n"
         f"vsftpd_log_file={workdir / 'vsftpd.log'}\ndual_log_enable=YES\nsyslog_enable=NO\n"
         f"ftpd_banner=({host.hostname}) FTP service ready.\n"
     )
-    return Daemon("vsftpd", ["vsftpd", str(conf)], tcp_ports=(21,), logs=(workdir / "vsftpd.log",))
+    return Daemon("vsftpd", ["vsftpd", str(conf)], tcp_ports=(port,), logs=(workdir / "vsftpd.log",))
 
 
 def inetd(host: Host, workdir: Path) -> Daemon:
     """openbsd-inetd spawning inetutils telnetd. ``-i`` keeps it in the foreground, ``-d`` logs to
     stderr; its pid file (/run/inetd.pid) and the session's utmp entry land in the private /run."""
     conf = workdir / "inetd.conf"
-    conf.write_text(f"{host.ip}:telnet\tstream\ttcp4\tnowait\troot\t/usr/sbin/telnetd\ttelnetd\n")
+    port = port_of(host, "telnet", 23)
+    service = "telnet" if port == 23 else str(port)
+    conf.write_text(f"{host.ip}:{service}\tstream\ttcp4\tnowait\troot\t/usr/sbin/telnetd\ttelnetd\n")
     # telnetd appends session records to the compiled-in /var/log/wtmp: give it an empty /var/log.
     varlog = workdir / "var-log"
     varlog.mkdir(exist_ok=True)
     return Daemon(
         "inetd",
         ["inetd", "-i", "-d", str(conf)],
-        tcp_ports=(23,),
+        tcp_ports=(port,),
         private_run=True,
         bind_mounts=((varlog, "/var/log"),),
     )
@@ -185,12 +197,13 @@ def snmpd(host: Host, workdir: Path) -> Daemon:
 
 
 def redis(host: Host, workdir: Path) -> Daemon:
+    port = port_of(host, "redis", 6379)
     argv = [
         "redis-server",
         "--bind",
         host.ip,
         "--port",
-        "6379",
+        str(port),
         "--daemonize",
         "no",
         "--save",
@@ -206,7 +219,7 @@ def redis(host: Host, workdir: Path) -> Daemon:
     ]
     if "redis_password" in host.facts:
         argv += ["--requirepass", host.facts["redis_password"]]
-    return Daemon("redis", argv, tcp_ports=(6379,))
+    return Daemon("redis", argv, tcp_ports=(port,))
 
 
 def xvnc(host: Host, workdir: Path) -> Daemon:
@@ -214,11 +227,14 @@ def xvnc(host: Host, workdir: Path) -> Daemon:
     /tmp/.X<n>-lock or /tmp/.X11-unix/X<n>), and the abstract X socket is per network namespace."""
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
+    # RFB display N listens on 5900 + N (RFC 6143 §1.1 leaves the port to the server; every VNC server does this).
+    display = int(host.facts.get("vnc_display", "0"))
+    port = 5900 + display
     argv = [
         "Xvnc",
-        f":{host.octet}",
+        f":{display or host.octet}",
         "-rfbport",
-        "5900",
+        str(port),
         "-interface",
         host.ip,
         "-nolock",
@@ -248,7 +264,7 @@ def xvnc(host: Host, workdir: Path) -> Daemon:
     xkb = workdir / "xkb"
     xkb.mkdir(exist_ok=True)
     binds = ((xkb, XKB_DIR),) if Path(XKB_DIR).is_dir() else ()
-    return Daemon("Xvnc", argv, tcp_ports=(5900,), env=env, bind_mounts=binds)
+    return Daemon("Xvnc", argv, tcp_ports=(port,), env=env, bind_mounts=binds)
 
 
 def sshd(host: Host, workdir: Path) -> Daemon:

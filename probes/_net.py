@@ -42,6 +42,10 @@ class Stream:
         self.first_read_timeout = read_timeout if first_read_timeout is None else first_read_timeout
         self.max_total = max_total
         self.received = 0
+        #: Bytes already read (by the identification stage) that the next reads return first.
+        self._pushback = b""
+        #: Bytes already sent (the identification's hello) that the next write of the same bytes skips.
+        self._sent_ahead = b""
 
     @classmethod
     async def connect(
@@ -104,20 +108,54 @@ class Stream:
         self._account(len(data))
         return data
 
+    def preface(self, received: bytes, sent: bytes = b"") -> None:
+        """Hand over a conversation begun elsewhere: ``received`` (already read and counted) comes
+        back from the next reads, and a first write of exactly ``sent`` is not sent again. The
+        identification stage does this so a probe's handshake stays one connection (issue 16)."""
+        self._pushback = received + self._pushback
+        self._sent_ahead = sent
+
+    def _take(self, n: int) -> bytes:
+        out, self._pushback = self._pushback[:n], self._pushback[n:]
+        return out
+
     async def read_exactly(self, n: int, what: str = "data") -> bytes:
-        if n < 0 or n > self.max_total - self.received:
+        if n < 0 or n > self.max_total - self.received + len(self._pushback):
             raise ProtocolError(f"{what}: peer announced {n} bytes, over the cap")
-        return await self._guard(self._reader.readexactly(n), what)
+        head = self._take(n)
+        if len(head) == n:
+            return head
+        return head + await self._guard(self._reader.readexactly(n - len(head)), what)
 
     async def read_some(self, n: int = 4096, what: str = "data") -> bytes:
         """Up to ``n`` bytes; b"" means the peer closed."""
+        if self._pushback:
+            return self._take(n)
         return await self._guard(self._reader.read(min(n, max(self.max_total - self.received, 1))), what)
 
     async def read_until(self, sep: bytes, what: str = "line") -> bytes:
         """Read up to and including ``sep``; longer than the line cap is a protocol error."""
-        return await self._guard(self._reader.readuntil(sep), what)
+        at = self._pushback.find(sep)
+        if at >= 0:
+            return self._take(at + len(sep))
+        if not self._pushback:
+            return await self._guard(self._reader.readuntil(sep), what)
+        # The separator may straddle the handed-over bytes and the socket: finish byte by byte.
+        line = self._take(len(self._pushback))
+        while not line.endswith(sep):
+            if len(line) > LINE_LIMIT:
+                raise ProtocolError(f"{what}: line longer than {LINE_LIMIT} bytes")
+            line += await self._guard(self._reader.readexactly(1), what)
+        return line
 
     async def write(self, data: bytes) -> None:
+        if self._sent_ahead:
+            ahead, self._sent_ahead = self._sent_ahead, b""
+            if not data.startswith(ahead):
+                raise ProtocolError("the identification's hello differs from the probe's first message")
+            data = data[len(ahead) :]
+            if not data:
+                return
         try:
             self._writer.write(data)
             async with asyncio.timeout(self.read_timeout):

@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -20,6 +21,10 @@ from duecare.probes.errors import NotPermitted, ProbeTimeout
 from duecare.probes.ports.scanner import PortScanner
 
 T = TypeVar("T")
+
+#: The probe running in this task (set by the runner): a connection the identification stage left
+#: open is handed to the probe it was kept for, and to no other.
+CURRENT_PROBE: ContextVar[str | None] = ContextVar("duecare_current_probe", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,7 @@ class ProbeContext:
     _hosts: defaultdict[str, asyncio.Semaphore] = field(init=False, repr=False)
     _udp_hosts: defaultdict[str, asyncio.Semaphore] = field(init=False, repr=False)
     _rate: RateLimiter = field(init=False, repr=False)
+    _parked: dict[tuple[str, int, str], Stream] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._hosts = defaultdict(lambda: asyncio.Semaphore(self.per_host))
@@ -122,8 +128,21 @@ class ProbeContext:
         if self.guard is not None and not self.guard(host):
             raise NotPermitted(f"{host} is outside the scan scope; not contacted")
 
+    def park(self, host: str, port: int, probe_id: str, stream: Stream) -> None:
+        """Keep an identification's connection for ``probe_id``: its first ``connect`` to
+        ``host:port`` gets it, greeting and all, so identifying costs the service no connection."""
+        self._parked[(host, port, probe_id)] = stream
+
+    def parked(self) -> int:
+        return len(self._parked)
+
     async def connect(self, host: str, port: int, *, tls: ssl.SSLContext | None = None) -> Stream:
         self.check_scope(host)
+        probe = CURRENT_PROBE.get()
+        if tls is None and probe is not None:
+            kept = self._parked.pop((host, port, probe), None)
+            if kept is not None:
+                return kept
         await self.pace()
         return await Stream.connect(
             host,
@@ -218,7 +237,14 @@ class ProbeContext:
         except TimeoutError as exc:
             raise ProbeTimeout(f"blocking call exceeded {timeout}s") from exc
 
+    async def release_parked(self) -> None:
+        """Close what no probe took (a probe disabled or skipped after identification)."""
+        kept, self._parked = list(self._parked.values()), {}
+        for stream in kept:
+            await stream.close()
+
     async def aclose(self) -> None:
+        await self.release_parked()
         if self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -17,7 +17,7 @@ import httpx
 from pydantic import ValidationError
 
 from duecare.probes.base import Observation, Probe, Target
-from duecare.probes.context import ProbeContext
+from duecare.probes.context import CURRENT_PROBE, ProbeContext
 from duecare.probes.errors import NotPermitted, ProbeError, ProbeTimeout, ProtocolError, SilentPeer, Unreachable
 from duecare.wire import ProbeAttempt, ProbeStatus, Proto
 from duecare.wire.bounds import FACTS_BYTES, json_safe, printable
@@ -76,6 +76,7 @@ async def run_probe(
     observation: Observation[Any] | None = None
     silent_peer = False
 
+    token = CURRENT_PROBE.set(probe.id)
     if probe.probe_class not in ctx.allowed_classes:
         status, error = ProbeStatus.SKIPPED, f"{SKIP_CLASS_NOT_ALLOWED} {probe.probe_class} not allowed by config"
     else:
@@ -107,6 +108,7 @@ async def run_probe(
         except Exception as exc:  # CancelledError is a BaseException: it still propagates
             status, error = ProbeStatus.BUG, f"{type(exc).__name__}: {exc}"
             tb = traceback.format_exc()[-8000:]
+    CURRENT_PROBE.reset(token)
 
     # Facts and error text carry what the peer sent: escaped and capped before they enter the report.
     facts = None if observation is None else json_safe(observation.facts.model_dump(mode="json"), FACTS_BYTES)

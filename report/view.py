@@ -20,6 +20,7 @@ from duecare.wire import (
     Confidence,
     DeadlineState,
     Finding,
+    IdentifiedBy,
     KevStatus,
     ObligationRef,
     ObligationStatus,
@@ -347,7 +348,17 @@ class ServiceView:
         s = self.service
         if s is None:
             return ""
-        return " ".join(p for p in (s.name, s.product, s.version, f"({s.tunnel})" if s.tunnel else None) if p)
+        text = " ".join(p for p in (s.name, s.product, s.version, f"({s.tunnel})" if s.tunnel else None) if p)
+        how = None if s.identified_by is None else _IDENTIFIED_BY[s.identified_by]
+        return f"{text} [{how}]" if how and text else text
+
+
+#: How the scan knew the service on a port other than its standard one (issue 16).
+_IDENTIFIED_BY = {
+    IdentifiedBy.GREETING: "named by its greeting",
+    IdentifiedBy.HANDSHAKE: "named by its answer to a handshake",
+    IdentifiedBy.NMAP_VERSION: "named by nmap version detection",
+}
 
 
 @dataclass(frozen=True)

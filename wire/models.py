@@ -138,6 +138,18 @@ class Proto(enum.StrEnum):
     UDP = "udp"
 
 
+class IdentifiedBy(enum.StrEnum):
+    """How a port's service name was established (issue 16). Absent: nmap's port table named it
+    (a guess from the number), or the port is a probe's standard port."""
+
+    #: The server spoke first and its greeting named the protocol (FTP 220, Telnet IAC, RFB, SSH).
+    GREETING = "greeting"
+    #: The port answered one client-first opening of that protocol (X.224, PING, ClientHello…).
+    HANDSHAKE = "handshake"
+    #: nmap's version detection (-sV) matched it.
+    NMAP_VERSION = "nmap-version"
+
+
 class PortState(enum.StrEnum):
     OPEN = "open"
     FILTERED = "filtered"
@@ -226,6 +238,7 @@ class Service(_Frozen):
     product: Title | None = None
     version: Title | None = None
     tunnel: Name | None = None
+    identified_by: IdentifiedBy | None = None
 
 
 class Asset(_Frozen):

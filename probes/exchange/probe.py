@@ -165,6 +165,8 @@ def _evidence(probe: str, target: Target, facts: ExchangeFacts) -> tuple[Evidenc
 class ExchangeProbe(ServiceProbe):
     id: ClassVar[str] = "exchange"
     ports: ClassVar[frozenset[int]] = frozenset({443, 80})
+    #: nmap's names for HTTP, so the probe follows an identified web server to any port (issue 16).
+    services: ClassVar[frozenset[str]] = frozenset({"http", "https"})
     facts_model: ClassVar[type[Facts]] = ExchangeFacts
 
     async def run(self, target: Target, ctx: ProbeContext) -> Observation[ExchangeFacts]:

@@ -29,7 +29,14 @@ class Nmap:
         self.host_timeout_s = host_timeout_s
         self.min_rate = min_rate
 
-    def _run(self, hosts: Sequence[str], ports: str | None, args: list[str], timeout_s: float) -> PortScan:
+    def _run(
+        self,
+        hosts: Sequence[str],
+        ports: str | None,
+        args: list[str],
+        timeout_s: float,
+        host_timeout_s: float | None = None,
+    ) -> PortScan:
         if not hosts:
             return PortScan()
         mode = "--privileged" if self.privileged else "--unprivileged"
@@ -44,7 +51,7 @@ class Nmap:
                 "-iL",
                 tf.name,
                 "--host-timeout",
-                f"{self.host_timeout_s}s",
+                f"{int(host_timeout_s or self.host_timeout_s)}s",
             ]
             scanner = nmap.PortScanner()
             try:
@@ -77,6 +84,12 @@ class Nmap:
         if self.min_rate:
             args += ["--min-rate", str(self.min_rate)]
         return self._run(hosts, ",".join(spec), args, timeout_s)
+
+    def versions(self, hosts: Sequence[str], *, tcp: str, timeout_s: float, host_timeout_s: float) -> PortScan:
+        """nmap's version detection (``-sV --version-light``) on ports the identification stage could
+        not name. ``host_timeout_s`` bounds each host: a tarpit must not hold the scan."""
+        args = ["-sS" if self.privileged else "-sT", "-sV", "--version-light", "-Pn", "--max-retries", "2"]
+        return self._run(hosts, f"T:{tcp}", args, timeout_s, host_timeout_s)
 
 
 def read_data_file(name: str) -> str:

@@ -17,6 +17,8 @@ class PortFact(Facts):
     product: str | None = None
     version: str | None = None
     tunnel: str | None = None
+    #: How nmap named the service: "table" (nmap-services, by number) or "probed" (-sV matched).
+    method: str | None = None
 
 
 class HostPorts(Facts):

@@ -79,6 +79,7 @@ def _host(el: ET.Element) -> HostPorts | None:
                 product=None if svc is None else svc.get("product"),
                 version=None if svc is None else svc.get("version"),
                 tunnel=None if svc is None else svc.get("tunnel"),
+                method=None if svc is None else svc.get("method"),
             )
         )
     for extra in el.findall("ports/extraports"):

@@ -4,7 +4,7 @@ a fake in tests, so the scan can be exercised without sending a packet."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from duecare.probes.ports.facts import PortScan
 
@@ -18,4 +18,13 @@ class PortScanner(Protocol):
 
     def ports(self, hosts: Sequence[str], *, tcp: str, udp: str, timeout_s: float) -> PortScan:
         """Open, closed and filtered ports of ``hosts`` (``tcp``/``udp`` are nmap port specs)."""
+        ...
+
+
+@runtime_checkable
+class VersionScanner(Protocol):
+    """A scanner that can also name services (nmap ``-sV``); fakes in tests may not."""
+
+    def versions(self, hosts: Sequence[str], *, tcp: str, timeout_s: float, host_timeout_s: float) -> PortScan:
+        """Service names, products and versions on ``tcp`` ports of ``hosts``."""
         ...

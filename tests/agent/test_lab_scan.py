@@ -165,7 +165,7 @@ def test_json_is_the_wire_report_and_exit_code_says_findings(
 
 def test_telnet_exposure_found_end_to_end(privileged_scan: tuple[int, Report, float], lab: Lab) -> None:
     _rc, report, _t = privileged_scan
-    telnet_hosts = {h.ip for h in lab.hosts if 23 in h.tcp_ports and "tarpit" not in h.tags}
+    telnet_hosts = {h.ip for h in lab.hosts if "telnet" in h.tags}
     flagged = {
         str(f.ip) for f in report.findings if f.exposure.value == "telnet-exposed" and f.verdict.value == "affected"
     }
