@@ -75,6 +75,7 @@ def scan(
         PortRange | None,
         typer.Option(
             "--ports",
+            metavar="default|all",
             help="TCP ports: 'default' (nmap's top 1000, every probe's standard and alternate ports) "
             "or 'all' (1-65535 on each live host). Default: the config's [ports] tcp_range.",
         ),
