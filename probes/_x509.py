@@ -1,7 +1,9 @@
 """The one place certificates meet cryptography: parse a DER certificate into ``CertificateFacts``.
 
 cryptography parses some parts lazily, so every access happens inside ``parse_der``, which turns
-the library's errors into ProtocolError. Imported by ``x509.parse_certificate`` when the first
+the library's errors into ProtocolError. When strict DER parsing refuses a certificate, the tolerant
+BER read (``x509_tolerant.py``) gives the same facts marked ``strict_der = False``: an expired
+certificate is expired however it is encoded. Imported by ``x509.parse_certificate`` when the first
 certificate arrives, never with the probe registry.
 """
 
@@ -12,11 +14,14 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dh, dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dh, dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 from cryptography.x509.oid import NameOID
 
 from duecare.probes.errors import ProtocolError
 from duecare.probes.x509_facts import _SAN_CAP, _TEXT_CAP, CertificateFacts
+from duecare.probes.x509_tolerant import TolerantCertificate, common_name, read_certificate, rfc4514
 
 
 def _cap(text: str) -> str:
@@ -108,8 +113,70 @@ def _facts(der: bytes, now: datetime) -> CertificateFacts:
     )
 
 
+_HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
+    "md5": hashes.MD5,
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+def _tolerant_self_signature(cert: TolerantCertificate) -> bool | None:
+    """The self-signature checked over the tbsCertificate bytes as sent (the bytes that were signed)."""
+    if cert.issuer != cert.subject:
+        return None
+    try:
+        key = load_der_public_key(cert.spki)
+        hash_cls = _HASH_CLASSES.get(cert.signature_hash or "")
+        if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(cert.signature, cert.tbs)
+        elif hash_cls is None or cert.signature_algorithm == "1.2.840.113549.1.1.10":
+            return None  # an unknown hash, or RSASSA-PSS with its parameters: names only
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs, padding.PKCS1v15(), hash_cls())
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs, ec.ECDSA(hash_cls()))
+        elif isinstance(key, dsa.DSAPublicKey):
+            key.verify(cert.signature, cert.tbs, hash_cls())
+        else:
+            return None
+    except InvalidSignature:
+        return False
+    except (TypeError, ValueError, UnsupportedAlgorithm):
+        return None
+    return True
+
+
+def _tolerant_facts(der: bytes, now: datetime, strict_error: str) -> CertificateFacts:
+    cert = read_certificate(der)
+    verified = _tolerant_self_signature(cert)
+    subject_cn, issuer_cn = common_name(cert.subject), common_name(cert.issuer)
+    return CertificateFacts(
+        subject=_cap(rfc4514(cert.subject)),
+        subject_cn=None if subject_cn is None else _cap(subject_cn),
+        issuer=_cap(rfc4514(cert.issuer)),
+        issuer_cn=None if issuer_cn is None else _cap(issuer_cn),
+        sans=tuple(_cap(n) for n in cert.sans[:_SAN_CAP]),
+        serial=f"{cert.serial:x}"[:128],
+        not_before=cert.not_before,
+        not_after=cert.not_after,
+        expired=now > cert.not_after,
+        not_yet_valid=now < cert.not_before,
+        self_signed=cert.issuer == cert.subject and verified is not False,
+        self_signature_verified=verified,
+        key_type=cert.key_type,
+        key_size=cert.key_size,
+        signature_hash=cert.signature_hash,
+        sha256_fingerprint=hashlib.sha256(der).hexdigest(),
+        strict_der=False,
+        strict_der_error=strict_error[:300],
+    )
+
+
 def parse_der(der: bytes, now: datetime) -> CertificateFacts:
-    """``x509.parse_certificate`` past its size and time checks."""
+    """``x509.parse_certificate`` past its size and time checks: strict first, then tolerant."""
     try:
         return _facts(der, now)
     except (
@@ -120,4 +187,8 @@ def parse_der(der: bytes, now: datetime) -> CertificateFacts:
         x509.UnsupportedGeneralNameType,
         x509.InvalidVersion,  # not a ValueError: a version field other than v1/v3 (found by bench/fuzz_all.py)
     ) as exc:
-        raise ProtocolError(f"certificate did not parse: {type(exc).__name__}: {exc}"[:300]) from exc
+        strict_error = f"{type(exc).__name__}: {exc}"
+    try:
+        return _tolerant_facts(der, now, strict_error)
+    except ProtocolError as tolerant:
+        raise ProtocolError(f"certificate did not parse: {strict_error} (tolerant read: {tolerant})"[:300]) from None

@@ -33,3 +33,8 @@ class CertificateFacts(BaseModel):
     key_size: int | None = None
     signature_hash: str | None = None
     sha256_fingerprint: str = Field(pattern=r"^[0-9a-f]{64}$")
+    #: False when strict DER parsing refused the certificate and these facts come from the tolerant
+    #: BER read (``x509_tolerant.py``): what a lenient TLS client would accept, noted as such.
+    strict_der: bool = True
+    #: Why strict parsing refused it (the library's message), when ``strict_der`` is False.
+    strict_der_error: str | None = Field(default=None, max_length=300)

@@ -56,6 +56,8 @@ def register(reg: PredicateRegistry) -> None:
             "not_after": cert.not_after.isoformat(),
             "self_signed": cert.self_signed,
         }
+        if not cert.strict_der:  # read tolerantly: a lenient client accepts this encoding
+            details["strict_der"] = False
         if cert.expired:
             return affected(
                 f"certificate expired on {cert.not_after.date().isoformat()}",

@@ -102,11 +102,11 @@ class TsRequest:
     error_code: int | None
 
 
-def _int_inside(data: bytes, start: int, end: int) -> int:
+def _int_inside(data: bytes, start: int, end: int, *, signed: bool) -> int:
     tag, vs, ve = _read_tlv(data, start, end)
     if tag != _INTEGER or ve == vs or ve - vs > 8:
         raise ProtocolError("TSRequest integer malformed")
-    return int.from_bytes(data[vs:ve], "big", signed=True)
+    return int.from_bytes(data[vs:ve], "big", signed=signed)
 
 
 def parse_ts_request(data: bytes) -> TsRequest:
@@ -119,7 +119,8 @@ def parse_ts_request(data: bytes) -> TsRequest:
     error: int | None = None
     for ctag, cs, ce in _children(data, start, end):
         if ctag == 0xA0:
-            version = _int_inside(data, cs, ce)
+            # version has no negative values: 0x86 without its leading zero octet still means 134
+            version = _int_inside(data, cs, ce, signed=False)
         elif ctag == 0xA1 and token is None:
             # negoTokens [1] SEQUENCE OF SEQUENCE { [0] OCTET STRING }: take the first token.
             stag, ss, se = _read_tlv(data, cs, ce)
@@ -131,5 +132,6 @@ def parse_ts_request(data: bytes) -> TsRequest:
                     if otag == _OCTET_STRING:
                         token = data[os_:oe]
         elif ctag == 0xA4:
-            error = _int_inside(data, cs, ce)
+            # an NTSTATUS is 32 bits: 02 04 c0 00 00 6d and 02 05 00 c0 00 00 6d both mean 0xC000006D
+            error = _int_inside(data, cs, ce, signed=True) & 0xFFFFFFFF
     return TsRequest(version=version, nego_token=token, error_code=error)

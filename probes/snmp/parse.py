@@ -2,6 +2,11 @@
 
 Only definite lengths, single-byte tags and the types RFC 3416 / RFC 2578 put in a varbind; anything
 else raises ProtocolError. No recursion: the message layout is fixed, so the decoder walks it.
+
+Fields whose ASN.1 range is non-negative (msgID, engine boots/time, error-status/index, the version)
+are read as unsigned: real agents encode e.g. engine boots 200 as ``02 01 c8`` without the leading
+zero octet X.690 asks for, and mean 200, not -56 (so does Wireshark, whose fields are unsigned).
+Integer32 values and request-id keep their sign (RFC 3416: -2^31..2^31-1).
 """
 
 from __future__ import annotations
@@ -134,6 +139,11 @@ def dec_int(content: bytes, *, signed: bool = True) -> int:
     return int.from_bytes(content, "big", signed=signed)
 
 
+def dec_uint(content: bytes) -> int:
+    """An INTEGER whose type has no negative values, as the agent meant it (leading zero or not)."""
+    return dec_int(content, signed=False)
+
+
 def dec_oid(content: bytes) -> str:
     if not content or len(content) > 256:
         raise ProtocolError(f"BER: OID of {len(content)} octets")
@@ -209,7 +219,7 @@ def _pdu(data: bytes, pos: int, end: int) -> Pdu:
     p = start
     for what in ("request-id", "error-status", "error-index"):
         s, e = _expect(data, p, stop, INTEGER, what)
-        fields.append(dec_int(data[s:e]))
+        fields.append(dec_int(data[s:e]) if what == "request-id" else dec_uint(data[s:e]))
         p = e
     vb_start, vb_end = _expect(data, p, stop, SEQUENCE, "varbind list")
     varbinds: list[VarBind] = []
@@ -247,7 +257,7 @@ def _top(data: bytes) -> tuple[int, int]:
 def decode_message(data: bytes) -> Message:
     start, stop = _top(data)
     s, e = _expect(data, start, stop, INTEGER, "version")
-    version = dec_int(data[s:e])
+    version = dec_uint(data[s:e])
     if version not in (VERSION_V1, VERSION_V2C):
         raise ProtocolError(f"SNMP: version {version} where v1/v2c was expected")
     cs, ce = _expect(data, e, stop, OCTET_STRING, "community")
@@ -268,11 +278,11 @@ class V3Message:
 def decode_v3(data: bytes) -> V3Message:
     start, stop = _top(data)
     s, e = _expect(data, start, stop, INTEGER, "version")
-    if dec_int(data[s:e]) != VERSION_V3:
+    if dec_uint(data[s:e]) != VERSION_V3:
         raise ProtocolError("SNMP: not a v3 message")
     hs, he = _expect(data, e, stop, SEQUENCE, "msgGlobalData")
     ms, me = _expect(data, hs, he, INTEGER, "msgID")
-    msg_id = dec_int(data[ms:me])
+    msg_id = dec_uint(data[ms:me])
     ps, pe = _expect(data, he, stop, OCTET_STRING, "msgSecurityParameters")
     us, ue = _expect(data, ps, pe, SEQUENCE, "UsmSecurityParameters")
     es, ee = _expect(data, us, ue, OCTET_STRING, "msgAuthoritativeEngineID")
@@ -286,7 +296,8 @@ def decode_v3(data: bytes) -> V3Message:
         raise ProtocolError("SNMP: encrypted scoped PDU in a discovery answer")
     _cs, ce = _expect(data, ss, se, OCTET_STRING, "contextEngineID")
     _ns, ne = _expect(data, ce, se, OCTET_STRING, "contextName")
-    return V3Message(msg_id, engine_id, dec_int(data[bs:be]), dec_int(data[ts:te]), _pdu(data, ne, se))
+    boots, time = dec_uint(data[bs:be]), dec_uint(data[ts:te])
+    return V3Message(msg_id, engine_id, boots, time, _pdu(data, ne, se))
 
 
 def engine_enterprise(engine_id: bytes) -> int | None:

@@ -163,7 +163,8 @@ class SnmpProbe(ServiceProbe):
             )
             msg = decode_message(raw)
             mine = (RESPONSE, request_id, number, community.encode())
-            if (msg.pdu.tag, msg.pdu.request_id, msg.version, msg.community) != mine:
+            # Our ids are non-negative; an agent that drops the leading zero octet still echoes ours.
+            if (msg.pdu.tag, msg.pdu.request_id % 2**32, msg.version, msg.community) != mine:
                 raise ProtocolError("SNMP answer that does not match our request")
         except ProbeTimeout:
             return None

@@ -27,4 +27,5 @@ def certificate_lines(cert: CertificateFacts) -> list[str]:
         f"self-signed: {'yes' if cert.self_signed else 'no'}; key: {key}; "
         f"signature hash: {cert.signature_hash or 'none'}",
         f"sha256: {cert.sha256_fingerprint}",
+        *([] if cert.strict_der else [f"encoding: not strict DER, read tolerantly ({cert.strict_der_error})"]),
     ]

@@ -113,3 +113,23 @@ def test_fuzz_mutated_real_reply(data: st.DataObject) -> None:
     if challenge is not None:
         with contextlib.suppress(ProtocolError):
             parse_challenge(challenge)
+
+
+@pytest.mark.parametrize(
+    ("error_tlv", "version_tlv"),
+    [
+        ("0204c000006d", "020106"),  # Windows: no leading zero octet, read as the NTSTATUS it is
+        ("020500c000006d", "020106"),  # X.690 minimal form of the same value
+        ("0208ffffffffc000006d", "02020086"),  # sign-extended to 64 bits; version 134 in minimal form
+    ],
+)
+def test_integers_read_as_meant(error_tlv: str, version_tlv: str) -> None:
+    body = bytes.fromhex(f"a0{len(version_tlv) // 2:02x}{version_tlv}a4{len(error_tlv) // 2:02x}{error_tlv}")
+    parsed = parse_ts_request(bytes((0x30, len(body))) + body)
+    assert parsed.error_code == 0xC000006D
+    assert parsed.version in (6, 0x86)
+
+
+def test_unsigned_version_without_leading_zero() -> None:
+    parsed = parse_ts_request(bytes.fromhex("3005a003020186"))
+    assert parsed.version == 0x86

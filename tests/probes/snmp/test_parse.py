@@ -163,3 +163,36 @@ def test_fuzz_oid_and_text(content: bytes) -> None:
         pass
     text(content, 10)
     descr_product(content.decode("latin-1"))
+
+
+def _v3_report(boots: bytes, time: bytes, msg_id: bytes = b"\x02\x01\x05") -> bytes:
+    """A Report as a sloppy agent sends it: ``boots``/``time`` are the raw INTEGER TLVs."""
+    from duecare.probes.snmp.parse import seq, tlv
+
+    header = seq(msg_id, enc_int(1500), tlv(0x04, b"\x00"), enc_int(3))
+    usm = seq(tlv(0x04, bytes.fromhex("800007e580aabbccdd")), boots, time, *(tlv(0x04, b""),) * 3)
+    varbind = seq(enc_oid("1.3.6.1.6.3.15.1.1.4.0"), tlv(0x41, b"\x01"))
+    pdu = seq(enc_int(7), enc_int(0), enc_int(0), seq(varbind), tag=REPORT)
+    return seq(enc_int(3), header, tlv(0x04, usm), seq(tlv(0x04, b""), tlv(0x04, b""), pdu))
+
+
+@pytest.mark.parametrize(
+    ("boots", "time", "expected"),
+    [
+        (b"\x02\x01\xc8", b"\x02\x02\x9c\x40", (200, 40000)),  # no leading zero octet: not -56 / -25536
+        (b"\x02\x02\x00\xc8", b"\x02\x03\x00\x9c\x40", (200, 40000)),  # X.690 minimal form
+        (b"\x02\x04\xff\xff\xff\xff", b"\x02\x04\x80\x00\x00\x00", (2**32 - 1, 2**31)),
+    ],
+)
+def test_v3_unsigned_fields_read_as_the_agent_meant(boots: bytes, time: bytes, expected: tuple[int, int]) -> None:
+    msg = decode_v3(_v3_report(boots, time, msg_id=b"\x02\x01\x85"))
+    assert (msg.engine_boots, msg.engine_time) == expected
+    assert msg.msg_id == 0x85
+
+
+def test_error_status_and_index_unsigned_request_id_signed() -> None:
+    from duecare.probes.snmp.parse import seq, tlv
+
+    pdu = seq(tlv(0x02, b"\xff"), tlv(0x02, b"\x85"), tlv(0x02, b"\x81"), seq(), tag=RESPONSE)
+    msg = decode_message(seq(enc_int(1), tlv(0x04, b"public"), pdu))
+    assert (msg.pdu.request_id, msg.pdu.error_status, msg.pdu.error_index) == (-1, 0x85, 0x81)
