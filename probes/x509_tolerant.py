@@ -15,6 +15,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from duecare.probes import ber
 from duecare.probes.errors import ProtocolError
 
 _BOOLEAN, _INTEGER, _BIT_STRING, _OCTET_STRING, _OID = 0x01, 0x02, 0x03, 0x04, 0x06
@@ -113,27 +114,7 @@ class TolerantCertificate:
 
 
 def read_tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) at ``pos``: definite lengths, long form of any width ≤ 4."""
-    if pos + 2 > end:
-        raise ProtocolError("X.509: truncated element header")
-    tag = data[pos]
-    if tag & 0x1F == 0x1F:
-        raise ProtocolError("X.509: multi-octet tag")
-    first = data[pos + 1]
-    start = pos + 2
-    if first == 0x80:
-        raise ProtocolError("X.509: indefinite length")
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count > 4 or start + count > end:
-            raise ProtocolError("X.509: bad long-form length")
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    if start + length > end:
-        raise ProtocolError(f"X.509: element of {length} bytes runs past its container")
-    return tag, start, start + length
+    return ber.read_tlv(data, pos, end, "X.509")
 
 
 def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from duecare.probes import ber
 from duecare.probes.errors import ProtocolError
 
 INTEGER, OCTET_STRING, NULL, OID, SEQUENCE = 0x02, 0x04, 0x05, 0x06, 0x30
@@ -103,27 +104,7 @@ def encode_v3_discovery(msg_id: int, request_id: int) -> bytes:
 
 
 def read_tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the element at ``pos``; never reads past ``end``."""
-    if pos + 2 > end:
-        raise ProtocolError("BER: truncated element header")
-    tag = data[pos]
-    if tag & 0x1F == 0x1F:
-        raise ProtocolError("BER: multi-octet tags are not used by SNMP")
-    first = data[pos + 1]
-    start = pos + 2
-    if first == 0x80:
-        raise ProtocolError("BER: indefinite length is not allowed in SNMP (RFC 3417 §8)")
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count > 4 or start + count > end:
-            raise ProtocolError("BER: bad long-form length")
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    if start + length > end:
-        raise ProtocolError(f"BER: element of {length} bytes runs past its container")
-    return tag, start, start + length
+    return ber.read_tlv(data, pos, end, "BER")
 
 
 def _expect(data: bytes, pos: int, end: int, tag: int, what: str) -> tuple[int, int]:
