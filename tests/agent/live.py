@@ -137,10 +137,13 @@ class AgentProcess:
         self.prefix = ["ip", "netns", "exec", netns]
 
     def write_config(self, *, cron: str = NEVER, targets: tuple[str, ...] = ("127.0.0.1/32",), extra: str = "") -> None:
-        # Only the ports the probes need (top_tcp = 0): a loopback scan takes about a second.
+        # Only the ports the probes need (top_tcp = 0, and the default range for scheduled cycles
+        # too, not every TCP port): a loopback scan takes about a second, so a 3-second schedule
+        # really runs a cycle every 3 seconds whatever else listens on this machine.
         quoted = ", ".join(f'"{t}"' for t in targets)
         self.config.write_text(
-            f'[scope]\ntargets = [{quoted}]\n[ports]\ntop_tcp = 0\n[schedule]\ncron = "{cron}"\njitter_s = 0\n{extra}'
+            f'[scope]\ntargets = [{quoted}]\n[ports]\ntop_tcp = 0\nnightly_tcp_range = "default"\n'
+            f'[schedule]\ncron = "{cron}"\njitter_s = 0\n{extra}'
         )
 
     def _log(self, what: str) -> Path:
