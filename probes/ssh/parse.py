@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from duecare.probes.errors import ProtocolError
+from duecare.probes.ssh.facts import SshFacts
 
 MSG_DISCONNECT = 1
 MSG_IGNORE = 2
@@ -266,3 +267,23 @@ def parse_disconnect(payload: bytes) -> tuple[int, str]:
 def disconnect(reason: int = DISCONNECT_BY_APPLICATION, description: str = "") -> bytes:
     """SSH_MSG_DISCONNECT payload (§11.1), language tag empty."""
     return bytes((MSG_DISCONNECT,)) + struct.pack("!I", reason) + _string(description.encode()) + _string(b"")
+
+
+def ssh_facts(ident: Identification, offer: KexInit, kex: str | None, blob: bytes | None) -> SshFacts:
+    """The facts of one conversation; without a host key (no common exchange) the key fields stay None."""
+    return SshFacts(
+        identification=ident.line,
+        proto_version=ident.proto_version,
+        software=ident.software,
+        comments=ident.comments,
+        pre_lines=ident.pre_lines,
+        kex_algorithms=offer.kex_algorithms,
+        host_key_algorithms=offer.host_key_algorithms,
+        ciphers=offer.ciphers_s2c,
+        macs=offer.macs_s2c,
+        compression=offer.compression_s2c,
+        kex_used=kex,
+        host_key_type=host_key_type(blob) if blob else None,
+        host_key_fingerprint=fingerprint(blob) if blob else None,
+        host_key_sha256=hashlib.sha256(blob).hexdigest() if blob else None,
+    )

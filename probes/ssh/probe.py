@@ -9,7 +9,6 @@ failed. The DISCONNECT (reason 11, "by application") tells the server the client
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from typing import ClassVar
 
@@ -32,19 +31,17 @@ from duecare.probes.ssh.parse import (
     OUR_HOST_KEYS,
     OUR_KEX,
     Identification,
-    KexInit,
     build_kexinit,
     build_packet,
     choose,
     disconnect,
     ecdh_init,
-    fingerprint,
-    host_key_type,
     parse_disconnect,
     parse_ecdh_reply,
     parse_kexinit,
     split_identification,
     split_packet,
+    ssh_facts,
 )
 from duecare.wire import EvidenceKind
 
@@ -132,28 +129,9 @@ class SshProbe(ServiceProbe):
             # The server may already have hung up; the facts are read either way.
             with contextlib.suppress(ProbeError):
                 await s.write(build_packet(disconnect(), os.urandom))
-        facts = _facts(ident, offer, kex, blob)
+        facts = ssh_facts(ident, offer, kex, blob)
         where = f"{target.host}:{target.port}"
         key = f"{facts.host_key_type} {facts.host_key_fingerprint}" if blob else "no host key (no common key exchange)"
         summary = f"SSH server on {where}: {facts.software}, host key {key}"
         excerpt = f"{ident.line}\nhost key: {key}\nkex: {','.join(offer.kex_algorithms)}"
         return Observation(facts, (evidence(self.id, EvidenceKind.HANDSHAKE, summary, excerpt),))
-
-
-def _facts(ident: Identification, offer: KexInit, kex: str | None, blob: bytes | None) -> SshFacts:
-    return SshFacts(
-        identification=ident.line,
-        proto_version=ident.proto_version,
-        software=ident.software,
-        comments=ident.comments,
-        pre_lines=ident.pre_lines,
-        kex_algorithms=offer.kex_algorithms,
-        host_key_algorithms=offer.host_key_algorithms,
-        ciphers=offer.ciphers_s2c,
-        macs=offer.macs_s2c,
-        compression=offer.compression_s2c,
-        kex_used=kex,
-        host_key_type=host_key_type(blob) if blob else None,
-        host_key_fingerprint=fingerprint(blob) if blob else None,
-        host_key_sha256=hashlib.sha256(blob).hexdigest() if blob else None,
-    )
