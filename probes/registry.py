@@ -16,7 +16,7 @@ from duecare.probes.ftp.probe import FtpProbe
 from duecare.probes.ipmi.probe import IpmiProbe
 from duecare.probes.memcached.probe import MemcachedProbe
 from duecare.probes.mongodb.probe import MongodbProbe
-from duecare.probes.natpmp.probe import NatPmpProbe
+from duecare.probes.natpmp.probe import NatPmpProbe, PcpProbe
 from duecare.probes.printer.probe import PrinterProbe
 from duecare.probes.rdp.probe import RdpProbe
 from duecare.probes.redis.probe import RedisProbe
@@ -50,6 +50,7 @@ def all_probes() -> list[Probe[Any]]:
         TlsProbe(),
         UpnpProbe(),
         NatPmpProbe(),
+        PcpProbe(),
         IpmiProbe(),
         PrinterProbe(),
         RmmProbe(),
