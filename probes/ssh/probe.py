@@ -117,18 +117,23 @@ class SshProbe(ServiceProbe):
             talk = _Conversation(s)
             await s.write(CLIENT_IDENT + b"\r\n")
             ident = await talk.identification()
-            offer = parse_kexinit(await talk.message(MSG_KEXINIT, "SSH_MSG_KEXINIT"))
-            kex = choose(OUR_KEX, offer.kex_algorithms)
-            blob: bytes | None = None
-            if kex is not None and choose(OUR_HOST_KEYS, offer.host_key_algorithms) is not None:
-                ours = build_kexinit(os.urandom(16), (kex,), OUR_HOST_KEYS)
-                await s.write(build_packet(ours, os.urandom) + build_packet(ecdh_init(client_public(kex)), os.urandom))
-                blob = parse_ecdh_reply(await talk.message(MSG_KEX_ECDH_REPLY, "SSH_MSG_KEX_ECDH_REPLY")).host_key
-            else:
-                kex = None
-            # The server may already have hung up; the facts are read either way.
-            with contextlib.suppress(ProbeError):
-                await s.write(build_packet(disconnect(), os.urandom))
+            try:
+                offer = parse_kexinit(await talk.message(MSG_KEXINIT, "SSH_MSG_KEXINIT"))
+                kex = choose(OUR_KEX, offer.kex_algorithms)
+                blob: bytes | None = None
+                if kex is not None and choose(OUR_HOST_KEYS, offer.host_key_algorithms) is not None:
+                    ours = build_kexinit(os.urandom(16), (kex,), OUR_HOST_KEYS)
+                    init = ecdh_init(client_public(kex))
+                    await s.write(build_packet(ours, os.urandom) + build_packet(init, os.urandom))
+                    reply = await talk.message(MSG_KEX_ECDH_REPLY, "SSH_MSG_KEX_ECDH_REPLY")
+                    blob = parse_ecdh_reply(reply).host_key
+                else:
+                    kex = None
+            finally:
+                # Once it spoke SSH, the server hears why we leave, whatever went wrong after; it may
+                # already have hung up.
+                with contextlib.suppress(ProbeError):
+                    await s.write(build_packet(disconnect(), os.urandom))
         facts = ssh_facts(ident, offer, kex, blob)
         where = f"{target.host}:{target.port}"
         key = f"{facts.host_key_type} {facts.host_key_fingerprint}" if blob else "no host key (no common key exchange)"

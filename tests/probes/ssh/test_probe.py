@@ -140,3 +140,12 @@ def test_server_disconnect_is_a_protocol_error() -> None:
 def test_not_ssh_is_a_protocol_error() -> None:
     result = outcome(SshProbe(), _server(b"220 ftp ready\r\n" * 40, b"", bytearray()))
     assert result.attempt.status is ProbeStatus.PROTOCOL_ERROR
+
+
+def test_an_ssh_server_that_goes_wrong_still_hears_the_disconnect() -> None:
+    heard = bytearray()
+    first = b"SSH-2.0-OpenSSH_9.2\r\n" + build_packet(b"\x1f" + bytes(12), os.urandom)  # a reply before KEXINIT
+    result = outcome(SshProbe(), _server(first, b"", heard))
+    assert result.attempt.status is ProbeStatus.PROTOCOL_ERROR
+    assert "instead of SSH_MSG_KEXINIT" in (result.attempt.error or "")
+    assert [p[0] for p in _client_packets(bytes(heard))] == [MSG_DISCONNECT]
