@@ -268,7 +268,17 @@ def default_hosts() -> list[Host]:
                 }
             ),
         ),
-        Host("ssh", 100, "openssh-server", "SRV01", ("sshd",), (22,), tags=frozenset({"ssh"})),
+        Host(
+            "ssh",
+            100,
+            "openssh-server",
+            "SRV01",
+            ("sshd",),
+            (22,),
+            tags=frozenset({"ssh"}),
+            # One Ed25519 host key (lab/certs.py), so the SSH probe and ssh-keyscan see the same key.
+            facts=_frozen({"ssh_host_key_type": "ssh-ed25519", "ssh_software": "OpenSSH_9.2p1"}),
+        ),
         Host(
             "firewalled",
             110,

@@ -16,7 +16,7 @@ from duecare.probes.ftp.probe import FtpProbe
 from duecare.probes.ipmi.probe import IpmiProbe
 from duecare.probes.memcached.probe import MemcachedProbe
 from duecare.probes.mongodb.probe import MongodbProbe
-from duecare.probes.natpmp.probe import NatPmpProbe
+from duecare.probes.natpmp.probe import NatPmpProbe, PcpProbe
 from duecare.probes.printer.probe import PrinterProbe
 from duecare.probes.rdp.probe import RdpProbe
 from duecare.probes.redis.probe import RedisProbe
@@ -24,6 +24,7 @@ from duecare.probes.rmm.probe import RmmProbe
 from duecare.probes.smb.ms17_010 import Ms17010Probe
 from duecare.probes.smb.probe import SmbProbe
 from duecare.probes.snmp.probe import SnmpProbe
+from duecare.probes.ssh.probe import SshProbe
 from duecare.probes.telnet.probe import TelnetProbe
 from duecare.probes.tls.probe import TlsProbe
 from duecare.probes.upnp.probe import UpnpProbe
@@ -38,6 +39,7 @@ def all_probes() -> list[Probe[Any]]:
         SmbProbe(),
         Ms17010Probe(),
         TelnetProbe(),
+        SshProbe(),
         ElasticsearchProbe(),
         FtpProbe(),
         MemcachedProbe(),
@@ -48,6 +50,7 @@ def all_probes() -> list[Probe[Any]]:
         TlsProbe(),
         UpnpProbe(),
         NatPmpProbe(),
+        PcpProbe(),
         IpmiProbe(),
         PrinterProbe(),
         RmmProbe(),

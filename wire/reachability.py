@@ -3,9 +3,9 @@
 Shared by the collector (which joins a site's inside and outside agents' reports) and the one-shot
 ``duecare scan --public`` (which runs both views itself). Evidence order: a gateway mapping the
 inside agent already attached (kept), then the same fingerprint seen from both sides (TLS/RDP
-certificate SHA-256, NTLM computer names, Exchange front-end server, SNMP engine id, a VNC server's
-RFB version, desktop name and size, linking only when one inside service has it), then ``false``
-when the outside view swept that port on every declared address and it was not open.
+certificate SHA-256, NTLM computer names, SSH host key SHA-256, Exchange front-end server, SNMP engine
+id, a VNC server's RFB version, desktop name and size, linking only when one inside service has it),
+then ``false`` when the outside view swept that port on every declared address and it was not open.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ _FACT_KEYS = {
     "dns_computer_name": "ntlm_dns_computer",
     "fe_servers": "fe_server",
     "engine_id": "snmp_engine_id",
+    #: The SSH probe's SHA-256 of the host key blob, in hex (its base64 form would not survive lower-casing).
+    "host_key_sha256": "ssh_host_key",
 }
 
 

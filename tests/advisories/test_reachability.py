@@ -155,3 +155,56 @@ def test_a_vnc_desktop_links_only_one_look_alike() -> None:
     out_strong = OutsideService(PUBLIC, 5901, Proto.TCP, strong, NOW)
     a, b = join_outside([VNC, twin], _view(out_strong), {**both, ("198.18.0.80", 5900, "tcp"): strong})
     assert a.internet_exposed is True and b.internet_exposed is False
+
+
+def _ssh_facts() -> dict[str, object]:
+    """An SSH probe's facts from OpenSSH 9.2's recorded bytes (tests/probes/ssh/fixtures)."""
+    from pathlib import Path
+
+    from duecare.probes.ssh.parse import (
+        OUR_KEX,
+        choose,
+        parse_ecdh_reply,
+        parse_kexinit,
+        split_identification,
+        split_packet,
+        ssh_facts,
+    )
+
+    data = (Path(__file__).parents[1] / "probes" / "ssh" / "fixtures" / "openssh92_curve25519-sha256.bin").read_bytes()
+    got = split_identification(data)
+    assert got is not None
+    ident, rest = got
+    first = split_packet(rest)
+    assert first is not None
+    second = split_packet(first[1])
+    assert second is not None
+    offer = parse_kexinit(first[0])
+    blob = parse_ecdh_reply(second[0]).host_key
+    return ssh_facts(ident, offer, choose(OUR_KEX, offer.kex_algorithms), blob).model_dump(mode="json")
+
+
+def test_an_ssh_host_key_is_a_fingerprint_and_links() -> None:
+    facts = _ssh_facts()
+    fp = fingerprint_from_facts(facts)
+    # The hex SHA-256 of the key blob: the digest ssh-keygen prints as SHA256:87NdqEoei5aP7Inv0Bmp…
+    assert fp == {"ssh_host_key": "f3b35da84a1e8b968fec89efd019a905122715d671004b22ed4128a4df99c1b6"}
+    # A finding on the SSH service (say its product's end of life) is linked to the same key seen on a
+    # forwarded public port, whatever the port numbers.
+    eol = _f(Exposure.PRODUCT_END_OF_LIFE, "198.18.0.100", 22)
+    view = OutsideView(
+        (PUBLIC,), frozenset({22, 2222}), frozenset(), (OutsideService(PUBLIC, 2222, Proto.TCP, fp, NOW),), NOW
+    )
+    (linked,) = join_outside([eol], view, {("198.18.0.100", 22, "tcp"): fp})
+    assert linked.internet_exposed is True
+    assert (
+        linked.internet_evidence[0].public_port == 2222
+        and "ssh_host_key f3b35da8" in linked.internet_evidence[0].summary
+    )
+    # Another key on the outside port links nothing: 22 was swept and closed, so the finding is not reachable.
+    other = OutsideService(PUBLIC, 2222, Proto.TCP, {"ssh_host_key": "00" * 32}, NOW)
+    view_other = OutsideView((PUBLIC,), frozenset({22, 2222}), frozenset(), (other,), NOW)
+    (alone,) = join_outside([eol], view_other, {("198.18.0.100", 22, "tcp"): fp})
+    assert alone.internet_exposed is False
+    # Before the key exchange (no common algorithm) there is no key and no fingerprint.
+    assert fingerprint_from_facts({**facts, "host_key_sha256": None}) == {}

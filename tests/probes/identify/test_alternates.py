@@ -29,7 +29,7 @@ def test_an_alternate_is_never_a_standard_port() -> None:
 
 
 def test_hinted_client_first_probes_have_a_hello() -> None:
-    server_first = {"ftp", "telnet", "vnc"}
+    server_first = {"ftp", "telnet", "vnc", "ssh"}
     for alt in load_alternates():
         assert alt.probe in server_first or alt.probe in HELLOS, alt
 
