@@ -123,9 +123,12 @@ def test_exchange_on_the_host_makes_14393_server_2016(tables: LifecycleTables) -
     """The lab's OWA hosts announce 10.0.14393: with Exchange there it is Server 2016, supported to 2027-01-12."""
     assert judge(tables, exchange("10.0.14393")) == []
     later = only(judge(tables, exchange("10.0.14393"), on=datetime(2027, 1, 13, tzinfo=UTC)))
-    assert (later.verdict, later.confidence, later.port) == (Verdict.AFFECTED, Confidence.FIRM, 443)
+    # Server 2016 has paid ESU for up to three years after its end: ended, but it may be covered.
+    assert (later.verdict, later.confidence, later.port) == (Verdict.AFFECTED, Confidence.TENTATIVE, 443)
     assert "Windows Server 2016" in later.reason and "Windows 10 version" not in later.reason
     assert later.details["narrowed_by"] == ["Exchange runs only on Windows Server (Exchange answered on 443/tcp)"]
+    past_esu = only(judge(tables, exchange("10.0.14393"), on=datetime(2030, 1, 9, tzinfo=UTC)))
+    assert (past_esu.verdict, past_esu.confidence) == (Verdict.AFFECTED, Confidence.FIRM)
 
 
 def test_14393_without_a_server_role_is_indeterminate(tables: LifecycleTables) -> None:
