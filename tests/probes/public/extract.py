@@ -89,6 +89,15 @@ X509 = (
     "x509ce.dNSName",
     "x509ce.iPAddress",
 )
+SMB1_SETUP = (
+    "smb.nt_status",
+    "smb.wct",
+    "smb.security_blob_len",
+    "smb.bcc",
+    "smb.native_os",
+    "smb.native_lanman",
+    "smb.primary_domain",
+)
 SNMP = (
     "snmp.version",
     "snmp.msgVersion",
@@ -254,6 +263,31 @@ CAPTURES: tuple[Capture, ...] = (
         "tcp.payload",
         SMB2_NEG,
         "Windows 10 SMB 3.1.1 negotiate response offering compression (CVE-2020-0796 capture)",
+    ),
+    # SMB1 SESSION_SETUP_ANDX responses: what the server calls its OS (NativeOS) and SMB software.
+    Capture(
+        "smb1_setup_winxp_challenge",
+        "smb/raw_ntlm_in_smb.pcap",
+        20,
+        "tcp.payload",
+        SMB1_SETUP,
+        "Windows XP extended-security session setup: MORE_PROCESSING_REQUIRED, NativeOS 'Windows 5.1'",
+    ),
+    Capture(
+        "smb1_setup_winxp_success",
+        "smb/raw_ntlm_in_smb.pcap",
+        23,
+        "tcp.payload",
+        SMB1_SETUP,
+        "the same Windows XP host's final session setup reply (success, no security blob)",
+    ),
+    Capture(
+        "smb1_setup_samba474_plain",
+        "smb/smb1_transaction_request.pcap",
+        9,
+        "tcp.payload",
+        SMB1_SETUP,
+        "Samba 4.7.4 non-extended session setup (3 words, OEM strings, primary domain TEST)",
     ),
     # NTLM CHALLENGE messages inside the SMB / DCE-RPC replies that carry them.
     Capture(

@@ -27,7 +27,7 @@ from duecare.probes.ntlm import find_challenge, parse_challenge
 from duecare.probes.rdp import mcs
 from duecare.probes.rdp.parse import TYPE_NEG_FAILURE, TYPE_NEG_RSP, parse_connection_confirm
 from duecare.probes.smb.facts import Smb1Negotiation, Smb2Negotiation
-from duecare.probes.smb.parse import parse_smb1_negotiate, parse_smb2_negotiate
+from duecare.probes.smb.parse import parse_smb1_negotiate, parse_smb1_session_setup, parse_smb2_negotiate
 from duecare.probes.snmp.parse import Message, V3Message, VarBind, decode_message, decode_v3
 from duecare.probes.tls.parse import WIRE_VERSIONS, ServerHello, parse_server_flight
 from duecare.probes.x509 import CertificateFacts, parse_certificate
@@ -157,6 +157,33 @@ def test_smb2_negotiate(name: str) -> None:
     assert got["server_start_time"] == ts_time(one(name, "smb2.boot_time"))
     assert got["security_blob_length"] == len(ts_hex(one(name, "smb2.security_blob")))
     assert got["negotiate_context_types"] == tuple(num(t) for t in ts(name, "smb2.negotiate_context.type"))
+
+
+@pytest.mark.parametrize("name", named("smb1_setup_"))
+def test_smb1_session_setup_names(name: str) -> None:
+    """NativeOS / NativeLanMan / PrimaryDomain as Wireshark reads them, Unicode (Windows XP) and OEM (Samba)."""
+    setup = parse_smb1_session_setup(raw(name)[4:])
+    status = ts(name, "smb.nt_status")  # absent when the reply uses DOS error codes (class 0, code 0)
+    assert setup.nt_status == (num(status[0]) if status else 0)
+    assert num(one(name, "smb.wct")) in (3, 4)
+    assert setup.native_os == one(name, "smb.native_os")
+    assert setup.native_lanman == one(name, "smb.native_lanman")
+    domain = ts(name, "smb.primary_domain")
+    assert setup.primary_domain == (domain[0] if domain else None)
+
+
+def test_smb1_session_setup_windows_xp_challenge_gives_its_version() -> None:
+    """The CHALLENGE inside the security blob is the one the NTLM test reads from the same frame."""
+    setup = parse_smb1_session_setup(raw("smb1_setup_winxp_challenge")[4:])
+    assert raw("smb1_setup_winxp_challenge") == raw("ntlm_winxp_smb1_challenge")
+    assert setup.os_version is not None
+    ntlm = "ntlm_winxp_smb1_challenge"
+    assert (setup.os_version.major, setup.os_version.minor, setup.os_version.build) == (
+        num(one(ntlm, "ntlmssp.version.major")),
+        num(one(ntlm, "ntlmssp.version.minor")),
+        num(one(ntlm, "ntlmssp.version.build_number")),
+    )
+    assert setup.netbios_name == one(ntlm, "ntlmssp.challenge.target_info.nb_computer_name")
 
 
 # ── NTLM ──────────────────────────────────────────────────────────────────────────────────────
@@ -316,7 +343,11 @@ def _parsers(name: str) -> list[Callable[[bytes], object]]:
     if name.startswith("rdp_"):
         return [parse_connection_confirm, mcs.parse_connect_response]
     if name.startswith("smb"):
-        return [lambda b: parse_smb1_negotiate(b[4:]), lambda b: parse_smb2_negotiate(b[4:])]
+        return [
+            lambda b: parse_smb1_negotiate(b[4:]),
+            lambda b: parse_smb2_negotiate(b[4:]),
+            lambda b: parse_smb1_session_setup(b[4:]),
+        ]
     if name.startswith("ntlm_"):
         return [lambda b: parse_challenge(find_challenge(b) or b)]
     if name.startswith("tls_"):
