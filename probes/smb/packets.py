@@ -15,6 +15,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
+from duecare.probes.ber import tlv
+
 DIALECT_202, DIALECT_210, DIALECT_300, DIALECT_302, DIALECT_311 = 0x0202, 0x0210, 0x0300, 0x0302, 0x0311
 #: Every SMB2/3 dialect a current client knows, oldest first, with the name Microsoft uses.
 SMB2_DIALECTS: dict[int, str] = {
@@ -141,20 +143,11 @@ _SPNEGO_OID = bytes.fromhex("2b0601050502")  # 1.3.6.1.5.5.2
 _NTLMSSP_OID = bytes.fromhex("2b06010401823702020a")  # 1.3.6.1.4.1.311.2.2.10
 
 
-def _der(tag: int, content: bytes) -> bytes:
-    """One DER TLV; short or long length form (the token stays far below 64 KiB)."""
-    n = len(content)
-    if n < 0x80:
-        return bytes((tag, n)) + content
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + content
-
-
 def spnego_init(mech_token: bytes) -> bytes:
     """GSS-API InitialContextToken carrying a NegTokenInit that offers NTLMSSP only (RFC 4178 4.2.1)."""
-    mech_types = _der(0xA0, _der(0x30, _der(0x06, _NTLMSSP_OID)))
-    token = _der(0xA2, _der(0x04, mech_token))
-    return _der(0x60, _der(0x06, _SPNEGO_OID) + _der(0xA0, _der(0x30, mech_types + token)))
+    mech_types = tlv(0xA0, tlv(0x30, tlv(0x06, _NTLMSSP_OID)))
+    token = tlv(0xA2, tlv(0x04, mech_token))
+    return tlv(0x60, tlv(0x06, _SPNEGO_OID) + tlv(0xA0, tlv(0x30, mech_types + token)))
 
 
 def smb1_session_setup_request(security_blob: bytes, *, mid: int = 1) -> bytes:
