@@ -89,6 +89,8 @@ X509 = (
     "x509ce.dNSName",
     "x509ce.iPAddress",
 )
+#: Plus BasicConstraints cA as tshark reads it: these certificates write out its DEFAULT FALSE.
+X509_EXPLICIT_DEFAULT = (*X509, "x509ce.cA")
 SMB1_SETUP = (
     "smb.nt_status",
     "smb.wct",
@@ -418,6 +420,25 @@ CAPTURES: tuple[Capture, ...] = (
         "tls.handshake.certificate",
         X509,
         "a certificate with RSASSA-PSS parameters missing the mask generation parameters, which strict parsing refuses",
+        subtree="x509af.signedCertificate_element",
+    ),
+    Capture(
+        "x509_explicit_default_ca_cviis",
+        "tls/missing-intermediate.pcap",
+        6,
+        "tls.handshake.certificate",
+        X509_EXPLICIT_DEFAULT,
+        "www.cviis.org (Starfield G2, 2014): BasicConstraints cA FALSE written out (01 01 00), which DER "
+        "forbids and strict parsing refuses",
+        subtree="x509af.signedCertificate_element",
+    ),
+    Capture(
+        "x509_explicit_default_ca_jeffbryner",
+        "tls/tls-early-alert.pcap",
+        10,
+        "tls.handshake.certificate",
+        X509_EXPLICIT_DEFAULT,
+        "www.jeffbryner.com (Starfield/Go Daddy): the same explicit cA FALSE",
         subtree="x509af.signedCertificate_element",
     ),
     # SNMP agents: a printer, a network device, Linux net-snmp, SNMPv3 reports.

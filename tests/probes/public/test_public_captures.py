@@ -275,7 +275,26 @@ def test_x509_certificate_as_parsed(name: str) -> None:
     """What the probes record: strict DER when it parses, the tolerant read when it does not."""
     f = parse_certificate(raw(name), NOW)
     _check_certificate(name, f)
-    assert f.strict_der is (name != "x509_pss_params_cve_2015_3194")
+    assert f.strict_der is (name not in STRICT_REFUSES)
+
+
+#: Real certificates strict DER parsing refuses, and why (the tolerant read takes over).
+STRICT_REFUSES = {
+    "x509_pss_params_cve_2015_3194": "",
+    "x509_explicit_default_ca_cviis": "EncodedDefault",
+    "x509_explicit_default_ca_jeffbryner": "EncodedDefault",
+}
+
+
+@pytest.mark.parametrize("name", named("x509_explicit_default_"))
+def test_x509_explicit_default_is_read_tolerantly(name: str) -> None:
+    """BasicConstraints cA FALSE written out (tshark: x509ce.cA = 0): refused by strict DER, read by the
+    tolerant reader, and still judged expired like any other certificate past notAfter."""
+    assert one(name, "x509ce.cA") == "0"
+    assert bytes.fromhex("30030101 00") in raw(name)  # BasicConstraints ::= SEQUENCE { cA BOOLEAN FALSE }
+    f = parse_certificate(raw(name), NOW)
+    assert f.strict_der is False and STRICT_REFUSES[name] in (f.strict_der_error or "")
+    assert f.expired is True and f.self_signed is False
 
 
 @pytest.mark.parametrize("name", named("x509_"))
