@@ -5,7 +5,9 @@ The Windows version comes from NTLM CHALLENGE messages (RDP CredSSP, SMB session
 ``auth/ntlmssp/ntlmssp_server.c``), which no Windows release ever shipped, and a 6.1.7601 seen only over
 RDP may be a FreeRDP server (its shadow server announces exactly that, seen in the lab). Other
 facts on the same host narrow the candidates: Exchange runs only on Windows Server; an SMB1 NativeOS
-string names the product.
+string names the product (from impacket's SMB1 session, or the probe's own SMB1 SESSION_SETUP_ANDX,
+whose NativeOS is ignored when NativeLanMan names Samba: Samba says "Windows 6.1" there too). The
+NativeOS only narrows: the version judged is always an NTLM CHALLENGE's.
 
 IIS (``Server: Microsoft-IIS/8.5``, nmap's ``Microsoft IIS httpd 8.5``) ships with Windows, so its
 support follows the OS release it came with: ``product-end-of-life`` when the IIS version alone shows
@@ -47,6 +49,8 @@ from duecare.wire.bounds import REASON, SUMMARY, json_safe, printable
 IP = IPv4Address | IPv6Address
 #: impacket renders the SMB2/3 NTLM VERSION as "Windows 6.1 Build 0": not a NativeOS string.
 _IMPACKET_RENDERING = re.compile(r"^Windows \d+\.\d+ Build \d+$")
+#: Samba's SMB1 NativeOS imitates Windows ("Windows 6.1"); its NativeLanMan says what it is.
+_SAMBA_LANMAN = re.compile(r"samba", re.IGNORECASE)
 _IIS_HEADER = re.compile(r"^Microsoft-IIS/(\d{1,2}\.\d)\b")
 _IIS_NMAP = re.compile(r"^Microsoft IIS")
 _IIS_NMAP_VERSION = re.compile(r"^(\d{1,2}\.\d)\b")
@@ -112,6 +116,11 @@ def _collect(
             version = f.host.os_version
             if f.host.os and not _IMPACKET_RENDERING.match(f.host.os):
                 host(rec.ip).native_os.append(f.host.os)
+        if isinstance(f, SmbFacts) and f.smb1_session_setup is not None:
+            setup = f.smb1_session_setup
+            version = version or setup.os_version  # the SMB1 CHALLENGE when no SMB2/3 session gave one
+            if setup.native_os and not _SAMBA_LANMAN.search(setup.native_lanman or ""):
+                host(rec.ip).native_os.append(setup.native_os)
         if version is not None:
             host(rec.ip).versions.append(Seen(rec.probe, rec.port, rec.proto, version, rec.evidence))
         if isinstance(f, ExchangeFacts):

@@ -69,7 +69,11 @@ class WindowsRelease(_Strict):
     end_of_support: date
     #: Last day Microsoft's paid Extended Security Updates cover it (None: no ESU programme).
     esu_until: date | None = None
+    #: The Microsoft lifecycle page the date belongs to.
     source: Url
+    #: The page actually read to confirm the date and build (a dated copy: Microsoft's pages were not fetched).
+    evidence: Url
+    #: ``search``: confirmed against ``evidence``; ``memory``: not re-checked (kept only until someone checks it).
     checked: Literal["search", "memory"]
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from duecare.probes.ber import tlv
 from duecare.probes.errors import ProtocolError
 
 #: CredSSP version we announce (Windows 10 / Server 2016 and later send 6).
@@ -19,29 +20,18 @@ TSREQUEST_MAX = 16 * 1024
 _SEQUENCE, _INTEGER, _OCTET_STRING = 0x30, 0x02, 0x04
 
 
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(raw)]) + raw
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    return bytes([tag]) + _length(len(value)) + value
-
-
 def _context(number: int, value: bytes) -> bytes:
-    return _tlv(0xA0 | number, value)
+    return tlv(0xA0 | number, value)
 
 
 def _integer(n: int) -> bytes:
-    return _tlv(_INTEGER, n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big", signed=True))
+    return tlv(_INTEGER, n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big", signed=True))
 
 
 def ts_request(nego_token: bytes, version: int = CREDSSP_VERSION) -> bytes:
     """A TSRequest whose only payload is ``nego_token`` (an NTLM NEGOTIATE message)."""
-    token = _tlv(_SEQUENCE, _context(0, _tlv(_OCTET_STRING, nego_token)))
-    return _tlv(_SEQUENCE, _context(0, _integer(version)) + _context(1, _tlv(_SEQUENCE, token)))
+    token = tlv(_SEQUENCE, _context(0, tlv(_OCTET_STRING, nego_token)))
+    return tlv(_SEQUENCE, _context(0, _integer(version)) + _context(1, tlv(_SEQUENCE, token)))
 
 
 def bytes_needed(prefix: bytes) -> int | None:
@@ -66,7 +56,7 @@ def bytes_needed(prefix: bytes) -> int | None:
     return total
 
 
-def _read_tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+def _readtlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     """(tag, value start, value end) of the TLV at ``pos``; must lie within ``end``."""
     if pos + 2 > end:
         raise ProtocolError("DER element cut short")
@@ -89,7 +79,7 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
     out = []
     pos = start
     while pos < end:
-        tag, vstart, vend = _read_tlv(data, pos, end)
+        tag, vstart, vend = _readtlv(data, pos, end)
         out.append((tag, vstart, vend))
         pos = vend
     return out
@@ -103,7 +93,7 @@ class TsRequest:
 
 
 def _int_inside(data: bytes, start: int, end: int, *, signed: bool) -> int:
-    tag, vs, ve = _read_tlv(data, start, end)
+    tag, vs, ve = _readtlv(data, start, end)
     if tag != _INTEGER or ve == vs or ve - vs > 8:
         raise ProtocolError("TSRequest integer malformed")
     return int.from_bytes(data[vs:ve], "big", signed=signed)
@@ -111,7 +101,7 @@ def _int_inside(data: bytes, start: int, end: int, *, signed: bool) -> int:
 
 def parse_ts_request(data: bytes) -> TsRequest:
     """Version, first negoToken and errorCode of a server TSRequest; malformed → ProtocolError."""
-    tag, start, end = _read_tlv(data, 0, len(data))
+    tag, start, end = _readtlv(data, 0, len(data))
     if tag != _SEQUENCE:
         raise ProtocolError("TSRequest is not a SEQUENCE")
     version: int | None = None
@@ -123,12 +113,12 @@ def parse_ts_request(data: bytes) -> TsRequest:
             version = _int_inside(data, cs, ce, signed=False)
         elif ctag == 0xA1 and token is None:
             # negoTokens [1] SEQUENCE OF SEQUENCE { [0] OCTET STRING }: take the first token.
-            stag, ss, se = _read_tlv(data, cs, ce)
+            stag, ss, se = _readtlv(data, cs, ce)
             items = _children(data, ss, se) if stag == _SEQUENCE else []
             if items and items[0][0] == _SEQUENCE:
                 inner = _children(data, items[0][1], items[0][2])
                 if inner and inner[0][0] == 0xA0:
-                    otag, os_, oe = _read_tlv(data, inner[0][1], inner[0][2])
+                    otag, os_, oe = _readtlv(data, inner[0][1], inner[0][2])
                     if otag == _OCTET_STRING:
                         token = data[os_:oe]
         elif ctag == 0xA4:

@@ -58,6 +58,26 @@ class Smb1Negotiation(Facts):
     system_time: AwareDatetime | None = None
 
 
+class Smb1SessionSetup(Facts):
+    """The server's reply to our first SMB1 SESSION_SETUP_ANDX ([MS-SMB] 2.2.4.6.2, [MS-CIFS] 2.2.4.53.2).
+
+    Sent on the SMB1 NEGOTIATE connection, as nmap's smb-os-discovery does; authentication is never
+    completed (we send only an NTLM NEGOTIATE), so no session exists to log off.
+    """
+
+    #: MORE_PROCESSING_REQUIRED (0xc0000016) is the normal answer; an error status ends the exchange.
+    nt_status: int = Field(ge=0, le=0xFFFFFFFF)
+    #: What the server calls its OS and its SMB implementation: Windows "Windows Server 2003 3790
+    #: Service Pack 2" / "Windows Server 2003 5.2"; Samba "Windows 6.1" / "Samba 4.17.12-Debian".
+    native_os: str | None = Field(default=None, max_length=_NAME_CAP)
+    native_lanman: str | None = Field(default=None, max_length=_NAME_CAP)
+    primary_domain: str | None = Field(default=None, max_length=_NAME_CAP)
+    #: The NTLM CHALLENGE's VERSION inside the security blob, when the trust rule accepts it.
+    os_version: NtlmVersion | None = None
+    netbios_name: str | None = Field(default=None, max_length=_NAME_CAP)
+    netbios_domain: str | None = Field(default=None, max_length=_NAME_CAP)
+
+
 class Smb2Negotiation(Facts):
     """SMB2 NEGOTIATE response ([MS-SMB2] 2.2.4), as the server sent it."""
 
@@ -126,6 +146,8 @@ class SmbFacts(Facts):
     smb1: Smb1Negotiation | None = None
     #: NT status of an SMB1 negotiate answered with an error.
     smb1_status: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    #: The first SESSION_SETUP_ANDX on the SMB1 connection, when SMB1 was accepted and it answered.
+    smb1_session_setup: Smb1SessionSetup | None = None
     host: SmbHostInfo | None = None
     anonymous: SmbSession
     guest: SmbSession

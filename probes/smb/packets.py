@@ -1,4 +1,4 @@
-"""Pure builders for the few SMB requests we send ourselves (NEGOTIATE only).
+"""Pure builders for the few SMB requests we send ourselves (NEGOTIATE, and SMB1's first SESSION_SETUP).
 
 We build NEGOTIATE by hand rather than through impacket because impacket cannot offer one
 dialect at a time for 3.0.2 and overrides the server's signing flag at 3.1.1 (see
@@ -6,13 +6,16 @@ detection-methods.md §3.1–3.2); our own bytes let us keep the server's answer
 
 Layouts: [MS-SMB2] 2.2.1.2 (SMB2 header), 2.2.3 (NEGOTIATE request), 2.2.3.1 (negotiate
 contexts); [MS-CIFS] 2.2.3.1 (SMB header), 2.2.4.52.1 (SMB_COM_NEGOTIATE request);
-[MS-SMB2] 2.1 (Direct TCP transport: 1 zero byte + 24-bit big-endian length).
+[MS-SMB2] 2.1 (Direct TCP transport: 1 zero byte + 24-bit big-endian length);
+[MS-SMB] 2.2.4.6.1 (SMB_COM_SESSION_SETUP_ANDX request, extended security); RFC 4178 (SPNEGO).
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+
+from duecare.probes.ber import tlv
 
 DIALECT_202, DIALECT_210, DIALECT_300, DIALECT_302, DIALECT_311 = 0x0202, 0x0210, 0x0300, 0x0302, 0x0311
 #: Every SMB2/3 dialect a current client knows, oldest first, with the name Microsoft uses.
@@ -32,6 +35,7 @@ _SMB1_MAGIC = b"\xffSMB"
 SMB2_HEADER_LEN = 64
 SMB1_HEADER_LEN = 32
 SMB1_COM_NEGOTIATE = 0x72
+SMB1_COM_SESSION_SETUP_ANDX = 0x73
 SMB2_COM_NEGOTIATE = 0x0000
 
 # [MS-SMB2] 2.2.3: we ask for signing to be possible but do not insist, as Windows does.
@@ -129,4 +133,60 @@ def smb1_negotiate_request(dialects: Sequence[str] = (SMB1_DIALECT,)) -> bytes:
         0,  # MID
     )
     message = header + struct.pack("<BH", 0, len(data)) + data
+    return netbios_header(message) + message
+
+
+# [MS-SMB] 2.2.4.6.1 Capabilities: Unicode, NT status, NT SMBs, extended security.
+_SMB1_CLIENT_CAPS = 0x80000000 | 0x40 | 0x10 | 0x04
+_SMB1_MAX_BUFFER = 4356  # what Windows clients send
+_SPNEGO_OID = bytes.fromhex("2b0601050502")  # 1.3.6.1.5.5.2
+_NTLMSSP_OID = bytes.fromhex("2b06010401823702020a")  # 1.3.6.1.4.1.311.2.2.10
+
+
+def spnego_init(mech_token: bytes) -> bytes:
+    """GSS-API InitialContextToken carrying a NegTokenInit that offers NTLMSSP only (RFC 4178 4.2.1)."""
+    mech_types = tlv(0xA0, tlv(0x30, tlv(0x06, _NTLMSSP_OID)))
+    token = tlv(0xA2, tlv(0x04, mech_token))
+    return tlv(0x60, tlv(0x06, _SPNEGO_OID) + tlv(0xA0, tlv(0x30, mech_types + token)))
+
+
+def smb1_session_setup_request(security_blob: bytes, *, mid: int = 1) -> bytes:
+    """A framed extended-security SESSION_SETUP_ANDX carrying ``security_blob`` (UID 0, no AndX).
+
+    NativeOS and NativeLanMan are sent empty: a client need not name itself to learn the server's.
+    """
+    if len(security_blob) > 0xFFFF:
+        raise ValueError("security blob longer than 65535 bytes")
+    header = struct.pack(
+        "<4sBIBHH8sHHHHH",
+        _SMB1_MAGIC,
+        SMB1_COM_SESSION_SETUP_ANDX,
+        0,  # Status
+        _SMB1_FLAGS,
+        _SMB1_FLAGS2,
+        0,  # PIDHigh
+        b"\x00" * 8,  # SecurityFeatures
+        0,  # Reserved
+        0,  # TID
+        0xFEFF,  # PIDLow
+        0,  # UID
+        mid,
+    )
+    words = struct.pack(
+        "<BBHHHHIHII",
+        0xFF,  # AndXCommand: none
+        0,  # AndXReserved
+        0,  # AndXOffset
+        _SMB1_MAX_BUFFER,
+        2,  # MaxMpxCount
+        1,  # VcNumber: not 0, which asks the server to drop this client's other sessions
+        0,  # SessionKey
+        len(security_blob),
+        0,  # Reserved
+        _SMB1_CLIENT_CAPS,
+    )
+    # Unicode strings start on an even offset from the SMB header: 32 + 1 + 24 + 2 + blob.
+    pad = b"\x00" * ((SMB1_HEADER_LEN + 1 + len(words) + 2 + len(security_blob)) % 2)
+    data = security_blob + pad + b"\x00\x00" + b"\x00\x00"  # empty NativeOS, NativeLanMan
+    message = header + bytes((len(words) // 2,)) + words + struct.pack("<H", len(data)) + data
     return netbios_header(message) + message

@@ -4,7 +4,8 @@ Every function takes bytes and returns a model or raises ProtocolError: a hostil
 other exception out of here. Messages are passed without the 4-byte transport header.
 
 Layouts: [MS-SMB2] 2.2.1.2 (header), 2.2.4 (NEGOTIATE response), 2.2.3.1 (negotiate contexts);
-[MS-CIFS] 2.2.3.1 (SMB header), 2.2.4.52.2 (NT LM 0.12 negotiate response).
+[MS-CIFS] 2.2.3.1 (SMB header), 2.2.4.52.2 (NT LM 0.12 negotiate response), 2.2.4.53.2
+(SESSION_SETUP_ANDX response); [MS-SMB] 2.2.4.6.2 (its extended-security form).
 """
 
 from __future__ import annotations
@@ -14,14 +15,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from duecare.probes.errors import ProtocolError
-from duecare.probes.smb.facts import Ms17010Outcome, Smb1Negotiation, Smb2Negotiation
-from duecare.probes.smb.packets import SMB1_COM_NEGOTIATE, SMB1_HEADER_LEN, SMB2_DIALECTS, SMB2_HEADER_LEN
+from duecare.probes.ntlm import find_challenge, parse_challenge
+from duecare.probes.smb.facts import Ms17010Outcome, Smb1Negotiation, Smb1SessionSetup, Smb2Negotiation
+from duecare.probes.smb.packets import (
+    SMB1_COM_NEGOTIATE,
+    SMB1_COM_SESSION_SETUP_ANDX,
+    SMB1_HEADER_LEN,
+    SMB2_DIALECTS,
+    SMB2_HEADER_LEN,
+)
 
 #: Longest NEGOTIATE reply we accept: Windows sends ~300 bytes, Samba ~260.
 MAX_NEGOTIATE_REPLY = 64 * 1024
 
 # NT status values ([MS-ERREF] 2.3.1) that the MS17-010 logic reads.
 STATUS_SUCCESS = 0x00000000
+STATUS_MORE_PROCESSING_REQUIRED = 0xC0000016
 STATUS_INVALID_HANDLE = 0xC0000008
 STATUS_ACCESS_DENIED = 0xC0000022
 STATUS_NOT_SUPPORTED = 0xC00000BB
@@ -42,6 +51,9 @@ _SMB1_NT_LM_WORDS = 17
 _NO_DIALECT = 0xFFFF
 _MAX_CONTEXTS = 32
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+_SMB1_FLAGS2_UNICODE = 0x8000
+_SETUP_WORDS_EXTENDED, _SETUP_WORDS_PLAIN = 4, 3
+_STRING_CAP = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,3 +246,67 @@ def parse_ms17_010_reply(msg: bytes) -> tuple[Ms17010Outcome, int]:
     if command != 0x25:
         raise ProtocolError(f"reply to SMB_COM_TRANSACTION carries command 0x{command:02x}")
     return classify_ms17_010(status), status
+
+
+def _smb1_strings(raw: bytes, unicode: bool, count: int) -> list[str | None]:
+    """Up to ``count`` NUL-terminated strings; the last may lack its NUL (Windows omits it at times)."""
+    out: list[str | None] = []
+    if unicode:
+        units = [raw[i : i + 2] for i in range(0, len(raw) - 1, 2)]
+        text = b"".join(units).decode("utf-16-le", "replace")
+    else:
+        text = raw.decode("latin-1")
+    for part in text.split("\x00")[:count]:
+        clean = "".join(ch if ch.isprintable() else "?" for ch in part).strip()[:_STRING_CAP]
+        out.append(clean or None)
+    return out + [None] * (count - len(out))
+
+
+def parse_smb1_session_setup(msg: bytes) -> Smb1SessionSetup:
+    """A SESSION_SETUP_ANDX reply → the server's NativeOS/NativeLanMan and its NTLM CHALLENGE.
+
+    Read as a tolerant client reads it (Wireshark, nmap): a ByteCount past the end of the message is
+    cut to what arrived, a last string without its NUL still counts. An error status carries no
+    words: the status alone is the answer.
+    """
+    command, status = smb1_status(msg)
+    if command != SMB1_COM_SESSION_SETUP_ANDX:
+        raise ProtocolError(f"SMB1 reply to SESSION_SETUP_ANDX carries command 0x{command:02x}")
+    if status not in (STATUS_SUCCESS, STATUS_MORE_PROCESSING_REQUIRED):
+        return Smb1SessionSetup(nt_status=status)
+    if len(msg) < SMB1_HEADER_LEN + 1:
+        raise ProtocolError("SMB1 SESSION_SETUP_ANDX response truncated before its WordCount")
+    (flags2,) = struct.unpack_from("<H", msg, 10)
+    words = msg[SMB1_HEADER_LEN]
+    if words not in (_SETUP_WORDS_EXTENDED, _SETUP_WORDS_PLAIN):
+        raise ProtocolError(f"SESSION_SETUP_ANDX response has {words} words, expected 3 or 4")
+    count_at = SMB1_HEADER_LEN + 1 + 2 * words
+    if len(msg) < count_at + 2:
+        raise ProtocolError(f"SESSION_SETUP_ANDX response claims {words} words, has fewer")
+    blob_len = struct.unpack_from("<H", msg, count_at - 2)[0] if words == _SETUP_WORDS_EXTENDED else 0
+    (byte_count,) = struct.unpack_from("<H", msg, count_at)
+    data_at = count_at + 2
+    data = msg[data_at : data_at + byte_count]
+    if blob_len > len(data):
+        raise ProtocolError(f"SESSION_SETUP_ANDX security blob of {blob_len} bytes lies outside the reply")
+    blob, strings_at = data[:blob_len], data_at + blob_len
+    unicode = bool(flags2 & _SMB1_FLAGS2_UNICODE)
+    if unicode and strings_at % 2:
+        strings_at += 1  # Unicode strings are aligned on 2 bytes from the start of the SMB header
+    native_os, lanman, domain = _smb1_strings(msg[strings_at : data_at + byte_count], unicode, 3)
+    challenge = find_challenge(blob) if blob else None
+    ntlm = None
+    if challenge is not None:
+        try:
+            ntlm = parse_challenge(challenge)
+        except ProtocolError:
+            ntlm = None  # a bad CHALLENGE costs the version, not the strings beside it
+    return Smb1SessionSetup(
+        nt_status=status,
+        native_os=native_os,
+        native_lanman=lanman,
+        primary_domain=domain,
+        os_version=None if ntlm is None else ntlm.product_version,
+        netbios_name=None if ntlm is None else ntlm.netbios_computer_name,
+        netbios_domain=None if ntlm is None else ntlm.netbios_domain_name,
+    )

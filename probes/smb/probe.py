@@ -2,9 +2,10 @@
 an empty password do.
 
 Connections, in order (detection-methods.md §3): one SMB2 NEGOTIATE offering every dialect; one
-SMB1 NEGOTIATE offering only NT LM 0.12; one single-dialect NEGOTIATE per lower SMB2 dialect (as
-nmap smb-protocols); then, through impacket, a null session and a ``Guest`` session, each listing
-shares when it can, logging off and closing.
+SMB1 NEGOTIATE offering only NT LM 0.12, followed when accepted by the first SESSION_SETUP_ANDX on
+the same connection (NativeOS/NativeLanMan, as nmap smb-os-discovery reads them); one single-dialect
+NEGOTIATE per lower SMB2 dialect (as nmap smb-protocols); then, through impacket, a null session
+and a ``Guest`` session, each listing shares when it can, logging off and closing.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class SmbProbe(ServiceProbe):
         smb1 = (
             Smb1Answer(Smb1Outcome.NOT_TRIED)
             if smb1_cap is None
-            else await negotiate_smb1(ctx, host, port, timeout=smb1_cap)
+            else await negotiate_smb1(ctx, host, port, timeout=smb1_cap, session_setup=True)
         )
         if smb2 is None and smb1.outcome is not Smb1Outcome.ACCEPTED:
             if smb1.outcome is Smb1Outcome.TIMED_OUT:
@@ -102,6 +103,7 @@ class SmbProbe(ServiceProbe):
             smb1_outcome=smb1.outcome,
             smb1=smb1.negotiation,
             smb1_status=smb1.status,
+            smb1_session_setup=smb1.session_setup,
             host=anonymous.host or guest.host,
             anonymous=anonymous.session,
             guest=guest.session,
@@ -219,6 +221,14 @@ def _evidence(probe: str, where: str, facts: SmbFacts, smb2_reply: bytes, smb1: 
         detail = "" if facts.smb1_status is None else f", status 0x{facts.smb1_status:08x}"
         summary = f"SMB1 NEGOTIATE (NT LM 0.12) to {where}: {facts.smb1_outcome.value}{detail}"
         out.append(evidence(probe, EvidenceKind.HANDSHAKE, summary, smb1.reply[:72]))
+    setup = facts.smb1_session_setup
+    if setup is not None:
+        if setup.native_os or setup.native_lanman:
+            names = f"NativeOS {setup.native_os!r}, NativeLanMan {setup.native_lanman!r}"
+            summary = f"SMB1 SESSION_SETUP_ANDX from {where}: {names}"
+        else:
+            summary = f"SMB1 SESSION_SETUP_ANDX from {where}: status 0x{setup.nt_status:08x}, no NativeOS"
+        out.append(evidence(probe, EvidenceKind.HANDSHAKE, summary, smb1.session_reply[:512]))
     for s in (facts.anonymous, facts.guest):
         who = "null session" if s.user == "" else f"session as {s.user!r}"
         if s.outcome is SessionOutcome.ACCEPTED:

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 
 from duecare.probes import ber
+from duecare.probes.ber import encode_oid as enc_oid
+from duecare.probes.ber import tlv
 from duecare.probes.errors import ProtocolError
 
 INTEGER, OCTET_STRING, NULL, OID, SEQUENCE = 0x02, 0x04, 0x05, 0x06, 0x30
@@ -37,17 +39,6 @@ _MAX_INT_BYTES = 9  # Counter64 with its sign octet
 # ── encoding ──────────────────────────────────────────────────────────────────────────────────
 
 
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(raw),)) + raw
-
-
-def tlv(tag: int, content: bytes) -> bytes:
-    return bytes((tag,)) + _length(len(content)) + content
-
-
 def enc_int(value: int, tag: int = INTEGER) -> bytes:
     """Two's complement in the fewest octets (X.690 §8.3.2)."""
     for size in range(1, 10):
@@ -60,21 +51,6 @@ def enc_int(value: int, tag: int = INTEGER) -> bytes:
 
 def enc_octets(value: bytes) -> bytes:
     return tlv(OCTET_STRING, value)
-
-
-def enc_oid(dotted: str) -> bytes:
-    parts = [int(p) for p in dotted.split(".")]
-    if len(parts) < 2 or parts[0] > 2 or (parts[0] < 2 and parts[1] >= 40):
-        raise ValueError(f"bad OID {dotted!r}")
-    out = bytearray()
-    for sub in [parts[0] * 40 + parts[1], *parts[2:]]:
-        chunk = [sub & 0x7F]
-        sub >>= 7
-        while sub:
-            chunk.append(0x80 | (sub & 0x7F))
-            sub >>= 7
-        out += bytes(reversed(chunk))
-    return tlv(OID, bytes(out))
 
 
 def seq(*items: bytes, tag: int = SEQUENCE) -> bytes:

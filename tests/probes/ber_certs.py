@@ -9,26 +9,18 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from duecare.probes import ber
+
 
 def tlv(tag: int, content: bytes, *, long_form: bool = False) -> bytes:
-    n = len(content)
-    if n < 0x80 and not long_form:
-        return bytes((tag, n)) + content
-    raw = n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
-    return bytes((tag, 0x80 | len(raw))) + raw + content
+    """``probes.ber.tlv``; ``long_form`` writes a short length in the long form (0x81 n), as BER allows
+    and DER forbids."""
+    if long_form and len(content) < 0x80:
+        return bytes((tag, 0x81, len(content))) + content
+    return ber.tlv(tag, content)
 
 
-def oid(dotted: str) -> bytes:
-    parts = [int(p) for p in dotted.split(".")]
-    out = bytearray()
-    for sub in [parts[0] * 40 + parts[1], *parts[2:]]:
-        chunk = [sub & 0x7F]
-        sub >>= 7
-        while sub:
-            chunk.append(0x80 | (sub & 0x7F))
-            sub >>= 7
-        out += bytes(reversed(chunk))
-    return tlv(0x06, bytes(out))
+oid = ber.encode_oid
 
 
 def name(*attrs: tuple[str, str], tag: int = 0x13) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,8 @@ from duecare.probes.base import Facts, evidence
 from duecare.probes.exchange.facts import ExchangeFacts
 from duecare.probes.ntlm import NtlmInfo, NtlmVersion
 from duecare.probes.rdp.facts import RdpFacts
-from duecare.probes.smb.facts import SessionOutcome, Smb1Outcome, SmbFacts, SmbHostInfo, SmbSession
+from duecare.probes.smb.facts import SessionOutcome, Smb1Outcome, Smb1SessionSetup, SmbFacts, SmbHostInfo, SmbSession
+from duecare.probes.smb.parse import parse_smb1_session_setup
 from duecare.wire import Confidence, EvidenceKind, Exposure, Finding, PortState, ProbeStatus, Proto, Service, Verdict
 
 ON = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
@@ -123,9 +125,12 @@ def test_exchange_on_the_host_makes_14393_server_2016(tables: LifecycleTables) -
     """The lab's OWA hosts announce 10.0.14393: with Exchange there it is Server 2016, supported to 2027-01-12."""
     assert judge(tables, exchange("10.0.14393")) == []
     later = only(judge(tables, exchange("10.0.14393"), on=datetime(2027, 1, 13, tzinfo=UTC)))
-    assert (later.verdict, later.confidence, later.port) == (Verdict.AFFECTED, Confidence.FIRM, 443)
+    # Server 2016 has paid ESU for up to three years after its end: ended, but it may be covered.
+    assert (later.verdict, later.confidence, later.port) == (Verdict.AFFECTED, Confidence.TENTATIVE, 443)
     assert "Windows Server 2016" in later.reason and "Windows 10 version" not in later.reason
     assert later.details["narrowed_by"] == ["Exchange runs only on Windows Server (Exchange answered on 443/tcp)"]
+    past_esu = only(judge(tables, exchange("10.0.14393"), on=datetime(2030, 1, 9, tzinfo=UTC)))
+    assert (past_esu.verdict, past_esu.confidence) == (Verdict.AFFECTED, Confidence.FIRM)
 
 
 def test_14393_without_a_server_role_is_indeterminate(tables: LifecycleTables) -> None:
@@ -193,3 +198,43 @@ def test_failed_probes_give_nothing(tables: LifecycleTables) -> None:
     rec = rdp("6.3.9600")
     failed = FactsRecord(rec.probe, rec.facts_model, rec.ip, rec.port, rec.proto, ProbeStatus.TIMED_OUT, "t", None)
     assert judge(tables, failed) == []
+
+
+# ── SMB1 SESSION_SETUP_ANDX (real replies: the lab's Samba, and Windows XP from a public capture) ──
+
+_SMB_FIXTURES = Path(__file__).parents[2] / "probes" / "smb" / "fixtures"
+_PUBLIC_FIXTURES = Path(__file__).parents[2] / "probes" / "public" / "fixtures"
+
+
+def smb1_setup(setup: Smb1SessionSetup) -> FactsRecord:
+    session = SmbSession(user="", outcome=SessionOutcome.DENIED)
+    facts = SmbFacts(smb1_outcome=Smb1Outcome.ACCEPTED, smb1_session_setup=setup, anonymous=session, guest=session)
+    return _rec("smb", facts, 445)
+
+
+def _setup(path: Path) -> Smb1SessionSetup:
+    return parse_smb1_session_setup(path.read_bytes()[4:])
+
+
+def test_windows_xp_over_smb1_only_is_end_of_life(tables: LifecycleTables) -> None:
+    """No SMB2 session: the version comes from the CHALLENGE in the SMB1 session setup reply."""
+    xp = _setup(_PUBLIC_FIXTURES / "smb1_setup_winxp_challenge.bin")
+    assert (xp.native_os, str(xp.os_version)) == ("Windows 5.1", "5.1.2600")
+    f = only(judge(tables, smb1_setup(xp)))
+    assert (f.verdict, f.confidence, f.port) == (Verdict.AFFECTED, Confidence.FIRM, 445)
+    assert "Windows XP" in f.reason
+    assert f.details["sources"] == [{"probe": "smb", "port": 445, "version": "5.1.2600"}]
+
+
+def test_samba_smb1_native_os_does_not_narrow_a_windows_build(tables: LifecycleTables) -> None:
+    """Samba's SMB1 NativeOS is "Windows 6.1": its NativeLanMan ("Samba …") keeps it from posing as a
+    Windows client, so a 10.0.14393 seen over RDP on the same address stays client-or-server."""
+    samba = _setup(_SMB_FIXTURES / "samba417_nt1_smb1_session_setup.bin")
+    assert (samba.native_os, samba.native_lanman) == ("Windows 6.1", "Samba 4.17.12-Debian")
+    assert judge(tables, smb1_setup(samba)) == []  # 6.1 build 0: not Windows at all
+    f = only(judge(tables, smb1_setup(samba), rdp("10.0.14393")))
+    assert f.verdict is Verdict.INDETERMINATE and SETTLE_KIND in f.reason
+    # The same string from a Windows LAN Manager does narrow it (to a client: 1607 and LTSB 2016).
+    windows = samba.model_copy(update={"native_lanman": "Windows 2000 LAN Manager", "os_version": None})
+    g = only(judge(tables, smb1_setup(windows), rdp("10.0.14393")))
+    assert SETTLE_KIND not in g.reason and "Windows Server 2016" not in g.reason

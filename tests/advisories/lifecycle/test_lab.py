@@ -103,8 +103,11 @@ def test_server_2016_ends_on_2027_01_12(lab: Lab, report: Report) -> None:
     assert exch2016 not in _rejudge(report, datetime(2027, 1, 12, 23, 0, tzinfo=UTC))
     after = _rejudge(report, datetime(2027, 1, 13, 9, 0, tzinfo=UTC))
     (f,) = after[exch2016]
-    assert (f.exposure, f.verdict, f.confidence, f.port) == (EOL_OS, Verdict.AFFECTED, Confidence.FIRM, 443)
+    # Ended, but Server 2016's paid ESU (up to three years) may cover it: tentative until ESU ends too.
+    assert (f.exposure, f.verdict, f.confidence, f.port) == (EOL_OS, Verdict.AFFECTED, Confidence.TENTATIVE, 443)
     assert "Windows Server 2016" in f.reason and f.details["narrowed_by"]
+    (g,) = _rejudge(report, datetime(2030, 1, 9, 9, 0, tzinfo=UTC))[exch2016]
+    assert (g.verdict, g.confidence) == (Verdict.AFFECTED, Confidence.FIRM)
     # Server 2022 (EXCH02) and the samba hosts stay clear even then.
     assert set(after) == {exch2016}
 

@@ -127,3 +127,14 @@ def test_any_windows_csv_loads_or_names_its_problem(tmp_path: Path, text: str) -
     except CatalogError as exc:
         problem = exc
     assert problem is None or problem.path.name in {"windows.csv", "iis.csv"}
+
+
+def test_row_without_evidence_is_refused(data: Path) -> None:
+    path = data / "lifecycle" / "windows.csv"
+    text = path.read_text()
+    row = next(r for r in text.splitlines() if r.startswith(WIN_ROW))
+    _source, evidence, checked = row.rsplit(",", 3)[1:]
+    assert evidence.startswith("https://") and checked == "search"
+    line = _edit(path, row, row.replace(f",{evidence},", ",,"))
+    err = _error(data)
+    assert err.line == line and err.field == "evidence" and "required" in str(err).lower()

@@ -35,7 +35,7 @@ EXPECTED: dict[str, tuple[Verdict, Confidence]] = {
     "6.3.9600": (A, FIRM),
     "10.0.10240": (A, FIRM),  # 2015 LTSB ended 2025-10-14
     "10.0.10586": (A, FIRM),
-    "10.0.14393": (Q, TENT),  # 1607 and LTSB 2016 ended; Server 2016 until 2027-01-12
+    "10.0.14393": (Q, TENT),  # 1607 ended, LTSB 2016 ended (ESU may cover it); Server 2016 until 2027-01-12
     "10.0.15063": (A, FIRM),
     "10.0.16299": (A, FIRM),
     "10.0.17134": (A, FIRM),
@@ -154,3 +154,16 @@ def test_enablement_family_names_the_feature_update(tables: LifecycleTables) -> 
 def test_a_hint_that_fits_no_release_is_indeterminate(tables: LifecycleTables) -> None:
     j = judge_windows(tables, "10.0.20348", ON, Hints(kind=Kind.CLIENT, kind_basis="SMB NativeOS 'Windows 10 Pro'"))
     assert j.verdict is Q and "no release in the lifecycle table fits" in j.reason
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r.version}-{r.release}-{'+'.join(r.editions)}" for r in ROWS])
+def test_each_row_records_the_page_that_confirmed_it(row: WindowsRelease) -> None:
+    """Every date was checked against a page someone can open again; none is left "from memory"."""
+    assert row.checked == "search", f"{row.label} is not verified"
+    assert row.evidence.startswith("https://") and row.evidence != row.source
+    assert row.source.startswith("https://learn.microsoft.com/")
+
+
+def test_no_row_is_unverified() -> None:
+    assert [r.label for r in ROWS if r.checked != "search"] == []
+    assert len(ROWS) == 71

@@ -89,6 +89,17 @@ X509 = (
     "x509ce.dNSName",
     "x509ce.iPAddress",
 )
+#: Plus BasicConstraints cA as tshark reads it: these certificates write out its DEFAULT FALSE.
+X509_EXPLICIT_DEFAULT = (*X509, "x509ce.cA")
+SMB1_SETUP = (
+    "smb.nt_status",
+    "smb.wct",
+    "smb.security_blob_len",
+    "smb.bcc",
+    "smb.native_os",
+    "smb.native_lanman",
+    "smb.primary_domain",
+)
 SNMP = (
     "snmp.version",
     "snmp.msgVersion",
@@ -255,6 +266,31 @@ CAPTURES: tuple[Capture, ...] = (
         SMB2_NEG,
         "Windows 10 SMB 3.1.1 negotiate response offering compression (CVE-2020-0796 capture)",
     ),
+    # SMB1 SESSION_SETUP_ANDX responses: what the server calls its OS (NativeOS) and SMB software.
+    Capture(
+        "smb1_setup_winxp_challenge",
+        "smb/raw_ntlm_in_smb.pcap",
+        20,
+        "tcp.payload",
+        SMB1_SETUP,
+        "Windows XP extended-security session setup: MORE_PROCESSING_REQUIRED, NativeOS 'Windows 5.1'",
+    ),
+    Capture(
+        "smb1_setup_winxp_success",
+        "smb/raw_ntlm_in_smb.pcap",
+        23,
+        "tcp.payload",
+        SMB1_SETUP,
+        "the same Windows XP host's final session setup reply (success, no security blob)",
+    ),
+    Capture(
+        "smb1_setup_samba474_plain",
+        "smb/smb1_transaction_request.pcap",
+        9,
+        "tcp.payload",
+        SMB1_SETUP,
+        "Samba 4.7.4 non-extended session setup (3 words, OEM strings, primary domain TEST)",
+    ),
     # NTLM CHALLENGE messages inside the SMB / DCE-RPC replies that carry them.
     Capture(
         "ntlm_winxp_smb1_challenge",
@@ -384,6 +420,25 @@ CAPTURES: tuple[Capture, ...] = (
         "tls.handshake.certificate",
         X509,
         "a certificate with RSASSA-PSS parameters missing the mask generation parameters, which strict parsing refuses",
+        subtree="x509af.signedCertificate_element",
+    ),
+    Capture(
+        "x509_explicit_default_ca_cviis",
+        "tls/missing-intermediate.pcap",
+        6,
+        "tls.handshake.certificate",
+        X509_EXPLICIT_DEFAULT,
+        "www.cviis.org (Starfield G2, 2014): BasicConstraints cA FALSE written out (01 01 00), which DER "
+        "forbids and strict parsing refuses",
+        subtree="x509af.signedCertificate_element",
+    ),
+    Capture(
+        "x509_explicit_default_ca_jeffbryner",
+        "tls/tls-early-alert.pcap",
+        10,
+        "tls.handshake.certificate",
+        X509_EXPLICIT_DEFAULT,
+        "www.jeffbryner.com (Starfield/Go Daddy): the same explicit cA FALSE",
         subtree="x509af.signedCertificate_element",
     ),
     # SNMP agents: a printer, a network device, Linux net-snmp, SNMPv3 reports.

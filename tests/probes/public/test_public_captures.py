@@ -27,7 +27,7 @@ from duecare.probes.ntlm import find_challenge, parse_challenge
 from duecare.probes.rdp import mcs
 from duecare.probes.rdp.parse import TYPE_NEG_FAILURE, TYPE_NEG_RSP, parse_connection_confirm
 from duecare.probes.smb.facts import Smb1Negotiation, Smb2Negotiation
-from duecare.probes.smb.parse import parse_smb1_negotiate, parse_smb2_negotiate
+from duecare.probes.smb.parse import parse_smb1_negotiate, parse_smb1_session_setup, parse_smb2_negotiate
 from duecare.probes.snmp.parse import Message, V3Message, VarBind, decode_message, decode_v3
 from duecare.probes.tls.parse import WIRE_VERSIONS, ServerHello, parse_server_flight
 from duecare.probes.x509 import CertificateFacts, parse_certificate
@@ -159,6 +159,33 @@ def test_smb2_negotiate(name: str) -> None:
     assert got["negotiate_context_types"] == tuple(num(t) for t in ts(name, "smb2.negotiate_context.type"))
 
 
+@pytest.mark.parametrize("name", named("smb1_setup_"))
+def test_smb1_session_setup_names(name: str) -> None:
+    """NativeOS / NativeLanMan / PrimaryDomain as Wireshark reads them, Unicode (Windows XP) and OEM (Samba)."""
+    setup = parse_smb1_session_setup(raw(name)[4:])
+    status = ts(name, "smb.nt_status")  # absent when the reply uses DOS error codes (class 0, code 0)
+    assert setup.nt_status == (num(status[0]) if status else 0)
+    assert num(one(name, "smb.wct")) in (3, 4)
+    assert setup.native_os == one(name, "smb.native_os")
+    assert setup.native_lanman == one(name, "smb.native_lanman")
+    domain = ts(name, "smb.primary_domain")
+    assert setup.primary_domain == (domain[0] if domain else None)
+
+
+def test_smb1_session_setup_windows_xp_challenge_gives_its_version() -> None:
+    """The CHALLENGE inside the security blob is the one the NTLM test reads from the same frame."""
+    setup = parse_smb1_session_setup(raw("smb1_setup_winxp_challenge")[4:])
+    assert raw("smb1_setup_winxp_challenge") == raw("ntlm_winxp_smb1_challenge")
+    assert setup.os_version is not None
+    ntlm = "ntlm_winxp_smb1_challenge"
+    assert (setup.os_version.major, setup.os_version.minor, setup.os_version.build) == (
+        num(one(ntlm, "ntlmssp.version.major")),
+        num(one(ntlm, "ntlmssp.version.minor")),
+        num(one(ntlm, "ntlmssp.version.build_number")),
+    )
+    assert setup.netbios_name == one(ntlm, "ntlmssp.challenge.target_info.nb_computer_name")
+
+
 # ── NTLM ──────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -248,7 +275,26 @@ def test_x509_certificate_as_parsed(name: str) -> None:
     """What the probes record: strict DER when it parses, the tolerant read when it does not."""
     f = parse_certificate(raw(name), NOW)
     _check_certificate(name, f)
-    assert f.strict_der is (name != "x509_pss_params_cve_2015_3194")
+    assert f.strict_der is (name not in STRICT_REFUSES)
+
+
+#: Real certificates strict DER parsing refuses, and why (the tolerant read takes over).
+STRICT_REFUSES = {
+    "x509_pss_params_cve_2015_3194": "",
+    "x509_explicit_default_ca_cviis": "EncodedDefault",
+    "x509_explicit_default_ca_jeffbryner": "EncodedDefault",
+}
+
+
+@pytest.mark.parametrize("name", named("x509_explicit_default_"))
+def test_x509_explicit_default_is_read_tolerantly(name: str) -> None:
+    """BasicConstraints cA FALSE written out (tshark: x509ce.cA = 0): refused by strict DER, read by the
+    tolerant reader, and still judged expired like any other certificate past notAfter."""
+    assert one(name, "x509ce.cA") == "0"
+    assert bytes.fromhex("30030101 00") in raw(name)  # BasicConstraints ::= SEQUENCE { cA BOOLEAN FALSE }
+    f = parse_certificate(raw(name), NOW)
+    assert f.strict_der is False and STRICT_REFUSES[name] in (f.strict_der_error or "")
+    assert f.expired is True and f.self_signed is False
 
 
 @pytest.mark.parametrize("name", named("x509_"))
@@ -316,7 +362,11 @@ def _parsers(name: str) -> list[Callable[[bytes], object]]:
     if name.startswith("rdp_"):
         return [parse_connection_confirm, mcs.parse_connect_response]
     if name.startswith("smb"):
-        return [lambda b: parse_smb1_negotiate(b[4:]), lambda b: parse_smb2_negotiate(b[4:])]
+        return [
+            lambda b: parse_smb1_negotiate(b[4:]),
+            lambda b: parse_smb2_negotiate(b[4:]),
+            lambda b: parse_smb1_session_setup(b[4:]),
+        ]
     if name.startswith("ntlm_"):
         return [lambda b: parse_challenge(find_challenge(b) or b)]
     if name.startswith("tls_"):

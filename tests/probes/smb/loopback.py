@@ -32,32 +32,45 @@ def _read_request(conn: socket.socket) -> bytes:
 
 
 def _serve_one(conn: socket.socket, respond: Responder, stop: threading.Event) -> None:
+    """Answer requests on one connection until the client hangs up or goes quiet for 0.5 s."""
     with conn:
         conn.settimeout(5)
-        try:
-            request = _read_request(conn)
-        except OSError:
-            return
-        action = respond(request)
-        if action == RESET:
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        elif action == SILENT:
-            stop.wait(10)
-        elif isinstance(action, bytes):
+        while not stop.is_set():
+            try:
+                request = _read_request(conn)
+            except OSError:
+                return
+            if not request:
+                return
+            action = respond(request)
+            if action == RESET:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            if action == SILENT:
+                stop.wait(10)
+                return
+            if not isinstance(action, bytes):
+                return  # CLOSE
             conn.sendall(action)
-            stop.wait(0.5)  # let the client read before we close
+            conn.settimeout(0.5)  # a follow-up request on the same connection, or we close
+
+
+class Seen(list[bytes]):
+    """Requests in arrival order, and how many connections carried them."""
+
+    connections: int = 0
 
 
 @contextmanager
-def scripted_peer(respond: Responder) -> Iterator[tuple[int, list[bytes]]]:
-    """Yield (port, requests seen); every connection gets ``respond(request)``."""
+def scripted_peer(respond: Responder) -> Iterator[tuple[int, Seen]]:
+    """Yield (port, requests seen); every request on every connection gets ``respond(request)``."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     listener.settimeout(0.2)
     stop = threading.Event()
-    seen: list[bytes] = []
+    seen = Seen()
 
     def record(request: bytes) -> bytes | str:
         seen.append(request)
@@ -71,6 +84,7 @@ def scripted_peer(respond: Responder) -> Iterator[tuple[int, list[bytes]]]:
                 continue
             except OSError:
                 return
+            seen.connections += 1
             threading.Thread(target=_serve_one, args=(conn, record, stop), daemon=True).start()
 
     thread = threading.Thread(target=accept_loop, daemon=True)

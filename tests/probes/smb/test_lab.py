@@ -115,3 +115,25 @@ def test_ms17_010_check_only_when_allowed(lab: Any) -> None:
     assert "smb-ms17-010" not in _exposures(allowed)
     refused = _duecare(lab, "smb-ms17-010", LOCKED_SMB, "--allow-class", "vuln-specific")
     assert refused["attempt"]["facts"]["outcome"] == "smb1-refused"
+
+
+def test_smb1_native_os_agrees_with_nmap_smb_os_discovery(lab: Any, open_smb: dict[str, Any]) -> None:
+    """NativeOS / NativeLanMan from our SMB1 SESSION_SETUP_ANDX, read independently by nmap's
+    smb-os-discovery (its "os" and "lanmanager" elements) from the same namespace."""
+    setup = open_smb["attempt"]["facts"]["smb1_session_setup"]
+    argv = lab.exec_argv(["nmap", "-Pn", "-n", "-p445", "--script", "smb-os-discovery", "-oX", "-", OPEN_SMB])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
+    elems = {
+        e.get("key"): e.text
+        for s in ET.fromstring(done.stdout).iter("script")
+        if s.get("id") == "smb-os-discovery"
+        for e in s.iter("elem")
+    }
+    assert elems.get("os") == setup["native_os"] == "Windows 6.1"
+    assert elems.get("lanmanager") == setup["native_lanman"]
+    assert setup["native_lanman"].startswith("Samba 4.")
+    assert setup["nt_status"] == 0xC0000016  # our setup stops at the CHALLENGE: no logon, nothing to log off
+
+
+def test_locked_samba_gets_no_smb1_session_setup(locked_smb: dict[str, Any]) -> None:
+    assert locked_smb["attempt"]["facts"]["smb1_session_setup"] is None  # SMB1 refused: nothing sent

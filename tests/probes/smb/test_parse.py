@@ -12,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from duecare.probes.errors import ProtocolError
-from duecare.probes.smb.facts import Ms17010Outcome, Smb1Negotiation, Smb2Negotiation
+from duecare.probes.ntlm import NtlmVersion, negotiate_message
+from duecare.probes.smb.facts import Ms17010Outcome, Smb1Negotiation, Smb1SessionSetup, Smb2Negotiation
+from duecare.probes.smb.packets import smb1_session_setup_request, spnego_init
 from duecare.probes.smb.parse import (
     MAX_NEGOTIATE_REPLY,
     STATUS_ACCESS_DENIED,
@@ -24,6 +26,7 @@ from duecare.probes.smb.parse import (
     filetime,
     parse_ms17_010_reply,
     parse_smb1_negotiate,
+    parse_smb1_session_setup,
     parse_smb2_negotiate,
     smb1_status,
     transport_length,
@@ -243,7 +246,78 @@ def test_filetime() -> None:
 
 # -- fuzz --------------------------------------------------------------------------------------
 
-_PARSERS = (parse_smb2_negotiate, parse_smb1_negotiate, smb1_status, parse_ms17_010_reply)
+# -- SMB1 SESSION_SETUP_ANDX (NativeOS / NativeLanMan) ---------------------------------------------
+# Expected values: tshark 4.0.17's reading of the same frame (fixtures/README.md), not our parser's.
+
+SETUP = "samba417_nt1_smb1_session_setup.bin"
+
+
+def test_session_setup_request_is_the_one_tshark_dissected() -> None:
+    """tshark read the captured request as Session Setup AndX Request, NTLMSSP_NEGOTIATE (SPNEGO)."""
+    sent = (FIXTURES / "duecare_smb1_session_setup_request.bin").read_bytes()
+    assert smb1_session_setup_request(spnego_init(negotiate_message())) == sent
+    assert transport_length(sent[:4]) == len(sent) - 4
+
+
+def test_session_setup_samba_names() -> None:
+    setup = parse_smb1_session_setup(framed(SETUP))
+    assert setup == Smb1SessionSetup(
+        nt_status=0xC0000016,  # STATUS_MORE_PROCESSING_REQUIRED
+        native_os="Windows 6.1",
+        native_lanman="Samba 4.17.12-Debian",
+        primary_domain="LAB",
+        os_version=NtlmVersion(major=6, minor=1, build=0),  # "Version 6.1 (Build 0)"
+        netbios_name="FILESRV01",
+        netbios_domain="FILESRV01",
+    )
+
+
+def test_session_setup_error_status_carries_only_the_status() -> None:
+    msg = bytearray(framed(SETUP))
+    struct.pack_into("<I", msg, 5, 0xC000006D)  # STATUS_LOGON_FAILURE
+    assert parse_smb1_session_setup(bytes(msg)) == Smb1SessionSetup(nt_status=0xC000006D)
+
+
+def test_session_setup_byte_count_past_the_end_reads_what_arrived() -> None:
+    """Tolerant like Wireshark: a cut-off reply still gives the strings that arrived whole."""
+    msg = framed(SETUP)
+    cut = msg[: msg.index("Samba".encode("utf-16-le")) + len("Samba".encode("utf-16-le"))]
+    setup = parse_smb1_session_setup(cut)
+    assert (setup.native_os, setup.native_lanman, setup.primary_domain) == ("Windows 6.1", "Samba", None)
+
+
+def test_session_setup_blob_outside_the_reply_is_refused() -> None:
+    msg = bytearray(framed(SETUP))
+    struct.pack_into("<H", msg, 32 + 1 + 6, 0xFFFF)  # SecurityBlobLength
+    with pytest.raises(ProtocolError, match="security blob"):
+        parse_smb1_session_setup(bytes(msg))
+
+
+def test_session_setup_wrong_command_or_words() -> None:
+    with pytest.raises(ProtocolError, match="command 0x72"):
+        parse_smb1_session_setup(framed("samba417_nt1_smb1_negotiate.bin"))
+    msg = bytearray(framed(SETUP))
+    msg[32] = 2
+    with pytest.raises(ProtocolError, match="2 words"):
+        parse_smb1_session_setup(bytes(msg))
+
+
+@given(st.binary(max_size=300), st.booleans())
+def test_fuzz_session_setup_strings(tail: bytes, unicode: bool) -> None:
+    """Any bytes after the blob: printable strings of bounded length, or nothing."""
+    msg = bytearray(framed(SETUP))
+    flags2 = struct.unpack_from("<H", msg, 10)[0]
+    struct.pack_into("<H", msg, 10, flags2 | 0x8000 if unicode else flags2 & ~0x8000)
+    blob_len = struct.unpack_from("<H", msg, 32 + 7)[0]
+    data_at = 32 + 1 + 8 + 2
+    out = bytearray(msg[: data_at + blob_len] + tail)
+    struct.pack_into("<H", out, data_at - 2, blob_len + len(tail))
+    setup = parse_smb1_session_setup(bytes(out))
+    for text in (setup.native_os, setup.native_lanman, setup.primary_domain):
+        assert text is None or (text.isprintable() and len(text) <= 256)
+
+
+_PARSERS = (parse_smb2_negotiate, parse_smb1_negotiate, smb1_status, parse_ms17_010_reply, parse_smb1_session_setup)
 
 
 def _only_protocol_errors(blob: bytes) -> None:

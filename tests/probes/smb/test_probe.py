@@ -31,10 +31,11 @@ from duecare.probes.smb.facts import (
     SmbSession,
 )
 from duecare.probes.smb.ms17_010 import Ms17010Probe
+from duecare.probes.smb.packets import SMB1_COM_SESSION_SETUP_ANDX
 from duecare.probes.smb.parse import parse_smb2_negotiate
 from duecare.probes.smb.probe import SmbProbe, session_dialect
 from duecare.wire import EvidenceKind, ProbeStatus, Proto
-from tests.probes.smb.loopback import CLOSE, RESET, SILENT, Responder, scripted_peer
+from tests.probes.smb.loopback import CLOSE, RESET, SILENT, Responder, Seen, scripted_peer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -52,6 +53,8 @@ def samba(config: str, smb1: bytes | str, singles: dict[int, bytes | str]) -> Re
     """Answer like a Samba with ``config``: SMB1 as given, all-dialect and single-dialect SMB2."""
 
     def respond(request: bytes) -> bytes | str:
+        if request[4:8] == b"\xffSMB" and request[8] == SMB1_COM_SESSION_SETUP_ANDX:
+            return fixture(f"{config}_smb1_session_setup")
         if request[4:8] == b"\xffSMB":
             return smb1
         offered = _offered(request)
@@ -99,7 +102,7 @@ def _ctx(probe_s: float = 10.0) -> ProbeContext:
     )
 
 
-def run(p: Any, respond: Responder, probe_s: float = 10.0) -> tuple[ProbeOutcome, list[bytes]]:
+def run(p: Any, respond: Responder, probe_s: float = 10.0) -> tuple[ProbeOutcome, Seen]:
     async def go(port: int) -> ProbeOutcome:
         ctx = _ctx(probe_s)
         try:
@@ -137,7 +140,15 @@ def test_nt1_samba(sessions: SessionRecorder) -> None:
     assert f.anonymous.shares == ("public", "IPC$")
     assert f.guest.outcome is SessionOutcome.ACCEPTED and f.guest.is_guest
     assert f.host is not None and f.host.netbios_name == "FILESRV01"
-    assert len(seen) == 6  # all-dialect SMB2, SMB1, four single-dialect SMB2
+    # all-dialect SMB2, SMB1 NEGOTIATE + its SESSION_SETUP_ANDX on the same connection, four single-dialect SMB2
+    assert len(seen) == 7 and seen.connections == 6
+    assert [r[8] for r in seen if r[4:8] == b"\xffSMB"] == [0x72, SMB1_COM_SESSION_SETUP_ANDX]
+    setup = f.smb1_session_setup
+    assert setup is not None and setup.nt_status == 0xC0000016
+    names = (setup.native_os, setup.native_lanman, setup.primary_domain)
+    assert names == ("Windows 6.1", "Samba 4.17.12-Debian", "LAB")
+    assert outcome.observation is not None
+    assert any("NativeLanMan 'Samba 4.17.12-Debian'" in e.summary for e in outcome.observation.evidence)
     # Signing not required: sessions stay below 3.1.1, where impacket would force signing.
     assert [c["dialect"] for c in sessions.calls] == [0x0300, 0x0300]
     assert [c["list_shares"] for c in sessions.calls] == [True, False]
