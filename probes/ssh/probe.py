@@ -12,9 +12,6 @@ import contextlib
 import os
 from typing import ClassVar
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
-
 from duecare.probes._net import Stream
 from duecare.probes.base import Facts, Observation, ServiceProbe, Target, evidence
 from duecare.probes.context import ProbeContext
@@ -51,7 +48,11 @@ _MAX_PACKETS = 16
 
 def client_public(kex: str) -> bytes:
     """A fresh ephemeral public key for the chosen exchange; the private half is never needed, as
-    we never derive keys."""
+    we never derive keys. cryptography is imported here, when an SSH server answers, so a scan
+    without one never loads it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, x25519
+
     if kex.startswith("curve25519"):
         return (
             x25519.X25519PrivateKey.generate()
