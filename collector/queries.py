@@ -24,7 +24,7 @@ from duecare.collector.db.models import (
     Report,
     Site,
 )
-from duecare.collector.errors import NotFound
+from duecare.collector.errors import NotFound, Unprocessable
 from duecare.wire.api import ChangeOut
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
@@ -155,11 +155,19 @@ def obligations_after(
     return s.scalars(stmt.order_by(ObligationState.id).limit(limit)).all()
 
 
-def stored_report(s: Session, scope: ReaderScope, report_id: str) -> tuple[Report, Agent]:
-    row = s.get(Report, report_id)
-    if row is None or (scope.client_id is not None and row.client_id != scope.client_id):
+def stored_report(s: Session, scope: ReaderScope, report_id: str, client: str | None = None) -> tuple[Report, Agent]:
+    """A report id is unique per client only: a client's key reads its own; the all-clients key
+    names the client when two clients' agents chose the same id."""
+    f = resolve(s, scope, client, None)
+    stmt = select(Report).where(Report.id == report_id)
+    if f.client_id is not None:
+        stmt = stmt.where(Report.client_id == f.client_id)
+    rows = s.scalars(stmt.limit(2)).all()
+    if not rows:
         raise NotFound(f"no report {report_id!r}")
-    return row, s.get_one(Agent, row.agent_id)
+    if len(rows) > 1:
+        raise Unprocessable(f"report id {report_id!r} is used by more than one client: give ?client=")
+    return rows[0], s.get_one(Agent, rows[0].agent_id)
 
 
 def client_names(s: Session, f: Filters) -> dict[str, str]:

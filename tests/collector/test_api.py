@@ -65,7 +65,7 @@ def test_report_stored_with_receipt_and_site_filled_in(collector: Collector) -> 
     assert receipt.report_hash == report_hash(body["report"])
     assert not receipt.duplicate and not receipt.chain_gap
     with collector.db.read() as s:
-        row = s.get_one(ReportRow, str(receipt.report_id))
+        row = s.get_one(ReportRow, (agent.client_id, str(receipt.report_id)))
         assert row.site_id == agent.site_id and row.sequence == receipt.sequence
 
 
