@@ -23,6 +23,7 @@ from duecare.collector.db.models import (
     EnrollmentToken,
     FindingState,
     HeldReport,
+    IdKey,
     ObligationState,
     ReadAudit,
     ReaderKey,
@@ -32,6 +33,7 @@ from duecare.collector.db.models import (
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database
 from duecare.collector.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from duecare.collector.ids import Ids, Kind
 from duecare.collector.security import (
     AGENT_PREFIX,
     ENROLLMENT_PREFIX,
@@ -249,8 +251,20 @@ def remove_client(db: Database, client_ref: str) -> str:
             s.execute(delete(Agent).where(Agent.id.in_(agent_ids)))
         s.execute(delete(ReaderKey).where(ReaderKey.client_id == cid))
         s.execute(delete(Site).where(Site.client_id == cid))
+        s.execute(delete(IdKey).where(IdKey.scope == cid))  # its opaque ids can no longer be read back
         s.execute(delete(Client).where(Client.id == cid))
         return cid
+
+
+def convert_cursor(db: Database, old: str, client_ref: str | None) -> str:
+    """The opaque cursor (collector/ids.py) of a numeric ``duecare pull`` cursor of a collector before
+    0006, for the client's key (``client_ref``) or the all-clients key (None): the next pull goes on
+    exactly where the old one stopped. The MSP runs it (it reads the database): a reader cannot."""
+    if not old.isdigit() or len(old) > 18:
+        raise Unprocessable(f"{old[:40]!r} is not a numeric cursor of an older collector")
+    with db.read() as s:
+        client_id = None if client_ref is None else find_client(s, client_ref).id
+    return Ids.of(db.engine, client_id).cursor(Kind.CURSOR_CHANGES, int(old))
 
 
 def set_webhook(db: Database, client_ref: str, url: str | None) -> str | None:

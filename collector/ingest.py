@@ -46,7 +46,7 @@ from duecare.collector.schemas import (
     chain_gap_out,
     dropped_report_out,
     finding_dict,
-    obligation_out,
+    obligation_dict,
     report_summary,
 )
 from duecare.wire import Receipt, Report, SignedReport, canonical_bytes
@@ -376,7 +376,7 @@ def _payload(t: lifecycle.Transition, hostnames: dict[str, str | None]) -> dict[
     elif isinstance(r, AssetRow):
         out["asset"] = asset_dict(r)
     else:
-        out["obligation"] = obligation_out(r).model_dump(mode="json")
+        out["obligation"] = obligation_dict(r)
     return out
 
 

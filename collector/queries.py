@@ -25,7 +25,7 @@ from duecare.collector.db.models import (
     Site,
 )
 from duecare.collector.errors import NotFound, Unprocessable
-from duecare.wire.api import ChangeOut
+from duecare.collector.ids import Ids, public_change
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -65,10 +65,6 @@ def _scoped(stmt: S, model: Any, f: Filters) -> S:
     return stmt
 
 
-def changes_after(s: Session, f: Filters, cursor: int, limit: int) -> list[ChangeOut]:
-    return [ChangeOut.model_validate(c) for c in changes_after_raw(s, f, cursor, limit)]
-
-
 def changes_head(s: Session, f: Filters, cursor: int) -> tuple[int, int]:
     """The newest change id in reach (or ``cursor`` when nothing is newer) and how many lie after ``cursor``."""
     stmt = _scoped(select(func.max(Change.id), func.count(Change.id)), Change, f).where(Change.id > cursor)
@@ -102,10 +98,11 @@ def changes_after_raw(
 
 
 def changes_after_json(
-    s: Session, f: Filters, cursor: int, limit: int, until: int | None = None
+    s: Session, f: Filters, cursor: int, limit: int, ids: Ids, until: int | None = None
 ) -> tuple[list[bytes], int | None]:
-    """Feed entries as JSON text, each spliced from the stored payload without parsing it (the pull
-    of 100,000 changes is mostly this); returns the entries and the last id."""
+    """Feed entries as JSON text with public ids (``collector/ids.py``); returns the entries and the
+    last internal id (the next page's keyset bound). The stored payload is parsed only to make the
+    id of the row it carries public."""
     t = Change.__table__
     payload = cast(t.c.payload, Text)
     stmt = select(t.c.id, t.c.kind, t.c.client_id, t.c.site_id, t.c.subject, t.c.report_id, t.c.created_at, payload)
@@ -115,19 +112,17 @@ def changes_after_json(
     out: list[bytes] = []
     last = None
     for cid, kind, client, site, subject, report, created, body in s.execute(stmt.order_by(t.c.id).limit(limit)):
-        head = orjson.dumps(
-            {
-                "id": cid,
-                "kind": kind,
-                "client_id": client,
-                "site_id": site,
-                "subject": subject,
-                "report_id": report,
-                "created_at": created.isoformat().replace("+00:00", "Z"),
-            }
-        )
-        rest = body.strip().encode()
-        out.append(head[:-1] + (b"," + rest[1:] if rest != b"{}" else b"}"))
+        entry = {
+            "id": cid,
+            "kind": kind,
+            "client_id": client,
+            "site_id": site,
+            "subject": subject,
+            "report_id": report,
+            "created_at": created.isoformat().replace("+00:00", "Z"),
+            **orjson.loads(body),
+        }
+        out.append(orjson.dumps(public_change(ids, entry)))
         last = cid
     return out, last
 

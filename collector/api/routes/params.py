@@ -11,7 +11,14 @@ from duecare.wire.api import AssetStatus, FindingStatus
 
 ClientParam = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_-]+$", description="Client id")]
 SiteParam = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_-]+$", description="Site id")]
-Cursor = Annotated[str, Query(pattern=r"^[0-9]{1,18}$", description="Opaque: pass back next_cursor")]
+Cursor = Annotated[
+    str,
+    Query(
+        max_length=40,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="Opaque, per key: pass back next_cursor (0: from the start)",
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=100_000, description="Page size (capped by the collector)")]
 FindingStatusParam = Annotated[FindingStatus | None, Query()]
 AssetStatusParam = Annotated[AssetStatus | None, Query()]
