@@ -5,6 +5,8 @@ Used by the admin CLI and by ``POST /v1/enroll``. Every secret is returned once 
 
 from __future__ import annotations
 
+import os
+import base64
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,6 +86,8 @@ def add_client(db: Database, name: str) -> str:
             raise Conflict(f"client {name!r} exists")
         client = Client(id=new_id("cl_"), name=name, created_at=_now())
         s.add(client)
+        # Its id key now, in the same transaction: reads never have to make one (collector/ids.py).
+        s.add(IdKey(scope=client.id, secret=base64.b64encode(os.urandom(32)).decode(), created_at=_now()))
         return client.id
 
 

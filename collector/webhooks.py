@@ -117,16 +117,19 @@ class WebhookSender:
                 return None  # delivered already, or another replica has it
             row = s.get_one(WebhookDelivery, delivery_id)
             client = s.get_one(Client, row.client_id)
-            codec = keys_of(s).codec(row.client_id)
-            return _Claimed(
-                row.id,
-                client.webhook_url,
-                client.webhook_secret,
-                _public_body(codec, row.body),
-                row.attempts,
-                codec.encode(Kind.DELIVERY, row.id),
-                codec.encode(Kind.CHANGE, row.change_id),
-            )
+            url, secret, body, attempts = client.webhook_url, client.webhook_secret, row.body, row.attempts
+            client_id, change_id = row.client_id, row.change_id
+        # After the write transaction: a client's id key is made (once) in a transaction of its own.
+        codec = keys_of(self.db.engine).codec(client_id)
+        return _Claimed(
+            delivery_id,
+            url,
+            secret,
+            _public_body(codec, body),
+            attempts,
+            codec.encode(Kind.DELIVERY, delivery_id),
+            codec.encode(Kind.CHANGE, change_id),
+        )
 
     def _finish(self, c: _Claimed, ok: bool, attempts: int, error: str | None) -> None:
         now = datetime.now(UTC)

@@ -2,7 +2,8 @@
 receipt sequence, signed tombstones.
 
 - ``id_keys``: one secret per client (and one for the all-clients scope) that turns internal row
-  ids into opaque ids and cursors (``collector/ids.py``); made on first use, so none is made here.
+  ids into opaque ids and cursors (``collector/ids.py``): made here for every existing client
+  (``add-client`` makes a new client's; the all-clients one is made on first use).
 - ``reports``: primary key (client_id, id) instead of (id): another tenant's report id is unrelated.
 - ``reports.sequence``: renumbered as each agent's report number (1, 2, …), no longer the global
   feed id that showed every other tenant's activity in the gaps. Receipts an agent already holds
@@ -15,6 +16,10 @@ Create Date: 2026-12-06 02:30:00
 """
 
 from __future__ import annotations
+
+import base64
+import os
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,6 +38,14 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("scope", name=op.f("pk_id_keys")),
     )
+    conn = op.get_bind()
+    now = datetime.now(UTC)
+    keys = [
+        {"s": cid, "k": base64.b64encode(os.urandom(32)).decode(), "t": now}
+        for (cid,) in conn.execute(sa.text("SELECT id FROM clients")).all()
+    ]
+    if keys:
+        conn.execute(sa.text("INSERT INTO id_keys (scope, secret, created_at) VALUES (:s, :k, :t)"), keys)
     with op.batch_alter_table("dropped_reports", schema=None) as batch_op:
         batch_op.add_column(sa.Column("signature", sa.String(length=100), nullable=True))
     with op.batch_alter_table("reports", schema=None) as batch_op:
