@@ -5,9 +5,9 @@ Used by the admin CLI and by ``POST /v1/enroll``. Every secret is returned once 
 
 from __future__ import annotations
 
-import os
 import base64
 import ipaddress
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta

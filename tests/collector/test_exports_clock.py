@@ -30,7 +30,8 @@ def _finding_out() -> FindingOut:
     w = finding("198.18.0.30", Exposure.SMB_MS17_010, 445, kev_cves=["CVE-2017-0143"])
     w = w.model_copy(update={"deadline": date(2026, 11, 16), "timeline": TIMELINE})
     return FindingOut(
-        id="fEW3g5X-Y7xFh8FZYrnOzA", client_id="c", site_id="s", ip="198.18.0.30", exposure=w.exposure.value, port=445, proto=w.proto,
+        id="fEW3g5X-Y7xFh8FZYrnOzA", client_id="c", site_id="s", ip="198.18.0.30", exposure=w.exposure.value,
+        port=445, proto=w.proto,
         status="open", severity=w.severity, title=w.title, kev=True, first_seen_at=BASE_TIME, last_seen_at=BASE_TIME,
         status_changed_at=BASE_TIME, last_report_id="r", changed_by_report_id="r", finding=w,
     )  # fmt: skip
