@@ -115,6 +115,9 @@ def test_0006_on_a_database_populated_at_0005(db_url: str) -> None:
                 ("ag_b", 3),
             ]
             assert c.execute(text("SELECT signature FROM dropped_reports")).scalar_one() is None
+            # Every existing client has its id key (collector/ids.py), each its own.
+            keys = dict(c.execute(text("SELECT scope, secret FROM id_keys")).all())
+            assert set(keys) == {"cl_a", "cl_b"} and keys["cl_a"] != keys["cl_b"]
             # The same report id under the other client is now a separate row.
             c.execute(
                 text(
