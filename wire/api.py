@@ -71,7 +71,7 @@ class Readiness(_Out):
 
 
 class FindingOut(_Out):
-    #: Opaque, per client (22 characters): the same finding keeps it; it says nothing of order or count.
+    #: Opaque, per client (32 hex characters): the same finding keeps it; it says nothing of order or count.
     id: str
     client_id: str
     site_id: str
@@ -99,7 +99,7 @@ class FindingOut(_Out):
 
 
 class AssetOut(_Out):
-    #: Opaque, per client (22 characters): the same asset keeps it; it says nothing of order or count.
+    #: Opaque, per client (32 hex characters): the same asset keeps it; it says nothing of order or count.
     id: str
     client_id: str
     site_id: str
@@ -115,7 +115,7 @@ class AssetOut(_Out):
 
 
 class ObligationOut(_Out):
-    #: Opaque, per client (22 characters): the same obligation keeps it; it says nothing of order or count.
+    #: Opaque, per client (32 hex characters): the same obligation keeps it; it says nothing of order or count.
     id: str
     client_id: str
     site_id: str

@@ -123,8 +123,8 @@ def test_pull_keeps_the_cursor(live: tuple[Server, Path, AgentChain, dict[str, s
     doc = json.loads(out.read_text())
     ids = [c["id"] for c in doc["changes"]]
     # Opaque (collector/ids.py): no number of the collector's feed shows, in ids or in the cursor.
-    assert len(set(ids)) == len(ids) and all(len(i) == 22 and not i.isdigit() for i in ids)
-    assert doc["cursor"] == cursor.read_text().strip() and len(doc["cursor"]) == 22
+    assert len(set(ids)) == len(ids) and all(len(i) == 32 and not i.isdigit() for i in ids)
+    assert doc["cursor"] == cursor.read_text().strip() and len(doc["cursor"]) == 32
     assert doc["clients"] and {c["kind"] for c in doc["changes"]} >= {"report", "finding"}
     for written in (out, cursor):  # every client's findings may be in a pull: owner-only
         assert written.stat().st_mode & 0o777 == 0o600, written

@@ -32,7 +32,7 @@ KEY_A, KEY_B = os.urandom(32), os.urandom(32)
 def test_codec_round_trips_and_refuses_other_keys_and_kinds(n: int, kind: Kind) -> None:
     a, b = Codec(KEY_A), Codec(KEY_B)
     text = a.encode(kind, n)
-    assert len(text) == 22 and a.decode(kind, text) == n
+    assert len(text) == 32 and a.decode(kind, text) == n
     assert str(n) not in text or len(str(n)) < 4  # never the number itself (a short one may occur by chance)
     with pytest.raises(BadId):
         b.decode(kind, text)
@@ -41,7 +41,7 @@ def test_codec_round_trips_and_refuses_other_keys_and_kinds(n: int, kind: Kind) 
         a.decode(other, text)
 
 
-@given(st.integers(min_value=1, max_value=2**40), st.integers(min_value=0, max_value=21), st.sampled_from("AQw_-9"))
+@given(st.integers(min_value=1, max_value=2**40), st.integers(min_value=0, max_value=31), st.sampled_from("0a9fA-"))
 def test_an_altered_id_is_refused(n: int, at: int, char: str) -> None:
     a = Codec(KEY_A)
     text = a.encode(Kind.FINDING, n)
@@ -99,11 +99,11 @@ def test_ids_are_opaque_and_show_no_order_or_gap(collector: Collector, busy: tup
     assert len(changes) >= 12
     for items in seen.values():
         for item in items:
-            assert len(item["id"]) == 22 and item["id"] not in numbers and item["client_id"] == a.client_id
+            assert len(item["id"]) == 32 and item["id"] not in numbers and item["client_id"] == a.client_id
     for change in seen["/v1/changes"]:  # the row each feed entry carries: its id is public too
         for nested in ("finding", "asset", "obligation"):
             if isinstance(change.get(nested), dict):
-                assert len(change[nested]["id"]) == 22 and change[nested]["id"] not in numbers
+                assert len(change[nested]["id"]) == 32 and change[nested]["id"] not in numbers
     # Feed order is kept, but the ids carry none: sorted ids are not the feed (chance: 1 in 12!).
     assert sorted(changes) != changes
     # The same finding has one id wherever it shows: in the list and in the feed.
@@ -114,7 +114,7 @@ def test_ids_are_opaque_and_show_no_order_or_gap(collector: Collector, busy: tup
 
 def test_b_activity_leaves_a_view_unchanged_but_for_ids(collector: Collector) -> None:
     """The same history of A, with and without B's reports in between: A's reader sees the same
-    things, and nothing in its ids tells the two apart (each a fresh 22-character block)."""
+    things, and nothing in its ids tells the two apart (each a fresh 32-character block)."""
     a, b = collector.enroll("alpha", "alpha-site"), collector.enroll("bravo", "bravo-site")
     reader = collector.reader("alpha")
     _post(collector, a, "198.18.0.10")
@@ -124,8 +124,8 @@ def test_b_activity_leaves_a_view_unchanged_but_for_ids(collector: Collector) ->
     _post(collector, a, "198.18.0.11")
     after = collector.http.get("/v1/changes", params={"cursor": before["next_cursor"]}, headers=reader).json()
     assert after["changes"] and all(c["client_id"] == a.client_id for c in after["changes"])
-    assert all(len(c["id"]) == 22 for c in before["changes"] + after["changes"])
-    assert len(after["next_cursor"]) == len(before["next_cursor"]) == 22
+    assert all(len(c["id"]) == 32 for c in before["changes"] + after["changes"])
+    assert len(after["next_cursor"]) == len(before["next_cursor"]) == 32
 
 
 def test_cursor_pages_keyset_per_client_while_others_ingest(
@@ -171,7 +171,7 @@ def test_cursors_of_b_or_of_another_scope_are_422_naming_the_problem(
     assert collector.http.get(path, params={"cursor": own, "client": a.client_id}, headers=msp).status_code == 200
     numeric = collector.http.get(path, params={"cursor": "5"}, headers=reader_a)
     assert numeric.status_code == 422 and "numeric cursor" in numeric.json()["detail"]
-    for junk in ("x" * 22, "AAAA", "-" * 40):
+    for junk in ("x" * 32, "AAAA", "-" * 40, "0" * 31 + "1", "F" * 32):
         assert collector.http.get(path, params={"cursor": junk}, headers=reader_a).status_code == 422
     # A cursor of another list is not this list's.
     other = next(p for p in LISTS if p != path)
@@ -211,7 +211,7 @@ def test_exports_carry_the_same_opaque_ids(collector: Collector, busy: tuple[Enr
     assert ocsf.status_code == 200
     feed = collector.http.get("/v1/export/changes", params={"format": "json"}, headers=reader)
     doc = feed.json()
-    assert doc["cursor"] == feed.headers["x-duecare-cursor"] and len(doc["cursor"]) == 22
+    assert doc["cursor"] == feed.headers["x-duecare-cursor"] and len(doc["cursor"]) == 32
     plain = collector.http.get("/v1/changes", headers=reader).json()["changes"]
     assert [c["id"] for c in doc["changes"]] == [c["id"] for c in plain]
     assert doc["changes"] == plain
