@@ -41,7 +41,8 @@ def _obligation_out(status: ObligationStatus, **kw: object) -> ObligationOut:
     return ObligationOut.model_validate(
         {
             "id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "client_id": "c", "site_id": "s",
-            "framework": "hipaa-security-rule", "requirement": "164.308(b)(1)", "title": "t", "status": status, "profile": "hipaa", "deadline": None,
+            "framework": "hipaa-security-rule", "requirement": "164.308(b)(1)", "title": "t", "status": status,
+            "profile": "hipaa", "deadline": None,
             "overdue": False, "reason": "r", "findings": [], "first_seen_at": BASE_TIME, "last_seen_at": BASE_TIME,
             "status_changed_at": BASE_TIME, "last_report_id": "r", "changed_by_report_id": "r", **kw,
         }
