@@ -14,10 +14,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from duecare.collector.ids import Ids, Kind
 from duecare.collector.db.models import ChainGap, Change
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database, make_engine
+from duecare.collector.ids import Ids, Kind
 from tests.collector.databases import database_url, postgres_database
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import Server, cli
