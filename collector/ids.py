@@ -245,21 +245,27 @@ _LEADING_ID = re.compile(
 _KINDS = {b"finding": Kind.FINDING, b"asset": Kind.ASSET, b"obligation": Kind.OBLIGATION}
 
 
-def public_payload_json(ids: Ids, client_id: str, body: bytes) -> bytes:
-    """A stored payload's JSON text with the carried row's id made public, without parsing it when
-    it has the form ingest writes (the pull streams 100,000s of these); any other form is parsed."""
-    if b'"id":' not in body:  # report, chain gap, dropped report: no row id in them
-        return body
-    m = _LEADING_ID.match(body)
+def public_feed_entry(codec: Codec, head: dict[str, Any], raw: bytes) -> bytes:
+    """One feed entry as JSON text: ``head`` (the change's columns, ``id`` the row number) and the
+    stored payload's text spliced after it, with both ids made public under the client's ``codec``.
+
+    The payload is not parsed when it has the form ingest writes (the pull streams 100,000s of
+    these): the carried row's id is replaced in the text; any other form is parsed."""
+    h = orjson.dumps({**head, "id": codec.encode(Kind.CHANGE, int(head["id"]))})[:-1]
+    if raw == b"{}":
+        return h + b"}"
+    if b'"id":' not in raw:  # report, chain gap, dropped report: no row id in them
+        return b"".join((h, b",", raw[1:]))
+    m = _LEADING_ID.match(raw)
     if m is None:
-        doc = orjson.loads(body)
+        doc = orjson.loads(raw)
         for key, kind in _NESTED:
             item = doc.get(key)
             if isinstance(item, dict) and isinstance(item.get("id"), int):
-                doc[key] = {**item, "id": ids.public(kind, client_id, item["id"])}
-        return orjson.dumps(doc)
-    public = ids.public(_KINDS[m.group(1)], client_id, int(m.group(2)))
-    return body[: m.start(2)] + b'"' + public.encode() + b'"' + body[m.end(2) :]
+                doc[key] = {**item, "id": codec.encode(kind, item["id"])}
+        return b"".join((h, b",", orjson.dumps(doc)[1:]))
+    public = codec.encode(_KINDS[m.group(1)], int(m.group(2))).encode()
+    return b"".join((h, b",", raw[1 : m.start(2)], b'"', public, b'"', raw[m.end(2) :]))
 
 
 def public_row(ids: Ids, kind: Kind, item: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import orjson
 from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
@@ -25,7 +24,7 @@ from duecare.collector.db.models import (
     Site,
 )
 from duecare.collector.errors import NotFound, Unprocessable
-from duecare.collector.ids import Ids, Kind, public_payload_json
+from duecare.collector.ids import Codec, Ids, public_feed_entry
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -111,20 +110,19 @@ def changes_after_json(
         stmt = stmt.where(t.c.id <= until)
     out: list[bytes] = []
     last = None
+    codecs: dict[str, Codec] = {}
     for cid, kind, client, site, subject, report, created, body in s.execute(stmt.order_by(t.c.id).limit(limit)):
-        head = orjson.dumps(
-            {
-                "id": ids.public(Kind.CHANGE, client, cid),
-                "kind": kind,
-                "client_id": client,
-                "site_id": site,
-                "subject": subject,
-                "report_id": report,
-                "created_at": created.isoformat().replace("+00:00", "Z"),
-            }
-        )
-        rest = public_payload_json(ids, client, body.strip().encode())
-        out.append(head[:-1] + (b"," + rest[1:] if rest != b"{}" else b"}"))
+        codec = codecs.get(client) or codecs.setdefault(client, ids.keys.codec(client))
+        head = {
+            "id": cid,
+            "kind": kind,
+            "client_id": client,
+            "site_id": site,
+            "subject": subject,
+            "report_id": report,
+            "created_at": created.isoformat().replace("+00:00", "Z"),
+        }
+        out.append(public_feed_entry(codec, head, body.strip().encode()))
         last = cid
     return out, last
 

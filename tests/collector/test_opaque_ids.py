@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from duecare.collector import admin
 from duecare.collector.db.models import Change, FindingState
-from duecare.collector.ids import BadId, Codec, Ids, Kind
+from duecare.collector.ids import BadId, Codec, Ids, Kind, public_feed_entry
 from duecare.wire import ObligationStatus
 from tests.collector.conftest import Collector, Enrolled
 from tests.collector.factories import asset, finding, obligations
@@ -230,3 +231,25 @@ def test_convert_cursor_continues_where_a_numeric_cursor_stopped(
     converted = admin.convert_cursor(collector.db, str(numbers[2]), "alpha")
     rest = collector.http.get("/v1/changes", params={"cursor": converted}, headers=reader).json()["changes"]
     assert [c["id"] for c in rest] == full[3:]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"transition": "new", "finding": {"id": 41, "ip": "198.18.0.5", "finding": {"id": 7}}},
+        {"transition": "resolved", "previous_status": "open", "asset": {"id": 41, "ip": "198.18.0.5"}},
+        {"obligation": {"title": "t", "id": 41}, "transition": "new"},  # another form: parsed, same result
+        {"report": {"report_id": "r", "finding_count": 1}},
+        {},
+    ],
+)
+def test_feed_entry_splice_matches_a_parse(payload: dict[str, Any]) -> None:
+    """The pull's text splice (``public_feed_entry``) gives what parsing and rewriting would."""
+    codec = Codec(KEY_A)
+    head = {"id": 9, "kind": "finding", "client_id": "cl_a"}
+    out = orjson.loads(public_feed_entry(codec, head, orjson.dumps(payload)))
+    expected = {**head, **payload, "id": codec.encode(Kind.CHANGE, 9)}
+    for key, kind in (("finding", Kind.FINDING), ("asset", Kind.ASSET), ("obligation", Kind.OBLIGATION)):
+        if key in payload:
+            expected[key] = {**payload[key], "id": codec.encode(kind, 41)}
+    assert out == expected
