@@ -90,7 +90,7 @@ def deliver_due(
         item = outbox.next_due(clock())
         if item is None:
             break
-        tombstones = outbox.tombstones()
+        tombstones = outbox.tombstones(key)  # an older agent's unsigned ones are signed here
         held = outbox.held_notices(key) if key is not None else []  # key asked only if needed
         body = with_tombstones(item.envelope, tombstones).model_copy(update={"held": tuple(held)}).model_dump_json()
         try:

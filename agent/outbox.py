@@ -1,6 +1,8 @@
 """Durable outbox: a report is in SQLite before anyone tries to deliver it, and leaves only
 after the collector's receipt. Bounded: past ``max_pending`` the oldest is dropped, and a
-tombstone (id + hash) is kept and sent with the next delivery so the collector sees the gap.
+tombstone (id + hash, signed with the agent's key when the report is dropped) is kept and sent
+with the next delivery so the collector sees the gap; ``duecare verify --state-dir`` checks the
+stored ones.
 
 No head-of-line blocking: a report the collector keeps answering with server errors (a report it
 cannot store, not a collector that is down) is *held* after ``HoldPolicy.errors`` such answers over
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 from duecare.agent.signing import seal
 from duecare.wire import HeldNotice, Receipt, Report, SignedReport, Tombstone
 from duecare.wire.bounds import printable
-from duecare.wire.envelope import held_payload
+from duecare.wire.envelope import held_payload, tombstone_payload
 
 if TYPE_CHECKING:  # the daemon reads and delivers the outbox without ever loading the signing library
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -72,6 +74,8 @@ _ADDED = {
     "held_reason": "TEXT",
     "held_notified": "INTEGER NOT NULL DEFAULT 0",
 }
+#: Tombstone columns added later: an older agent's unsigned tombstones are signed at the next delivery.
+_ADDED_TOMBSTONES = {"signature": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,10 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
+def _signed_tombstone(t: Tombstone, key: Ed25519PrivateKey) -> Tombstone:
+    return t.model_copy(update={"signature": base64.b64encode(key.sign(tombstone_payload(t))).decode()})
+
+
 class Outbox:
     def __init__(
         self, path: Path, *, max_pending: int = 500, keep_delivered: int = 200, hold: HoldPolicy | None = None
@@ -119,6 +127,10 @@ class Outbox:
                 for col, decl in _ADDED.items():
                     if col not in have:
                         db.execute(f"ALTER TABLE pending ADD COLUMN {col} {decl}")
+                have = {r[1] for r in db.execute("PRAGMA table_info(tombstones)")}
+                for col, decl in _ADDED_TOMBSTONES.items():
+                    if col not in have:
+                        db.execute(f"ALTER TABLE tombstones ADD COLUMN {col} {decl}")
         finally:
             os.umask(old)
         for suffix in ("", "-wal", "-shm"):
@@ -167,19 +179,20 @@ class Outbox:
                 (str(report.report_id), digest, env.model_dump_json().encode(), _now()),
             )
             self._set_meta(db, "chain_head", digest)
-            self._trim(db)
+            self._trim(db, key)
         return env, digest
 
-    def _trim(self, db: sqlite3.Connection) -> None:
+    def _trim(self, db: sqlite3.Connection, key: Ed25519PrivateKey) -> None:
         (count,) = db.execute("SELECT count(*) FROM pending").fetchone()
         excess = int(count) - self.max_pending
         if excess <= 0:
             return
         rows = db.execute("SELECT seq, report_id, report_hash FROM pending ORDER BY seq LIMIT ?", (excess,)).fetchall()
         for seq, rid, digest in rows:
+            stone = _signed_tombstone(Tombstone(report_id=rid, report_hash=digest, dropped_at=_now()), key)
             db.execute(
-                "INSERT OR IGNORE INTO tombstones(report_id, report_hash, dropped_at) VALUES (?, ?, ?)",
-                (rid, digest, _now()),
+                "INSERT OR IGNORE INTO tombstones(report_id, report_hash, dropped_at, signature) VALUES (?, ?, ?, ?)",
+                (rid, digest, stone.dropped_at.isoformat(), stone.signature),
             )
             db.execute("DELETE FROM pending WHERE seq = ?", (seq,))
 
@@ -271,10 +284,31 @@ class Outbox:
             out.append(notice.model_copy(update={"signature": sig}))
         return out
 
-    def tombstones(self) -> list[Tombstone]:
+    def tombstones(self, key: Callable[[], Ed25519PrivateKey] | None = None) -> list[Tombstone]:
+        """The tombstones the collector has not acknowledged. One an older agent stored unsigned is
+        signed now with ``key`` (asked only then) and the signature kept; without a key it goes unsigned."""
         with self._db() as db:
-            rows = db.execute("SELECT report_id, report_hash, dropped_at FROM tombstones WHERE acknowledged = 0")
-            return [Tombstone(report_id=r[0], report_hash=r[1], dropped_at=r[2]) for r in rows.fetchall()]
+            rows = db.execute(
+                "SELECT report_id, report_hash, dropped_at, signature FROM tombstones WHERE acknowledged = 0"
+            ).fetchall()
+        out = [Tombstone(report_id=r[0], report_hash=r[1], dropped_at=r[2], signature=r[3]) for r in rows]
+        if key is None or all(t.signature is not None for t in out):
+            return out
+        signer = key()
+        signed = [t if t.signature is not None else _signed_tombstone(t, signer) for t in out]
+        with self._tx() as db:
+            for t in signed:
+                db.execute(
+                    "UPDATE tombstones SET signature = ? WHERE report_id = ? AND signature IS NULL",
+                    (t.signature, str(t.report_id)),
+                )
+        return signed
+
+    def stored_tombstones(self) -> list[Tombstone]:
+        """Every tombstone kept, acknowledged or not (``duecare verify --state-dir`` checks them)."""
+        with self._db() as db:
+            rows = db.execute("SELECT report_id, report_hash, dropped_at, signature FROM tombstones").fetchall()
+        return [Tombstone(report_id=r[0], report_hash=r[1], dropped_at=r[2], signature=r[3]) for r in rows]
 
     def delivered(
         self, item: PendingReport, receipt: Receipt, tombstones: list[Tombstone], held: Sequence[HeldNotice] = ()

@@ -396,6 +396,29 @@ def remove_client(
     typer.echo(f"client {client_id} removed with its sites, agents, keys and data")
 
 
+@app.command("convert-cursor")
+def convert_cursor(
+    cursor: Annotated[str, typer.Argument(metavar="CURSOR", help="The numeric cursor of an older duecare pull.")],
+    client: Annotated[
+        str | None, typer.Option("--client", metavar="CLIENT", help="The client whose key pulls (name or id).")
+    ] = None,
+    all_clients: Annotated[bool, typer.Option("--all-clients", help="The key pulls every client.")] = False,
+    db: DbOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Print the opaque cursor that replaces a numeric one (collector before 0006): write it to the
+    pull's cursor file and the next pull goes on where the old one stopped."""
+    if (client is None) == (not all_clients):
+        raise fail("give --client CLIENT (the pulling key reads one client) or --all-clients")
+    database = _open(db, state_dir)
+    try:
+        typer.echo(admin.convert_cursor(database, cursor, client))
+    except CollectorError as exc:
+        raise fail(exc.detail) from exc
+    finally:
+        database.dispose()
+
+
 @app.command("keys")
 def keys(
     client: Annotated[str | None, typer.Option("--client", metavar="CLIENT", help="Only this client's.")] = None,

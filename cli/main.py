@@ -271,6 +271,10 @@ def verify(
         raise fail(f"--public-key: not a base64 Ed25519 public key ({exc})") from exc
     problems = [(p.report_id, p.problem) for p in verify_chain(envelopes, key)]
     problems += receipt_problems
+    if state_dir is not None:
+        stone_notices, stone_problems = _check_tombstones(outbox, key)
+        notices += stone_notices
+        problems += stone_problems
     for rid, problem in problems:
         err.print(f"{rid}: {problem}", markup=False)
     if problems:
@@ -306,6 +310,31 @@ def _check_receipts(state: Any, outbox: Any) -> tuple[list[str], list[tuple[str,
     if signed:
         how = "the collector key pinned at enrollment" if pinned else "the key they name (no key pinned)"
         notices.append(f"{signed} receipt(s): collector signatures valid, checked with {how}")
+    return notices, problems
+
+
+def _check_tombstones(outbox: Any, key: Any) -> tuple[list[str], list[tuple[str, str]]]:
+    """Each kept tombstone: signed with the agent's key when its report was dropped, so an edited or
+    invented one (to explain a gap away) shows. One an older agent stored unsigned is said, not failed."""
+    from duecare.wire.envelope import tombstone_payload
+    from duecare.wire.signatures import SignatureError, verify_payload
+
+    notices, problems = [], []
+    valid = unsigned = 0
+    for t in outbox.stored_tombstones():
+        if t.signature is None:
+            unsigned += 1
+            continue
+        try:
+            verify_payload(key, tombstone_payload(t), t.signature)
+        except SignatureError:
+            problems.append((str(t.report_id), "tombstone: signature invalid (altered after the report was dropped?)"))
+            continue
+        valid += 1
+    if valid:
+        notices.append(f"{valid} tombstone(s) of dropped reports: agent signatures valid")
+    if unsigned:
+        notices.append(f"{unsigned} tombstone(s) stored unsigned by an older agent (signed at the next delivery)")
     return notices, problems
 
 

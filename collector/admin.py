@@ -5,7 +5,9 @@ Used by the admin CLI and by ``POST /v1/enroll``. Every secret is returned once 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,7 @@ from duecare.collector.db.models import (
     EnrollmentToken,
     FindingState,
     HeldReport,
+    IdKey,
     ObligationState,
     ReadAudit,
     ReaderKey,
@@ -32,6 +35,7 @@ from duecare.collector.db.models import (
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database
 from duecare.collector.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from duecare.collector.ids import Ids, Kind
 from duecare.collector.security import (
     AGENT_PREFIX,
     ENROLLMENT_PREFIX,
@@ -82,6 +86,8 @@ def add_client(db: Database, name: str) -> str:
             raise Conflict(f"client {name!r} exists")
         client = Client(id=new_id("cl_"), name=name, created_at=_now())
         s.add(client)
+        # Its id key now, in the same transaction: reads never have to make one (collector/ids.py).
+        s.add(IdKey(scope=client.id, secret=base64.b64encode(os.urandom(32)).decode(), created_at=_now()))
         return client.id
 
 
@@ -249,8 +255,20 @@ def remove_client(db: Database, client_ref: str) -> str:
             s.execute(delete(Agent).where(Agent.id.in_(agent_ids)))
         s.execute(delete(ReaderKey).where(ReaderKey.client_id == cid))
         s.execute(delete(Site).where(Site.client_id == cid))
+        s.execute(delete(IdKey).where(IdKey.scope == cid))  # its opaque ids can no longer be read back
         s.execute(delete(Client).where(Client.id == cid))
         return cid
+
+
+def convert_cursor(db: Database, old: str, client_ref: str | None) -> str:
+    """The opaque cursor (collector/ids.py) of a numeric ``duecare pull`` cursor of a collector before
+    0006, for the client's key (``client_ref``) or the all-clients key (None): the next pull goes on
+    exactly where the old one stopped. The MSP runs it (it reads the database): a reader cannot."""
+    if not old.isdigit() or len(old) > 18:
+        raise Unprocessable(f"{old[:40]!r} is not a numeric cursor of an older collector")
+    with db.read() as s:
+        client_id = None if client_ref is None else find_client(s, client_ref).id
+    return Ids.of(db.engine, client_id).cursor(Kind.CURSOR_CHANGES, int(old))
 
 
 def set_webhook(db: Database, client_ref: str, url: str | None) -> str | None:

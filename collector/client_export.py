@@ -14,6 +14,7 @@ import orjson
 from duecare.collector import queries
 from duecare.collector.db.models import Client
 from duecare.collector.db.session import Database
+from duecare.collector.ids import Ids, Kind, public_change
 from duecare.collector.schemas import finding_out
 from duecare.files import write_atomic_stream
 
@@ -30,7 +31,11 @@ def _items(db: Database, client_id: str) -> Iterator[bytes]:
     while True:
         with db.read() as s:
             rows = queries.findings_after(s, filters, None, after, PAGE)
-            chunk = [finding_out(r).model_dump_json().encode() for r in rows]
+            ids = Ids.of(s, client_id)
+            chunk = [
+                finding_out(r, public_id=ids.public(Kind.FINDING, r.client_id, r.id)).model_dump_json().encode()
+                for r in rows
+            ]
         for item in chunk:
             yield (b"" if first else b",") + item
             first = False
@@ -42,8 +47,9 @@ def _items(db: Database, client_id: str) -> Iterator[bytes]:
     while True:
         with db.read() as s:
             page = queries.changes_after_raw(s, filters, cursor, PAGE)
+            ids = Ids.of(s, client_id)
         for change in page:
-            yield (b"" if first else b",") + orjson.dumps(change)
+            yield (b"" if first else b",") + orjson.dumps(public_change(ids, change))
             first = False
         if len(page) < PAGE:
             break

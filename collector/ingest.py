@@ -4,8 +4,9 @@ Order of checks (each failure leaves the database untouched):
 1. signature over ``canonical_bytes`` of the report object exactly as received → 422;
 2. the object validates as a wire ``Report`` → 422;
 3. the report names no other agent or site than the caller's → 403 (an empty site is filled in);
-4. in the transaction, with the agent row locked: a stored report with this id is a duplicate
-   (same hash → the stored receipt again) or a conflict (different hash → 409).
+4. in the transaction, with the agent row locked: a stored report of this client with this id is
+   a duplicate (same agent and hash → the stored receipt again) or a conflict (→ 409). Ids are
+   unique per client: another tenant's report with the same id is unrelated and never confirmed.
 A chain break is stored with the report (``chain_gaps``) and said in the receipt, never refused.
 """
 
@@ -45,7 +46,7 @@ from duecare.collector.schemas import (
     chain_gap_out,
     dropped_report_out,
     finding_dict,
-    obligation_out,
+    obligation_dict,
     report_summary,
 )
 from duecare.wire import Receipt, Report, SignedReport, canonical_bytes
@@ -53,7 +54,7 @@ from duecare.wire.api import (
     ChangeKind,
     ChangePayload,
 )
-from duecare.wire.envelope import held_payload
+from duecare.wire.envelope import held_payload, tombstone_payload
 from duecare.wire.signatures import SignatureError, verify_payload
 
 log = logging.getLogger("duecare.collector.ingest")
@@ -129,6 +130,18 @@ def check_report(agent: AgentIdentity, signed: SignedReport, limits: Limits = Li
             verify_payload(agent.public_key, held_payload(notice), notice.signature)
         except SignatureError as exc:
             raise Unprocessable(f"held.{i}: notice not signed by this agent's key") from exc
+    for i, stone in enumerate(signed.tombstones):
+        if stone.signature is None:
+            raise Unprocessable(
+                f"tombstones.{i}: unsigned tombstone (report {stone.report_id}); this collector takes only "
+                "tombstones signed with the agent's key: upgrade the agent"
+            )
+        try:
+            verify_payload(agent.public_key, tombstone_payload(stone), stone.signature)
+        except SignatureError as exc:
+            raise Unprocessable(
+                f"tombstones.{i}: tombstone of report {stone.report_id} not signed by this agent's key"
+            ) from exc
     return Checked(report, payload, hashlib.sha256(payload).hexdigest())
 
 
@@ -162,7 +175,8 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
     now = datetime.now(UTC)
     with db.write(agent.client_id) as s:
         agent_row = s.execute(select(Agent).where(Agent.id == agent.id).with_for_update()).scalar_one()
-        existing = s.get(ReportRow, report_id)
+        # Report ids are unique per client: an id another tenant used is unrelated (and never confirmed).
+        existing = s.get(ReportRow, (agent.client_id, report_id))
         if existing is not None:
             if existing.agent_id == agent.id and existing.report_hash == digest:
                 return IngestResult(receipt_of(existing, duplicate=True), created=False)
@@ -227,7 +241,9 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
         feed = changes.record(s, pending, now)
         alert_rows = {id(t.row) for t in lifecycle.alerts(transitions)}
         alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
-        row.sequence = feed[0]["id"]
+        # The agent's own report number, not a feed id: a global counter would show the client every
+        # other tenant's activity in the gaps between its receipts.
+        row.sequence = agent_row.report_count + 1
         agent_row.last_report_id, agent_row.last_report_hash = report_id, digest
         agent_row.last_report_at, agent_row.report_count = now, agent_row.report_count + 1
         agent_row.last_used_at = now
@@ -270,6 +286,7 @@ def _record_tombstones(
             report_id=tid,
             report_hash=t.report_hash,
             dropped_at=t.dropped_at,
+            signature=t.signature,
             recorded_in_report=report_id,
             recorded_at=now,
         )
@@ -359,7 +376,7 @@ def _payload(t: lifecycle.Transition, hostnames: dict[str, str | None]) -> dict[
     elif isinstance(r, AssetRow):
         out["asset"] = asset_dict(r)
     else:
-        out["obligation"] = obligation_out(r).model_dump(mode="json")
+        out["obligation"] = obligation_dict(r)
     return out
 
 

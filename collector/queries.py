@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import orjson
 from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
@@ -24,8 +23,8 @@ from duecare.collector.db.models import (
     Report,
     Site,
 )
-from duecare.collector.errors import NotFound
-from duecare.wire.api import ChangeOut
+from duecare.collector.errors import NotFound, Unprocessable
+from duecare.collector.ids import Codec, Ids, public_feed_entry
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
@@ -65,10 +64,6 @@ def _scoped(stmt: S, model: Any, f: Filters) -> S:
     return stmt
 
 
-def changes_after(s: Session, f: Filters, cursor: int, limit: int) -> list[ChangeOut]:
-    return [ChangeOut.model_validate(c) for c in changes_after_raw(s, f, cursor, limit)]
-
-
 def changes_head(s: Session, f: Filters, cursor: int) -> tuple[int, int]:
     """The newest change id in reach (or ``cursor`` when nothing is newer) and how many lie after ``cursor``."""
     stmt = _scoped(select(func.max(Change.id), func.count(Change.id)), Change, f).where(Change.id > cursor)
@@ -102,10 +97,11 @@ def changes_after_raw(
 
 
 def changes_after_json(
-    s: Session, f: Filters, cursor: int, limit: int, until: int | None = None
+    s: Session, f: Filters, cursor: int, limit: int, ids: Ids, until: int | None = None
 ) -> tuple[list[bytes], int | None]:
-    """Feed entries as JSON text, each spliced from the stored payload without parsing it (the pull
-    of 100,000 changes is mostly this); returns the entries and the last id."""
+    """Feed entries as JSON text, each spliced from the stored payload, with public ids
+    (``collector/ids.py``: the carried row's id is replaced in the text, the payload is not parsed;
+    the pull of 100,000 changes is mostly this); returns the entries and the last internal id."""
     t = Change.__table__
     payload = cast(t.c.payload, Text)
     stmt = select(t.c.id, t.c.kind, t.c.client_id, t.c.site_id, t.c.subject, t.c.report_id, t.c.created_at, payload)
@@ -114,20 +110,19 @@ def changes_after_json(
         stmt = stmt.where(t.c.id <= until)
     out: list[bytes] = []
     last = None
+    codecs: dict[str, Codec] = {}
     for cid, kind, client, site, subject, report, created, body in s.execute(stmt.order_by(t.c.id).limit(limit)):
-        head = orjson.dumps(
-            {
-                "id": cid,
-                "kind": kind,
-                "client_id": client,
-                "site_id": site,
-                "subject": subject,
-                "report_id": report,
-                "created_at": created.isoformat().replace("+00:00", "Z"),
-            }
-        )
-        rest = body.strip().encode()
-        out.append(head[:-1] + (b"," + rest[1:] if rest != b"{}" else b"}"))
+        codec = codecs.get(client) or codecs.setdefault(client, ids.keys.codec(client))
+        head = {
+            "id": cid,
+            "kind": kind,
+            "client_id": client,
+            "site_id": site,
+            "subject": subject,
+            "report_id": report,
+            "created_at": created.isoformat().replace("+00:00", "Z"),
+        }
+        out.append(public_feed_entry(codec, head, body.strip().encode()))
         last = cid
     return out, last
 
@@ -155,11 +150,19 @@ def obligations_after(
     return s.scalars(stmt.order_by(ObligationState.id).limit(limit)).all()
 
 
-def stored_report(s: Session, scope: ReaderScope, report_id: str) -> tuple[Report, Agent]:
-    row = s.get(Report, report_id)
-    if row is None or (scope.client_id is not None and row.client_id != scope.client_id):
+def stored_report(s: Session, scope: ReaderScope, report_id: str, client: str | None = None) -> tuple[Report, Agent]:
+    """A report id is unique per client only: a client's key reads its own; the all-clients key
+    names the client when two clients' agents chose the same id."""
+    f = resolve(s, scope, client, None)
+    stmt = select(Report).where(Report.id == report_id)
+    if f.client_id is not None:
+        stmt = stmt.where(Report.client_id == f.client_id)
+    rows = s.scalars(stmt.limit(2)).all()
+    if not rows:
         raise NotFound(f"no report {report_id!r}")
-    return row, s.get_one(Agent, row.agent_id)
+    if len(rows) > 1:
+        raise Unprocessable(f"report id {report_id!r} is used by more than one client: give ?client=")
+    return rows[0], s.get_one(Agent, rows[0].agent_id)
 
 
 def client_names(s: Session, f: Filters) -> dict[str, str]:

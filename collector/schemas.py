@@ -18,26 +18,28 @@ from duecare.wire.api import (
     ReportSummary,
 )
 
-_FINDING_COLS = tuple(f for f in FindingOut.model_fields if f not in ("finding", "hostname"))
+_FINDING_COLS = tuple(f for f in FindingOut.model_fields if f not in ("finding", "hostname", "id"))
 
 
-def finding_out(row: FindingState, hostname: str | None = None) -> FindingOut:
+def finding_out(row: FindingState, hostname: str | None = None, *, public_id: str) -> FindingOut:
+    """``public_id``: the row's id as this reader sees it (``collector/ids.py``), never the row number."""
     return FindingOut.model_validate(
         {c: getattr(row, c) for c in _FINDING_COLS}
-        | {"hostname": hostname, "finding": Finding.model_validate(row.data)}
+        | {"id": public_id, "hostname": hostname, "finding": Finding.model_validate(row.data)}
     )
 
 
-def asset_out(row: AssetState) -> AssetOut:
-    return AssetOut.model_validate({c: getattr(row, c) for c in AssetOut.model_fields})
+def asset_out(row: AssetState, *, public_id: str) -> AssetOut:
+    return AssetOut.model_validate({c: getattr(row, c) for c in AssetOut.model_fields if c != "id"} | {"id": public_id})
 
 
-def obligation_out(row: ObligationState | ObligationRow) -> ObligationOut:
+def obligation_out(row: ObligationState | ObligationRow, *, public_id: str) -> ObligationOut:
     data = row.data
-    cols = {c: getattr(row, c) for c in ObligationOut.model_fields if hasattr(ObligationState, c)}
+    cols = {c: getattr(row, c) for c in ObligationOut.model_fields if hasattr(ObligationState, c) and c != "id"}
     return ObligationOut.model_validate(
         cols
         | {
+            "id": public_id,
             "profile": data.get("profile", ""),
             "deadline": data.get("deadline"),
             "overdue": bool(data.get("overdue", False)),
@@ -46,6 +48,11 @@ def obligation_out(row: ObligationState | ObligationRow) -> ObligationOut:
             "findings": list(data.get("findings", [])),
         }
     )
+
+
+def obligation_dict(row: ObligationState | ObligationRow) -> dict[str, Any]:
+    """As the feed stores it: the row number in ``id``, made public when read (``ids.public_change``)."""
+    return obligation_out(row, public_id="").model_dump(mode="json") | {"id": row.id}
 
 
 def report_summary(row: ReportRow) -> ReportSummary:
@@ -69,7 +76,8 @@ def _when(dt: datetime) -> str:
 
 def finding_dict(row: FindingRow, hostname: str | None) -> dict[str, Any]:
     """``finding_out(row).model_dump(mode="json")`` without the models: ``data`` was dumped from a
-    validated wire Finding at ingest, the rest are columns (a test checks both give the same)."""
+    validated wire Finding at ingest, the rest are columns (a test checks both give the same). ``id``
+    is the row number, as the feed stores it: ``ids.public_change`` makes it public when read."""
     return {
         "id": row.id,
         "client_id": row.client_id,

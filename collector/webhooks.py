@@ -11,6 +11,7 @@ reference/ecosystem.md §3.1).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sqlalchemy import and_, or_, select, update
 
 from duecare.collector.db.models import Client, WebhookDelivery
 from duecare.collector.db.session import Database
+from duecare.collector.ids import Codec, Kind, keys_of
 from duecare.collector.security import webhook_signature
 from duecare.collector.settings import WebhookSettings
 
@@ -39,7 +41,9 @@ class _Claimed:
     secret: str | None
     body: bytes
     attempts: int
-    change_id: int
+    #: The delivery's and the change's ids as the client sees them (``collector/ids.py``).
+    delivery: str
+    change: str
 
 
 class WebhookSender:
@@ -75,8 +79,8 @@ class WebhookSender:
         headers = {
             "content-type": "application/json",
             "x-duecare-signature": webhook_signature(c.secret, c.body),
-            "x-duecare-delivery": str(c.id),
-            "x-duecare-change": str(c.change_id),
+            "x-duecare-delivery": c.delivery,
+            "x-duecare-change": c.change,
         }
         attempts, error = c.attempts, ""
         for i in range(self.settings.attempts):
@@ -113,9 +117,19 @@ class WebhookSender:
                 return None  # delivered already, or another replica has it
             row = s.get_one(WebhookDelivery, delivery_id)
             client = s.get_one(Client, row.client_id)
-            return _Claimed(
-                row.id, client.webhook_url, client.webhook_secret, row.body.encode(), row.attempts, row.change_id
-            )
+            url, secret, body, attempts = client.webhook_url, client.webhook_secret, row.body, row.attempts
+            client_id, change_id = row.client_id, row.change_id
+        # After the write transaction: a client's id key is made (once) in a transaction of its own.
+        codec = keys_of(self.db.engine).codec(client_id)
+        return _Claimed(
+            delivery_id,
+            url,
+            secret,
+            _public_body(codec, body),
+            attempts,
+            codec.encode(Kind.DELIVERY, delivery_id),
+            codec.encode(Kind.CHANGE, change_id),
+        )
 
     def _finish(self, c: _Claimed, ok: bool, attempts: int, error: str | None) -> None:
         now = datetime.now(UTC)
@@ -140,3 +154,14 @@ class WebhookSender:
                 )
             )
             return list(s.scalars(stmt.order_by(WebhookDelivery.id).limit(500)))
+
+
+def _public_body(codec: Codec, body: str) -> bytes:
+    """The stored body (written at ingest with row numbers) with the client's opaque ids in their place."""
+    doc = json.loads(body)
+    if isinstance(doc.get("change_id"), int):
+        doc["change_id"] = codec.encode(Kind.CHANGE, doc["change_id"])
+    finding = doc.get("finding")
+    if isinstance(finding, dict) and isinstance(finding.get("id"), int):
+        finding["id"] = codec.encode(Kind.FINDING, finding["id"])
+    return json.dumps(doc, sort_keys=True).encode()

@@ -32,6 +32,7 @@ from duecare.collector.db.models import (
     Site,
 )
 from duecare.collector.errors import NotFound
+from duecare.collector.ids import Ids, Kind, keys_of
 from duecare.collector.schemas import asset_out, finding_out, obligation_out
 from duecare.console import overview
 from duecare.console.charts import Spark, Timeline, sparkline, timeline
@@ -197,7 +198,11 @@ def client_page(
         .offset(op.offset)
         .limit(op.size)
     ).all()
-    obligations = [(names.get(o.site_id, o.site_id), obligation_out(o)) for o in ob_rows]
+    codec = keys_of(s).codec(client_id)
+    obligations = [
+        (names.get(o.site_id, o.site_id), obligation_out(o, public_id=codec.encode(Kind.OBLIGATION, o.id)))
+        for o in ob_rows
+    ]
     live = [
         Finding.model_validate(d)
         for d in s.scalars(
@@ -303,8 +308,9 @@ def site_page(
     (row,) = overview.site_rows(s, queries.Filters(site.client_id, site_id), now, grace, counts)
     agents = [_health(s, a) for a in s.scalars(select(Agent).where(Agent.site_id == site_id).order_by(Agent.id))]
     ap = pager(asset_page, _count(s, AssetState, AssetState.site_id == site_id))
+    codec = keys_of(s).codec(site.client_id)
     assets = [
-        asset_out(a)
+        asset_out(a, public_id=codec.encode(Kind.ASSET, a.id))
         for a in s.scalars(
             select(AssetState)
             .where(AssetState.site_id == site_id)
@@ -318,7 +324,7 @@ def site_page(
         where.append(FindingState.status == status)
     fp = pager(finding_page, _count(s, FindingState, *where))
     findings = [
-        finding_out(f)
+        finding_out(f, public_id=codec.encode(Kind.FINDING, f.id))
         for f in s.scalars(
             select(FindingState).where(*where).order_by(FindingState.id).offset(fp.offset).limit(fp.size)
         )
@@ -390,11 +396,13 @@ class FindingPage:
     today: date
 
 
-def finding_page(s: Session, scope: queries.ReaderScope, finding_id: int, *, report_page: int) -> FindingPage:
-    row = s.get(FindingState, finding_id)
-    if row is None or (scope.client_id is not None and scope.client_id != row.client_id):
-        raise NotFound(f"no finding {finding_id}")
-    out = finding_out(row)
+def finding_page(s: Session, scope: queries.ReaderScope, finding_id: str, *, report_page: int) -> FindingPage:
+    """``finding_id``: the opaque id of the finding's client (``collector/ids.py``); 404 for any other."""
+    number, client_id = Ids.of(s, scope.client_id).internal(Kind.FINDING, finding_id, "finding")
+    row = s.get(FindingState, number)
+    if row is None or row.client_id != client_id or (scope.client_id is not None and scope.client_id != row.client_id):
+        raise NotFound(f"no finding {finding_id[:40]!r}")
+    out = finding_out(row, public_id=finding_id)
     site = s.get_one(Site, row.site_id)
     client = s.get_one(Client, row.client_id)
     transition = Change.payload["transition"].as_string()

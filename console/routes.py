@@ -181,7 +181,7 @@ def site_report(request: Request, site_id: str) -> Response:
 
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)
-def finding(request: Request, finding_id: int, reports: PageNo = 1) -> HTMLResponse:
+def finding(request: Request, finding_id: str, reports: PageNo = 1) -> HTMLResponse:
     viewer = auth.viewer(request)
     state = ConsoleState.of(request)
     with state.db.read() as s:

@@ -14,6 +14,7 @@ from duecare.collector import queries
 from duecare.collector.api.routes.reports import get_report
 from duecare.collector.db.models import Client, Site
 from duecare.collector.errors import NotFound
+from duecare.collector.ids import Ids, Kind, public_change
 from duecare.collector.schemas import finding_out
 from duecare.collector.state import AppState
 from duecare.report.client import SiteRef
@@ -36,25 +37,29 @@ class InProcessSource:
             return SiteRef(client.id, client.name, site.id, site.name)
 
     def changes(self, *, site: str | None = None, cursor: str = "0") -> Iterator[ChangeOut]:
+        """``cursor``: an internal change id (this source is in-process, not a reader)."""
         after = int(cursor)
         while True:
             with self.state.db.read() as s:
-                page = queries.changes_after(s, queries.resolve(s, self.scope, None, site), after, _PAGE)
+                ids = Ids.of(s, self.scope.client_id)
+                raw = queries.changes_after_raw(s, queries.resolve(s, self.scope, None, site), after, _PAGE)
+                page = [ChangeOut.model_validate(public_change(ids, c)) for c in raw]
             yield from page
-            if len(page) < _PAGE:
+            if len(raw) < _PAGE:
                 return
-            after = page[-1].id
+            after = int(raw[-1]["id"])
 
     def findings(self, *, site: str | None = None) -> Iterator[FindingOut]:
         after = 0
         while True:
             with self.state.db.read() as s:
+                ids = Ids.of(s, self.scope.client_id)
                 rows = queries.findings_after(s, queries.resolve(s, self.scope, None, site), None, after, _PAGE)
-                page = [finding_out(r) for r in rows]
+                page = [finding_out(r, public_id=ids.public(Kind.FINDING, r.client_id, r.id)) for r in rows]
             yield from page
-            if len(page) < _PAGE:
+            if len(rows) < _PAGE:
                 return
-            after = page[-1].id
+            after = rows[-1].id
 
     def stored_report(self, report_id: str) -> StoredReport:
         try:

@@ -7,6 +7,7 @@ what the collector answered.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -147,7 +148,7 @@ class ReadClient:
                     raise ReadClientError(f"collector answered {resp.status_code}: {_detail(resp)}")
                 after = resp.headers.get(CURSOR_HEADER, "")
                 count = resp.headers.get(COUNT_HEADER, "")
-                if not after.isdigit() or not count.isdigit():
+                if not _CURSOR.fullmatch(after) or not count.isdigit():
                     raise ReadClientError("collector answered without a cursor: is it an older version?")
                 _stream_to(resp.iter_bytes(), sink)
         except httpx.HTTPError as exc:
@@ -171,12 +172,17 @@ class PullSummary:
     cursor_after: str
 
 
+#: An opaque cursor (collector 0006 and later), or ``0`` for the start; an older collector's cursor
+#: was digits, which the collector now answers with a 422 that names it.
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
 def read_cursor(path: Path | None) -> str:
     if path is None or not path.exists():
         return "0"
     text = path.read_text(encoding="utf-8").strip()
-    if not text.isdigit():
-        raise ReadClientError(f"{path}: not a cursor (expected digits, got {text[:40]!r})")
+    if not _CURSOR.fullmatch(text):
+        raise ReadClientError(f"{path}: not a cursor (expected the collector's opaque cursor, got {text[:40]!r})")
     return text
 
 

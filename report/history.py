@@ -62,7 +62,7 @@ def replay(changes: Sequence[ChangeOut]) -> tuple[list[HistoryPoint], int]:
 
     Returns the points (sorted by report time) and the number of chain gaps the collector noted.
     """
-    live: set[int] = set()
+    live: set[str] = set()
     order: list[str] = []
     when: dict[str, datetime] = {}
     new: dict[str, int] = {}

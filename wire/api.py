@@ -71,7 +71,8 @@ class Readiness(_Out):
 
 
 class FindingOut(_Out):
-    id: int
+    #: Opaque, per client (32 hex characters): the same finding keeps it; it says nothing of order or count.
+    id: str
     client_id: str
     site_id: str
     ip: str
@@ -98,7 +99,8 @@ class FindingOut(_Out):
 
 
 class AssetOut(_Out):
-    id: int
+    #: Opaque, per client (32 hex characters): the same asset keeps it; it says nothing of order or count.
+    id: str
     client_id: str
     site_id: str
     ip: str
@@ -113,7 +115,8 @@ class AssetOut(_Out):
 
 
 class ObligationOut(_Out):
-    id: int
+    #: Opaque, per client (32 hex characters): the same obligation keeps it; it says nothing of order or count.
+    id: str
     client_id: str
     site_id: str
     framework: str
@@ -200,7 +203,8 @@ class ChangePayload(_Out):
 
 
 class ChangeOut(ChangePayload):
-    id: int
+    #: Opaque, per client: order is the feed's order, never the id's.
+    id: str
     kind: ChangeKind
     client_id: str
     site_id: str

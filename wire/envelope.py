@@ -35,11 +35,27 @@ class _Frozen(BaseModel):
 
 
 class Tombstone(_Frozen):
-    """A report the agent's outbox had to drop (full): kept so the gap is visible."""
+    """A report the agent's outbox had to drop (full): kept so the gap is visible.
+
+    Signed by the agent (over ``tombstone_payload``) when it drops the report: a tombstone is the
+    agent's word that a report existed and was lost, so nobody between agent and collector (nor the
+    collector's database afterwards) can invent or alter one to explain a gap away. ``None`` only
+    parses, so an older agent's unsigned tombstone gets a 422 that names it, not a schema error.
+    """
 
     report_id: uuid.UUID
     report_hash: Annotated[str, Field(pattern=_HEX64)]
     dropped_at: WireTime
+    signature: Annotated[str, Field(min_length=80, max_length=100)] | None = None
+
+
+#: Mixed into the signed bytes of a tombstone: a signature over it can never pass as a report's,
+#: a held notice's or a receipt's (their objects never carry this key).
+TOMBSTONE_PURPOSE = "duecare.tombstone.v1"
+
+
+def tombstone_payload(t: Tombstone) -> bytes:
+    return canonical_bytes({**t.model_dump(mode="json", exclude={"signature"}), "purpose": TOMBSTONE_PURPOSE})
 
 
 class HeldNotice(_Frozen):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -137,6 +138,19 @@ class CollectorKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class IdKey(Base):
+    """The secret that makes a client's ids and cursors opaque (``collector/ids.py``).
+
+    ``scope`` is a client id, or ``*`` for the cursors of the all-clients key. In the database, not
+    a file, so every replica encodes alike; made on first use."""
+
+    __tablename__ = "id_keys"
+    scope: Mapped[str] = mapped_column(ID, primary_key=True)
+    #: base64 of 32 random bytes (an AES-256 key).
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class HeldReport(Base):
     """A report an agent set aside after repeated server errors (it keeps retrying it slowly)."""
 
@@ -154,15 +168,20 @@ class HeldReport(Base):
 
 
 class Report(Base):
+    """Keyed by (client, report id): a report id is the agent's, unique only within its client, so
+    a post can never learn that another tenant used an id (0006)."""
+
     __tablename__ = "reports"
-    id: Mapped[str] = mapped_column(REPORT_ID, primary_key=True)
+    __table_args__ = (PrimaryKeyConstraint("client_id", "id", name="pk_reports"),)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    id: Mapped[str] = mapped_column(REPORT_ID)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), index=True)
     report_hash: Mapped[str] = mapped_column(HASH)
     #: canonical_bytes(report) exactly as signed: the evidence, verifiable by anyone with the key.
     raw_report: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(100))
+    #: The agent's own report number (1, 2, …): what its receipt says (a per-agent count since 0006).
     sequence: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -200,6 +219,8 @@ class DroppedReport(Base):
     report_id: Mapped[str] = mapped_column(REPORT_ID)
     report_hash: Mapped[str] = mapped_column(HASH)
     dropped_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The agent's Ed25519 signature over ``wire.envelope.tombstone_payload`` (None: stored before 0006).
+    signature: Mapped[str | None] = mapped_column(String(100))
     recorded_in_report: Mapped[str] = mapped_column(REPORT_ID)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

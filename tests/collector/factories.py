@@ -31,6 +31,7 @@ from duecare.wire import (
     canonical_bytes,
     report_hash,
 )
+from duecare.wire.envelope import tombstone_payload
 
 BASE_TIME = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
@@ -46,6 +47,9 @@ class AgentKey:
 
     def sign(self, report: dict[str, Any]) -> str:
         return base64.b64encode(self._key.sign(canonical_bytes(report))).decode()
+
+    def sign_tombstone(self, t: Tombstone) -> Tombstone:
+        return t.model_copy(update={"signature": base64.b64encode(self._key.sign(tombstone_payload(t))).decode()})
 
 
 def finding(
@@ -154,4 +158,5 @@ class AgentChain:
     def skip(self, **kwargs: Any) -> Tombstone:
         """A report the agent made but dropped: only its tombstone travels."""
         body = self.next(**kwargs)
-        return Tombstone(report_id=body["report"]["report_id"], report_hash=self.previous or "", dropped_at=BASE_TIME)
+        stone = Tombstone(report_id=body["report"]["report_id"], report_hash=self.previous or "", dropped_at=BASE_TIME)
+        return self.key.sign_tombstone(stone)

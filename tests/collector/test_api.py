@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from duecare.collector.db.models import ChainGap, Change, DroppedReport, FindingState
 from duecare.collector.db.models import Report as ReportRow
+from duecare.collector.ids import Ids, Kind
 from duecare.wire import Exposure, Receipt, report_hash
 from tests.collector.conftest import Collector
 from tests.collector.factories import finding
@@ -65,7 +66,7 @@ def test_report_stored_with_receipt_and_site_filled_in(collector: Collector) -> 
     assert receipt.report_hash == report_hash(body["report"])
     assert not receipt.duplicate and not receipt.chain_gap
     with collector.db.read() as s:
-        row = s.get_one(ReportRow, str(receipt.report_id))
+        row = s.get_one(ReportRow, (agent.client_id, str(receipt.report_id)))
         assert row.site_id == agent.site_id and row.sequence == receipt.sequence
 
 
@@ -232,7 +233,7 @@ def test_changes_feed_pages_without_loss(collector: Collector) -> None:
     reader = collector.reader()
     for i in range(5):
         collector.post(agent, agent.chain.next(findings=[finding(f"198.18.0.{10 + i}")]))
-    seen: list[int] = []
+    seen: list[str] = []
     cursor = "0"
     while True:
         page = collector.http.get("/v1/changes", params={"cursor": cursor, "limit": 3}, headers=reader).json()
@@ -241,8 +242,8 @@ def test_changes_feed_pages_without_loss(collector: Collector) -> None:
         if not page["has_more"]:
             break
     with collector.db.read() as s:
-        assert seen == list(s.scalars(select(Change.id).order_by(Change.id)))
-    assert seen == list(range(1, len(seen) + 1))
+        rows = s.execute(select(Change.client_id, Change.id).order_by(Change.id)).all()
+        assert seen == [Ids.of(s, None).public(Kind.CHANGE, client, n) for client, n in rows]
     kinds = collector.http.get("/v1/changes", headers=reader).json()["changes"]
     assert {c["kind"] for c in kinds} == {"report", "finding", "asset"}
     empty = collector.http.get("/v1/changes", params={"cursor": cursor}, headers=reader).json()

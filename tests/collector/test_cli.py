@@ -41,7 +41,7 @@ def pull(*args: str) -> None:
 
 def test_admin_commands_print_secrets_last(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    assert run("init", "--db", db)[-1] == "schema at revision 0005"
+    assert run("init", "--db", db)[-1] == "schema at revision 0006"
     client_id = run("add-client", "acme", "--db", db)[-1]
     assert client_id.startswith("cl_")
     lines = run("add-site", "acme", "hq", "--ttl", "2h", "--db", db)
@@ -122,7 +122,9 @@ def test_pull_keeps_the_cursor(live: tuple[Server, Path, AgentChain, dict[str, s
     pull(*base, "-o", str(out))
     doc = json.loads(out.read_text())
     ids = [c["id"] for c in doc["changes"]]
-    assert ids == list(range(1, len(ids) + 1)) and doc["cursor"] == cursor.read_text().strip() == str(ids[-1])
+    # Opaque (collector/ids.py): no number of the collector's feed shows, in ids or in the cursor.
+    assert len(set(ids)) == len(ids) and all(len(i) == 32 and not i.isdigit() for i in ids)
+    assert doc["cursor"] == cursor.read_text().strip() and len(doc["cursor"]) == 32
     assert doc["clients"] and {c["kind"] for c in doc["changes"]} >= {"report", "finding"}
     for written in (out, cursor):  # every client's findings may be in a pull: owner-only
         assert written.stat().st_mode & 0o777 == 0o600, written
@@ -173,3 +175,25 @@ def test_pull_with_a_bad_key_says_so(live: tuple[Server, Path, AgentChain, dict[
     bad.write_text("dcr_nope\n")
     result = runner.invoke(pull_app, ["--collector", server.url, "--key-file", str(bad)])
     assert result.exit_code == 1 and "401" in result.output
+
+
+def test_numeric_cursor_of_an_older_pull_is_refused_by_name_then_converted(
+    live: tuple[Server, Path, AgentChain, dict[str, str]], tmp_path: Path
+) -> None:
+    server, key_file, chain, auth = live
+    for _ in range(2):
+        httpx.post(f"{server.url}/v1/reports", json=chain.next(findings=[finding("198.18.0.50")]), headers=auth)
+    cursor, out = tmp_path / "cursor", tmp_path / "out.json"
+    base = ["--collector", server.url, "--key-file", str(key_file), "--cursor-file", str(cursor), "-o", str(out)]
+    pull(*base)
+    everything = [c["id"] for c in json.loads(out.read_text())["changes"]]
+    cursor.write_text("3\n")  # what a pull of a collector before 0006 kept
+    result = runner.invoke(pull_app, base)
+    assert result.exit_code == 1 and "422" in result.output and "numeric cursor" in result.output, result.output
+    assert cursor.read_text() == "3\n"
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert runner.invoke(app, ["convert-cursor", "3", "--db", db]).exit_code == 2  # whose key: say it
+    converted = run("convert-cursor", "3", "--all-clients", "--db", db)[-1]
+    cursor.write_text(converted + "\n")
+    pull(*base)
+    assert [c["id"] for c in json.loads(out.read_text())["changes"]] == everything[3:]

@@ -30,7 +30,8 @@ def _finding_out() -> FindingOut:
     w = finding("198.18.0.30", Exposure.SMB_MS17_010, 445, kev_cves=["CVE-2017-0143"])
     w = w.model_copy(update={"deadline": date(2026, 11, 16), "timeline": TIMELINE})
     return FindingOut(
-        id=1, client_id="c", site_id="s", ip="198.18.0.30", exposure=w.exposure.value, port=445, proto=w.proto,
+        id="6f1c0e2a9b8d7c6e5f4a3b2c1d0e9f8a", client_id="c", site_id="s", ip="198.18.0.30", exposure=w.exposure.value,
+        port=445, proto=w.proto,
         status="open", severity=w.severity, title=w.title, kev=True, first_seen_at=BASE_TIME, last_seen_at=BASE_TIME,
         status_changed_at=BASE_TIME, last_report_id="r", changed_by_report_id="r", finding=w,
     )  # fmt: skip
@@ -39,8 +40,9 @@ def _finding_out() -> FindingOut:
 def _obligation_out(status: ObligationStatus, **kw: object) -> ObligationOut:
     return ObligationOut.model_validate(
         {
-            "id": 1, "client_id": "c", "site_id": "s", "framework": "hipaa-security-rule",
-            "requirement": "164.308(b)(1)", "title": "t", "status": status, "profile": "hipaa", "deadline": None,
+            "id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "client_id": "c", "site_id": "s",
+            "framework": "hipaa-security-rule", "requirement": "164.308(b)(1)", "title": "t", "status": status,
+            "profile": "hipaa", "deadline": None,
             "overdue": False, "reason": "r", "findings": [], "first_seen_at": BASE_TIME, "last_seen_at": BASE_TIME,
             "status_changed_at": BASE_TIME, "last_report_id": "r", "changed_by_report_id": "r", **kw,
         }

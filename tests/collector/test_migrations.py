@@ -8,7 +8,7 @@ import sys
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect, text
 
 from duecare.collector.db import migrate
 from duecare.collector.db.models import Base
@@ -50,5 +50,90 @@ def test_replicas_starting_together_migrate_once(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+
+
+_AT = "2026-11-01 02:00:00+00:00"
+
+
+def _populate_0005(engine: Engine) -> None:
+    """Two clients' agents whose reports interleave in the old global sequence, and a tombstone."""
+    with engine.begin() as c:
+        for n in ("a", "b"):
+            c.execute(
+                text("INSERT INTO clients (id, name, created_at) VALUES (:i, :n, :t)"),
+                {"i": f"cl_{n}", "n": n, "t": _AT},
+            )
+            c.execute(
+                text("INSERT INTO sites (id, client_id, name, created_at) VALUES (:s, :c, 'hq', :t)"),
+                {"s": f"st_{n}", "c": f"cl_{n}", "t": _AT},
+            )
+            c.execute(
+                text(
+                    "INSERT INTO agents (id, client_id, site_id, public_key, credential_hash, hostname, enrolled_at, "
+                    "report_count, vantage) VALUES (:a, :c, :s, 'k', :h, 'box', :t, 3, 'internal')"
+                ),
+                {"a": f"ag_{n}", "c": f"cl_{n}", "s": f"st_{n}", "h": n * 64, "t": _AT},
+            )
+        for seq in range(1, 7):
+            n = "a" if seq % 2 else "b"
+            c.execute(
+                text(
+                    "INSERT INTO reports (id, client_id, site_id, agent_id, report_hash, raw_report, signature, "
+                    "sequence, received_at, started_at, finished_at, chain_gap, finding_count) VALUES "
+                    "(:i, :c, :s, :a, :h, '{}', 'sig', :q, :t, :t, :t, false, 0)"
+                ),
+                {"i": f"00000000-0000-0000-0000-00000000000{seq}", "c": f"cl_{n}", "s": f"st_{n}", "a": f"ag_{n}",
+                 "h": str(seq) * 64, "q": seq * 10, "t": _AT},
+            )  # fmt: skip
+        c.execute(
+            text(
+                "INSERT INTO dropped_reports (client_id, site_id, agent_id, report_id, report_hash, dropped_at, "
+                "recorded_in_report, recorded_at) VALUES ('cl_a', 'st_a', 'ag_a', :r, :h, :t, :r, :t)"
+            ),
+            {"r": "00000000-0000-0000-0000-0000000000ff", "h": "f" * 64, "t": _AT},
+        )
+
+
+def test_0006_on_a_database_populated_at_0005(db_url: str) -> None:
+    """Sequences become per agent, report ids unique per client, old tombstones stay (unsigned)."""
+    engine = make_engine(db_url)
+    try:
+        migrate.upgrade(engine, "0005")
+        _populate_0005(engine)
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == "0006"
+        with engine.begin() as c:
+            seqs = c.execute(text("SELECT agent_id, sequence FROM reports ORDER BY id")).all()
+            assert [tuple(r) for r in seqs] == [
+                ("ag_a", 1),
+                ("ag_b", 1),
+                ("ag_a", 2),
+                ("ag_b", 2),
+                ("ag_a", 3),
+                ("ag_b", 3),
+            ]
+            assert c.execute(text("SELECT signature FROM dropped_reports")).scalar_one() is None
+            # Every existing client has its id key (collector/ids.py), each its own.
+            keys = dict(c.execute(text("SELECT scope, secret FROM id_keys")).all())
+            assert set(keys) == {"cl_a", "cl_b"} and keys["cl_a"] != keys["cl_b"]
+            # The same report id under the other client is now a separate row.
+            c.execute(
+                text(
+                    "INSERT INTO reports (id, client_id, site_id, agent_id, report_hash, raw_report, signature, "
+                    "sequence, received_at, started_at, finished_at, chain_gap, finding_count) "
+                    "SELECT id, 'cl_b', 'st_b', 'ag_b', report_hash, raw_report, signature, 4, received_at, "
+                    "started_at, finished_at, chain_gap, finding_count FROM reports "
+                    "WHERE client_id = 'cl_a' AND sequence = 1"
+                )
+            )
+        with pytest.raises(Exception, match="more than one client"):
+            migrate.downgrade(engine, "0005")
+        with engine.begin() as c:
+            c.execute(text("DELETE FROM reports WHERE client_id = 'cl_b' AND sequence = 4"))
+        migrate.downgrade(engine, "0005")
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == "0006"
     finally:
         engine.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from duecare.collector.db.models import ChainGap, Change
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database, make_engine
+from duecare.collector.ids import Ids, Kind
 from tests.collector.databases import database_url, postgres_database
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import Server, cli
@@ -48,8 +49,8 @@ def _reports(chain: AgentChain, n: int, findings_per_report: int) -> list[dict[s
     return out
 
 
-def _pull_all(url: str, key: str, cursor: str = "0") -> tuple[list[int], str]:
-    ids: list[int] = []
+def _pull_all(url: str, key: str, cursor: str = "0") -> tuple[list[str], str]:
+    ids: list[str] = []
     while True:
         page = httpx.get(
             f"{url}/v1/changes",
@@ -63,14 +64,16 @@ def _pull_all(url: str, key: str, cursor: str = "0") -> tuple[list[int], str]:
             return ids, cursor
 
 
-def _counts(db: str) -> tuple[int, int, list[int]]:
+def _counts(db: str) -> tuple[int, int, list[int], list[str]]:
+    """Reports, chain gaps, the feed's change numbers, and the same changes' ids as a reader sees them."""
     database = Database(make_engine(db))
     try:
         with database.read() as s:
             reports = int(s.scalar(select(func.count()).select_from(ReportRow)) or 0)
             gaps = int(s.scalar(select(func.count()).select_from(ChainGap)) or 0)
-            changes = list(s.scalars(select(Change.id).order_by(Change.id)))
-        return reports, gaps, changes
+            rows = s.execute(select(Change.client_id, Change.id).order_by(Change.id)).all()
+            public = [Ids.of(s, None).public(Kind.CHANGE, client, n) for client, n in rows]
+        return reports, gaps, [n for _, n in rows], public
     finally:
         database.dispose()
 
@@ -108,10 +111,11 @@ def test_two_replicas_on_one_postgresql(tmp_path: Path, servers: list[Server]) -
                     for t in posts:
                         t.join()
 
+        last = ["0"]
+
         def puller() -> None:
-            cursor = "0"
             while not done.is_set():
-                ids, cursor = _pull_all(random.choice((a, b)).url, key, cursor)
+                ids, last[0] = _pull_all(random.choice((a, b)).url, key, last[0])
                 pulled.extend(ids)
 
         pull_thread = threading.Thread(target=puller)
@@ -123,7 +127,7 @@ def test_two_replicas_on_one_postgresql(tmp_path: Path, servers: list[Server]) -
             w.join()
         done.set()
         pull_thread.join()
-        rest, _ = _pull_all(a.url, key, str(pulled[-1]) if pulled else "0")
+        rest, _ = _pull_all(a.url, key, last[0])
         pulled += rest
 
         by_report: dict[str, list[int]] = {}
@@ -131,10 +135,10 @@ def test_two_replicas_on_one_postgresql(tmp_path: Path, servers: list[Server]) -
             by_report.setdefault(rid, []).append(code)
         assert len(by_report) == 36
         assert all(sorted(codes) == [200, 201] for codes in by_report.values()), by_report
-        reports, gaps, changes = _counts(db)
+        reports, gaps, changes, public = _counts(db)
         assert (reports, gaps) == (36, 0)
         assert changes == list(range(1, len(changes) + 1))  # dense: nothing allocated twice or lost
-        assert pulled == changes  # the feed, pulled during the ingest, skipped nothing and repeated nothing
+        assert pulled == public  # the feed, pulled during the ingest, skipped nothing and repeated nothing
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -177,12 +181,12 @@ def test_kill_9_mid_ingest_then_retry_delivers_everything_once(
         sender.join(timeout=240)
         assert not sender.is_alive()
         assert acked == [b["report"]["report_id"] for b in stream]
-        reports, gaps, changes = _counts(db)
+        reports, gaps, changes, public = _counts(db)
         assert (reports, gaps) == (40, 0)  # every report stored once, the chain unbroken
         assert changes == list(range(1, len(changes) + 1))
         assert retries > 0  # the kills really interrupted deliveries
         ids, _ = _pull_all(server.url, key)
-        assert ids == changes
+        assert ids == public
 
 
 def test_streamed_body_refused_while_it_is_read(tmp_path: Path, servers: list[Server]) -> None:

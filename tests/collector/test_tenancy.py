@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -130,3 +131,49 @@ def test_concurrent_enrollments_with_one_token_only_one_wins(collector: Collecto
     for t in threads:
         t.join()
     assert sorted(codes) == [201, 401, 401, 401]
+
+
+def test_report_id_of_another_client_is_unrelated_not_409(collector: Collector) -> None:
+    """A 409 would confirm another tenant used the id: ids are unique per client instead."""
+    alpha = collector.enroll("alpha", "alpha-site")
+    bravo = collector.enroll("bravo", "bravo-site")
+    body_a = alpha.chain.next(findings=[finding("198.18.0.50")])
+    rid = body_a["report"]["report_id"]
+    assert collector.post(alpha, body_a).status_code == 201
+    body_b = bravo.chain.next(findings=[finding("198.18.0.51")], report_id=uuid.UUID(rid))
+    resp = collector.post(bravo, body_b)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["sequence"] == 1  # bravo's first report: nothing of alpha's activity in it
+    # Re-posts stay idempotent for each.
+    again_a, again_b = collector.post(alpha, body_a), collector.post(bravo, body_b)
+    assert (again_a.status_code, again_b.status_code) == (200, 200)
+    assert again_a.json()["duplicate"] and again_b.json()["duplicate"]
+    # Each reader reads its own; the MSP names the client when two clients share the id.
+    for agent, ip in ((alpha, "198.18.0.50"), (bravo, "198.18.0.51")):
+        name = "alpha" if agent is alpha else "bravo"
+        got = collector.http.get(f"/v1/reports/{rid}", headers=collector.reader(name))
+        assert got.status_code == 200 and ip in got.text and got.json()["summary"]["agent_id"] == agent.agent_id
+    msp = collector.reader()
+    amb = collector.http.get(f"/v1/reports/{rid}", headers=msp)
+    assert amb.status_code == 422 and "client" in amb.json()["detail"]
+    named = collector.http.get(f"/v1/reports/{rid}", headers=msp, params={"client": bravo.client_id})
+    assert named.status_code == 200 and named.json()["summary"]["agent_id"] == bravo.agent_id
+
+
+def test_report_id_reused_by_another_agent_of_the_same_client_is_409(collector: Collector) -> None:
+    one = collector.enroll("alpha", "site-1")
+    two = collector.enroll("alpha", "site-2")
+    body = one.chain.next()
+    assert collector.post(one, body).status_code == 201
+    resp = collector.post(two, two.chain.next(report_id=uuid.UUID(body["report"]["report_id"])))
+    assert resp.status_code == 409
+
+
+def test_receipt_sequence_counts_the_agents_own_reports(collector: Collector) -> None:
+    alpha = collector.enroll("alpha", "alpha-site")
+    bravo = collector.enroll("bravo", "bravo-site")
+    seen = []
+    for i in range(3):
+        seen.append(collector.post(alpha, alpha.chain.next()).json()["sequence"])
+        collector.post(bravo, bravo.chain.next(findings=[finding(f"198.18.0.{60 + i}")]))
+    assert seen == [1, 2, 3]

@@ -88,7 +88,11 @@ def test_new_critical_and_kev_findings_are_signed_and_sent(database: Database, r
         for headers, body, _ in receiver.calls:
             expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
             assert hmac.compare_digest(headers["x-duecare-signature"], expected)
-            assert headers["x-duecare-delivery"].isdigit()
+            # Opaque per client (collector/ids.py): no delivery or change number of the collector shows.
+            for name in ("x-duecare-delivery", "x-duecare-change"):
+                assert len(headers[name]) == 32 and not headers[name].isdigit()
+            doc = json.loads(body)
+            assert doc["change_id"] == headers["x-duecare-change"] and len(doc["finding"]["id"]) == 32
         assert {d["event"] for d in receiver.delivered()} == {"finding.new"}
         # Seen again: no new alert.
         collector.post(agent, agent.chain.next(findings=[CRITICAL, KEV, PLAIN]))

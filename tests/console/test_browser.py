@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from duecare.collector.db.models import FindingState
+from duecare.collector.ids import Ids, Kind
 from tests.agent import chromium
 from tests.console.serve import Served, served_console
 from tests.env import require
@@ -49,7 +50,8 @@ def sign_in(b: chromium.Browser, served: Served, key: str) -> None:
 def pages(served: Served, client_key: bool) -> dict[str, str]:
     msp = served.msp
     with served.db.read() as s:
-        hostile = s.scalars(select(FindingState.id).where(FindingState.title.like("Telnet <script>%"))).one()
+        row = s.scalars(select(FindingState).where(FindingState.title.like("Telnet <script>%"))).one()
+        hostile = Ids.of(s, None).public(Kind.FINDING, row.client_id, row.id)
     out = {
         "clients": "/console/",
         "clients-needs-action": "/console/?needs=1&sort=overdue&order=desc",

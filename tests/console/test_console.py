@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from duecare.collector import admin
 from duecare.collector.db.models import FindingState, ReadAudit, Report, Site
+from duecare.collector.ids import Ids, Kind
 from duecare.console import session
 from duecare.console.render import CSP
 from tests.collector.conftest import Collector
@@ -26,7 +27,11 @@ def _ids(c: Collector) -> dict[str, dict[str, str]]:
     with c.db.read() as s:
         return {
             "site": {sid: cid for sid, cid in s.execute(select(Site.id, Site.client_id))},
-            "finding": {str(fid): cid for fid, cid in s.execute(select(FindingState.id, FindingState.client_id))},
+            # As the console shows them: opaque, per client (collector/ids.py).
+            "finding": {
+                Ids.of(s, None).public(Kind.FINDING, cid, fid): cid
+                for fid, cid in s.execute(select(FindingState.id, FindingState.client_id))
+            },
             "report": {rid: cid for rid, cid in s.execute(select(Report.id, Report.client_id))},
         }
 
@@ -107,6 +112,11 @@ def test_a_client_key_gets_404_for_every_page_and_export_of_another_client(conso
     ):
         assert console.http.get(url).status_code == 404, url
     assert checked >= 8
+    # The row numbers behind the ids (the URLs of a console before 0006) are no ids at all.
+    with console.db.read() as s:
+        numbers = list(s.scalars(select(FindingState.id)))
+    for n in numbers:
+        assert console.http.get(f"/console/findings/{n}").status_code == 404
     # Another client's id and an id that never existed read the same.
     other = console.http.get(f"/console/clients/{theirs}").text.replace(theirs, "X")
     never = console.http.get("/console/clients/cl_0000000000000000").text.replace("cl_0000000000000000", "X")
@@ -175,7 +185,8 @@ def test_hostile_strings_from_findings_render_as_text(console: Collector, msp: M
     sign_in(console.http, msp.readers["*"])
     site = msp.sites["Main office"].site_id
     with console.db.read() as s:
-        hostile = s.scalars(select(FindingState.id).where(FindingState.title.like("Telnet <script>%"))).one()
+        row = s.scalars(select(FindingState).where(FindingState.title.like("Telnet <script>%"))).one()
+        hostile = Ids.of(s, None).public(Kind.FINDING, row.client_id, row.id)
     for url in (
         f"/console/sites/{site}",
         f"/console/findings/{hostile}",

@@ -23,6 +23,7 @@ from duecare.collector.exports import MEDIA_TYPES, ExportFormat, Names
 from duecare.collector.exports import csv as csv_export
 from duecare.collector.exports import json as json_export
 from duecare.collector.exports import ocsf as ocsf_export
+from duecare.collector.ids import Ids, Kind, public_change
 from duecare.collector.schemas import finding_out, obligation_out
 from duecare.wire.api import COUNT_HEADER, CURSOR_HEADER, ChangeOut
 
@@ -102,10 +103,11 @@ def export_findings(
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
     names, hosts = _names(state, filters), hostnames(state, filters)
+    ids = Ids.of(state.db.engine, filters.client_id)
     items = _paged(
         state,
         lambda s, after: queries.findings_after(s, filters, status, after, PAGE),
-        lambda r: finding_out(r, hosts.get((r.site_id, r.ip))),
+        lambda r: finding_out(r, hosts.get((r.site_id, r.ip)), public_id=ids.public(Kind.FINDING, r.client_id, r.id)),
         lambda r: r.id,
     )
     if format is ExportFormat.CSV:
@@ -130,10 +132,11 @@ def export_obligations(
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
     names = _names(state, filters)
+    ids = Ids.of(state.db.engine, filters.client_id)
     items = _paged(
         state,
         lambda s, after: queries.obligations_after(s, filters, status, after, PAGE),
-        obligation_out,
+        lambda r: obligation_out(r, public_id=ids.public(Kind.OBLIGATION, r.client_id, r.id)),
         lambda r: r.id,
     )
     if format is ExportFormat.CSV:
@@ -159,18 +162,20 @@ def export_changes(
     The ``X-Duecare-Cursor`` header is the cursor to keep once the body is stored (``duecare pull``
     moves its cursor file only then); ``X-Duecare-Count`` is how many changes the body holds.
     """
-    after = int(cursor)
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
+        ids = Ids.of(s, filters.client_id)
+        after = ids.read_cursor(Kind.CURSOR_CHANGES, cursor)
         head, count = queries.changes_head(s, filters, after)
     names = _names(state, filters)
+    head_cursor = ids.cursor(Kind.CURSOR_CHANGES, head) if head != after else cursor
 
     def raw() -> Iterator[dict[str, Any]]:
         last = after
         while True:
             with state.db.read() as s:
                 rows = queries.changes_after_raw(s, filters, last, PAGE, until=head)
-            yield from rows
+            yield from (public_change(ids, r) for r in rows)
             if len(rows) < PAGE:
                 return
             last = int(rows[-1]["id"])
@@ -183,18 +188,18 @@ def export_changes(
         )
         body = _json_array(events)
     else:
-        head_doc = {"cursor_before": cursor, "cursor": str(head), "clients": names.tenants, "sites": names.sites}
-        body = _json_document(head_doc, "changes", _spliced(state, filters, after, head))
-    headers = {CURSOR_HEADER: str(head), COUNT_HEADER: str(count)}
+        head_doc = {"cursor_before": cursor, "cursor": head_cursor, "clients": names.tenants, "sites": names.sites}
+        body = _json_document(head_doc, "changes", _spliced(state, filters, ids, after, head))
+    headers = {CURSOR_HEADER: head_cursor, COUNT_HEADER: str(count)}
     return StreamingResponse(_buffered(body), media_type=MEDIA_TYPES[format], headers=headers)
 
 
-def _spliced(state: State, filters: queries.Filters, after: int, head: int) -> Iterator[bytes]:
+def _spliced(state: State, filters: queries.Filters, ids: Ids, after: int, head: int) -> Iterator[bytes]:
     """Pages of feed entries already as JSON text (``queries.changes_after_json``)."""
     last = after
     while True:
         with state.db.read() as s:
-            items, newest = queries.changes_after_json(s, filters, last, PAGE, until=head)
+            items, newest = queries.changes_after_json(s, filters, last, PAGE, ids, until=head)
         yield from items
         if newest is None or len(items) < PAGE:
             return

@@ -16,6 +16,7 @@ from duecare.collector.api.routes.params import (
     SiteParam,
 )
 from duecare.collector.db.models import AssetState, Client, Site
+from duecare.collector.ids import Ids, Kind
 from duecare.collector.schemas import asset_out, finding_out, obligation_out
 from duecare.wire.api import (
     AssetsPage,
@@ -69,10 +70,16 @@ def list_findings(
     limit = min(limit, state.settings.max_page_size)
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
-        rows = queries.findings_after(s, filters, status, int(cursor), limit + 1)
+        ids = Ids.of(s, filters.client_id)
+        rows = queries.findings_after(s, filters, status, ids.read_cursor(Kind.CURSOR_FINDINGS, cursor), limit + 1)
     hosts = hostnames(state, filters)
-    out = [finding_out(r, hosts.get((r.site_id, r.ip))) for r in rows[:limit]]
-    return FindingsPage(findings=out, next_cursor=str(out[-1].id) if len(rows) > limit else None)
+    page = rows[:limit]
+    out = [
+        finding_out(r, hosts.get((r.site_id, r.ip)), public_id=ids.public(Kind.FINDING, r.client_id, r.id))
+        for r in page
+    ]
+    more = len(rows) > limit
+    return FindingsPage(findings=out, next_cursor=ids.cursor(Kind.CURSOR_FINDINGS, page[-1].id) if more else None)
 
 
 @router.get("/assets", response_model=AssetsPage, responses=problems(401, 404, 422))
@@ -88,9 +95,12 @@ def list_assets(
     limit = min(limit, state.settings.max_page_size)
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
-        rows = queries.assets_after(s, filters, status, int(cursor), limit + 1)
-        out = [asset_out(r) for r in rows[:limit]]
-    return AssetsPage(assets=out, next_cursor=str(out[-1].id) if len(rows) > limit else None)
+        ids = Ids.of(s, filters.client_id)
+        rows = queries.assets_after(s, filters, status, ids.read_cursor(Kind.CURSOR_ASSETS, cursor), limit + 1)
+        page = rows[:limit]
+        out = [asset_out(r, public_id=ids.public(Kind.ASSET, r.client_id, r.id)) for r in page]
+    more = len(rows) > limit
+    return AssetsPage(assets=out, next_cursor=ids.cursor(Kind.CURSOR_ASSETS, page[-1].id) if more else None)
 
 
 @router.get("/obligations", response_model=ObligationsPage, responses=problems(401, 404, 422))
@@ -106,6 +116,12 @@ def list_obligations(
     limit = min(limit, state.settings.max_page_size)
     with state.db.read() as s:
         filters = queries.resolve(s, reader, client, site)
-        rows = queries.obligations_after(s, filters, status, int(cursor), limit + 1)
-        out = [obligation_out(r) for r in rows[:limit]]
-    return ObligationsPage(obligations=out, next_cursor=str(out[-1].id) if len(rows) > limit else None)
+        ids = Ids.of(s, filters.client_id)
+        after = ids.read_cursor(Kind.CURSOR_OBLIGATIONS, cursor)
+        rows = queries.obligations_after(s, filters, status, after, limit + 1)
+        page = rows[:limit]
+        out = [obligation_out(r, public_id=ids.public(Kind.OBLIGATION, r.client_id, r.id)) for r in page]
+    more = len(rows) > limit
+    return ObligationsPage(
+        obligations=out, next_cursor=ids.cursor(Kind.CURSOR_OBLIGATIONS, page[-1].id) if more else None
+    )

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from duecare.collector import ingest, queries
 from duecare.collector.api.deps import CurrentAgent, CurrentReader, State
 from duecare.collector.api.responses import problems
+from duecare.collector.api.routes.params import ClientParam
 from duecare.collector.errors import TooManyRequests, Unprocessable
 from duecare.collector.ratelimit import AgentRateLimit
 from duecare.collector.schemas import report_summary
@@ -83,10 +84,12 @@ async def post_report(
 
 
 @router.get("/reports/{report_id}", response_model=StoredReport, responses=problems(401, 404, 422))
-def get_report(state: State, reader: CurrentReader, report_id: uuid.UUID) -> StoredReport:
-    """The report as signed, for anyone who wants to verify the evidence themselves."""
+def get_report(state: State, reader: CurrentReader, report_id: uuid.UUID, client: ClientParam = None) -> StoredReport:
+    """The report as signed, for anyone who wants to verify the evidence themselves.
+
+    Report ids are unique per client: the all-clients key may need ``client`` to say whose."""
     with state.db.read() as s:
-        row, agent = queries.stored_report(s, reader, str(report_id))
+        row, agent = queries.stored_report(s, reader, str(report_id), client)
         return StoredReport.model_validate(
             {
                 "summary": report_summary(row),
