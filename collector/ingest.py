@@ -132,10 +132,14 @@ def check_report(agent: AgentIdentity, signed: SignedReport, limits: Limits = Li
             raise Unprocessable(f"held.{i}: notice not signed by this agent's key") from exc
     for i, stone in enumerate(signed.tombstones):
         if stone.signature is None:
-            raise Unprocessable(
-                f"tombstones.{i}: unsigned tombstone (report {stone.report_id}); this collector takes only "
-                "tombstones signed with the agent's key: upgrade the agent"
+            # An agent from before signed tombstones: kept, marked unsigned (dropped_report.signature
+            # is null in the feed), never a refusal that would lose this report and the ones after it.
+            log.warning(
+                "agent %s sent an unsigned tombstone of report %s (an agent before signed tombstones: upgrade it)",
+                agent.id,
+                stone.report_id,
             )
+            continue
         try:
             verify_payload(agent.public_key, tombstone_payload(stone), stone.signature)
         except SignatureError as exc:

@@ -164,6 +164,9 @@ class DroppedReportOut(_Out):
     report_hash: str
     dropped_at: AwareDatetime
     recorded_in_report: str
+    #: The agent's Ed25519 signature over the tombstone; None: sent unsigned by an agent from before
+    #: signed tombstones (its word rests only on the agent's authenticated connection).
+    signature: str | None = None
 
 
 class ExportFormat(enum.StrEnum):

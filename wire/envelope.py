@@ -39,8 +39,10 @@ class Tombstone(_Frozen):
 
     Signed by the agent (over ``tombstone_payload``) when it drops the report: a tombstone is the
     agent's word that a report existed and was lost, so nobody between agent and collector (nor the
-    collector's database afterwards) can invent or alter one to explain a gap away. ``None`` only
-    parses, so an older agent's unsigned tombstone gets a 422 that names it, not a schema error.
+    collector's database afterwards) can invent or alter one to explain a gap away. ``None``: an
+    agent from before signed tombstones; the collector keeps it marked unsigned (the feed says so)
+    rather than refuse the report that carries it, because refusing would lose that report and every
+    later one of an agent that cannot sign what it dropped before its upgrade.
     """
 
     report_id: uuid.UUID

@@ -1,5 +1,5 @@
-"""The collector takes only tombstones the agent signed: unsigned, forged or altered ones are a 422
-that names the tombstone, and nothing of the report is stored; a valid one is stored with its signature."""
+"""Tombstones the agent signed are stored with their signature; forged or altered ones are a 422 that
+names the tombstone and nothing of the report is stored; an older agent's unsigned one is kept, marked."""
 
 from __future__ import annotations
 
@@ -29,15 +29,19 @@ def test_signed_tombstone_is_stored_with_its_signature(collector: Collector) -> 
         assert row.signature == stone.signature and row.report_hash == stone.report_hash
 
 
-def test_unsigned_tombstone_is_422_naming_it(collector: Collector) -> None:
+def test_unsigned_tombstone_of_an_older_agent_is_kept_marked_unsigned(collector: Collector) -> None:
+    """Refusing it would lose the report that carries it and every later one of that agent."""
     agent = collector.enroll("acme", "hq")
+    assert collector.post(agent, agent.chain.next()).status_code == 201
     stone = agent.chain.skip().model_copy(update={"signature": None})
-    body = agent.chain.next(tombstones=[stone])
-    resp = collector.post(agent, body)
-    assert resp.status_code == 422, resp.text
-    detail = resp.json()["detail"]
-    assert "tombstones.0" in detail and "unsigned" in detail and str(stone.report_id) in detail
-    assert _no_report_stored(collector, body)
+    resp = collector.post(agent, agent.chain.next(tombstones=[stone]))
+    assert resp.status_code == 201, resp.text
+    with collector.db.read() as s:
+        row = s.scalars(select(DroppedReport)).one()
+        assert row.signature is None and row.report_id == str(stone.report_id)
+    feed = collector.http.get("/v1/changes", headers=collector.reader("acme")).json()
+    dropped = [c["dropped_report"] for c in feed["changes"] if c["kind"] == "dropped_report"]
+    assert [(d["report_id"], d["signature"]) for d in dropped] == [(str(stone.report_id), None)]
 
 
 def test_forged_and_altered_tombstones_are_422(collector: Collector) -> None:
