@@ -47,6 +47,7 @@ from duecare.wire.reachability import (
 from duecare.wire.rejudge import exposure_by_key, rejudge_report, rejudge_result, select_clock, with_statuses
 
 INTERNET = "internet"
+INTERNAL = "internal"
 _FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
 _OBLIGATIONS: Table = ObligationState.__table__  # type: ignore[assignment]
 _COLS = [c for c in columns(FindingRow) if c != "data"]
@@ -104,6 +105,11 @@ def _view(s: Session, site_id: str) -> tuple[OutsideView | None, set[str]]:
     if not reports:
         return None, outside_agents
     return outside_view(max(reports, key=lambda r: str(r["finished_at"])), declared), outside_agents
+
+
+def has_outside_agent(s: Session, site_id: str) -> bool:
+    stmt = select(Agent.id).where(Agent.site_id == site_id, Agent.vantage == INTERNET).limit(1)
+    return s.execute(stmt).first() is not None
 
 
 def has_inside_agent(s: Session, site_id: str) -> bool:
