@@ -44,7 +44,7 @@ from duecare.collector.db.models import (
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database
 from duecare.collector.errors import Conflict, Forbidden, TooLarge, Unprocessable
-from duecare.collector.rows import AssetRow, FindingRow
+from duecare.collector.rows import AssetRow, FindingRow, ObligationRow
 from duecare.collector.schemas import (
     asset_dict,
     chain_gap_out,
@@ -233,6 +233,7 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
     report, digest = checked.report, checked.digest
     report_id = str(report.report_id)
     now = datetime.now(UTC)
+    plan = _plan(db, agent, report) if db.gate is not None and _is_large(report) else None
     with db.write(agent.client_id) as s:
         agent_row = s.execute(select(Agent).where(Agent.id == agent.id).with_for_update()).scalar_one()
         existing = s.get(ReportRow, report_id)
@@ -292,19 +293,25 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
             _track_steady(s, agent.site_id, site, report_id, report.finished_at)
             s.flush()
         else:
-            # The inside/outside join, recomputed whichever side reported (collector/outside.py): an inside
-            # report is joined, and its verdicts that depend on reachability selected, before it is tracked.
-            if agent.vantage != outside.INTERNET:
-                report = outside.join_report(s, agent.site_id, report)
-            transitions, hostnames, seen_at = _apply_lifecycle(s, agent, report)
+            if plan is not None and plan.holds(site):
+                transitions, hostnames, seen_at = plan.write(s)
+            else:
+                plan = None
+                # The inside/outside join, recomputed whichever side reported (collector/outside.py): an
+                # inside report is joined, and its verdicts that depend on reachability selected, before
+                # it is tracked.
+                if agent.vantage != outside.INTERNET:
+                    report = outside.join_report(s, agent.site_id, report)
+                transitions, hostnames, seen_at = _apply_lifecycle(s, agent, report)
             s.flush()  # the report, tombstone and gap rows, before the feed's counter is locked
             transitions += outside.rejoin(s, agent.site_id, agent.vantage, report)
             _load_data(s, transitions)
             site.steady_report_id, site.steady_seen_at = report_id, seen_at
             site.steady_fingerprint = checked.fingerprint if not transitions and _settled(s, agent, report_id) else None
         first_transition = len(pending)
+        planned = plan.payloads() if plan is not None else {}
         for t in transitions:
-            note_raw(t.kind, _subject(t), _payload(t, hostnames))
+            note_raw(t.kind, _subject(t), planned.get(id(t)) or _payload(t, hostnames))
         feed = changes.record(s, pending, now)
         alert_rows = {id(t.row) for t in lifecycle.alerts(transitions)}
         alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
@@ -453,9 +460,35 @@ def _settled(s: Session, agent: AgentIdentity, report_id: str) -> bool:
     return True
 
 
-def _apply_lifecycle(
-    s: Session, agent: AgentIdentity, report: Report
-) -> tuple[list[lifecycle.Transition], dict[str, str | None], datetime]:
+#: Reports with at least this many findings and assets are tracked ahead of the write lock (SQLite).
+PLAN_AHEAD_ITEMS = 1_000
+
+
+def _is_large(report: Report) -> bool:
+    return len(report.findings) + len(report.assets) >= PLAN_AHEAD_ITEMS
+
+
+@dataclass
+class _Tracked:
+    """The lifecycle of one report applied to the site's rows, not yet written."""
+
+    report: Report
+    findings: dict[str, FindingRow]
+    assets: dict[str, AssetRow]
+    obligations: dict[tuple[str, str], ObligationRow]
+    transitions: list[lifecycle.Transition]
+
+    def write(self, s: Session) -> tuple[list[lifecycle.Transition], dict[str, str | None], datetime]:
+        persist.findings(s, self.findings.values())
+        persist.assets(s, self.assets.values())
+        persist.obligations(s, self.obligations.values())
+        rows = (self.findings, self.assets, self.obligations)
+        touched = [r.last_seen_at for table in rows for r in table.values() if r.touched]
+        hostnames = {ip: a.hostname for ip, a in self.assets.items()}
+        return list(self.transitions), hostnames, max(touched, default=self.report.finished_at)
+
+
+def _track(s: Session, agent: AgentIdentity, report: Report) -> _Tracked:
     ctx = lifecycle.ReportContext(report, agent.client_id, agent.site_id, agent.id, Coverage.of(report))
     findings, assets = site_state.findings(s, ctx), site_state.assets(s, ctx)
     obligations = site_state.obligations(s, ctx)
@@ -465,11 +498,63 @@ def _apply_lifecycle(
         # The site's obligations are its inside view, re-judged by the join; an agent with internet
         # vantage sees only the declared addresses, and sets them only for a site seen from outside only.
         out += lifecycle.apply_obligations(ctx, obligations)
-    persist.findings(s, findings.values())
-    persist.assets(s, assets.values())
-    persist.obligations(s, obligations.values())
-    touched = [r.last_seen_at for rows in (findings, assets, obligations) for r in rows.values() if r.touched]
-    return out, {ip: a.hostname for ip, a in assets.items()}, max(touched, default=report.finished_at)
+    return _Tracked(report, findings, assets, obligations, out)
+
+
+@dataclass
+class _Plan:
+    """A large report tracked in a read transaction, before its writer queues at the SQLite gate:
+    the lock is then held only to write. Valid while the site's state is as read (no report was
+    stored for the site since: ``Site.steady_report_id`` names the last one); otherwise ingest
+    tracks the report again under the lock."""
+
+    site_version: str | None
+    tracked: _Tracked
+    hostnames: dict[str, str | None]
+    #: Feed payloads by transition, built ahead; the ids of new rows are filled in after the insert.
+    built: dict[int, dict[str, Any]]
+
+    def holds(self, site: Site) -> bool:
+        return site.steady_report_id == self.site_version
+
+    def write(self, s: Session) -> tuple[list[lifecycle.Transition], dict[str, str | None], datetime]:
+        return self.tracked.write(s)
+
+    def payloads(self) -> dict[int, dict[str, Any]]:
+        for t in self.tracked.transitions:
+            body = self.built.get(id(t))
+            if body is None:
+                continue
+            if isinstance(t.row, FindingRow):
+                # The id of a new row, and the JSON of a resolved one (``_load_data``), are known now.
+                body["finding"]["id"], body["finding"]["finding"] = t.row.id, t.row.data
+            elif isinstance(t.row, AssetRow):
+                body["asset"]["id"] = t.row.id
+        return self.built
+
+
+def _plan(db: Database, agent: AgentIdentity, report: Report) -> _Plan | None:
+    """Track a large inside report ahead of the write lock (a site without an outside view only:
+    joining one reads and writes as it goes); None when it cannot be planned."""
+    if agent.vantage != outside.INTERNAL:
+        return None
+    with db.read() as s:
+        site = s.get(Site, agent.site_id)
+        if site is None or outside.has_outside_agent(s, agent.site_id):
+            return None
+        if s.get(ReportRow, str(report.report_id)) is not None:
+            return None  # a duplicate or a conflict: answered under the lock
+        tracked = _track(s, agent, report)
+        hostnames = {ip: a.hostname for ip, a in tracked.assets.items()}
+        # Obligations (a few per report) are built after the write, with their ids.
+        built = {id(t): _payload(t, hostnames) for t in tracked.transitions if t.kind != "obligation"}
+        return _Plan(site.steady_report_id, tracked, hostnames, built)
+
+
+def _apply_lifecycle(
+    s: Session, agent: AgentIdentity, report: Report
+) -> tuple[list[lifecycle.Transition], dict[str, str | None], datetime]:
+    return _track(s, agent, report).write(s)
 
 
 def _top_level(payload: ChangePayload) -> dict[str, Any]:
