@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from duecare.collector import admin, ingest
-from duecare.collector.db.models import AssetState, Change, FindingState, ObligationState, Site
-from duecare.wire import Exposure, ObligationStatus, SignedReport
+from duecare.collector.db.models import AssetState, Change, FindingState, ObligationState
+from duecare.wire import Exposure, ObligationStatus
 from tests.collector.conftest import Collector, Enrolled
 from tests.collector.factories import BASE_TIME, finding, obligations
 
