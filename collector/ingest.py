@@ -150,16 +150,19 @@ _BULKY = ("findings", "assets", "attempts")
 class _Validated:
     """The validated findings, assets and attempts of recent reports, by a digest of their JSON.
 
-    An agent on a quiet night sends the same items every time; validating them is pure, so the
-    same JSON gives the same models and is not validated again: only the rest of the report (ids,
-    times, scope) is. Bounded: small reports only, the most recent few kept."""
+    An agent that reports often with nothing changed sends the same items every time; validating
+    them is pure, so the same JSON gives the same models and is not validated again: only the rest
+    of the report (ids, times, scope) is. Bounded by the items held (most recent kept): it helps
+    agents that report within minutes of each other; a nightly schedule across thousands of sites
+    rarely hits it (the database's steady path, ``_is_steady``, does not depend on it)."""
 
-    MAX_ENTRIES = 256
-    MAX_ITEMS = 2_000
+    MAX_ITEMS = 2_000  # per report
+    MAX_TOTAL = 50_000  # held in all
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self._total = 0
 
     def get(self, key: str) -> tuple[Any, ...] | None:
         with self._lock:
@@ -169,12 +172,17 @@ class _Validated:
             return hit
 
     def put(self, key: str, report: Report) -> None:
-        if sum(len(getattr(report, k)) for k in _BULKY) > self.MAX_ITEMS:
+        size = sum(len(getattr(report, k)) for k in _BULKY)
+        if size > self.MAX_ITEMS:
             return
         with self._lock:
+            if key in self._items:
+                return
             self._items[key] = tuple(getattr(report, k) for k in _BULKY)
-            while len(self._items) > self.MAX_ENTRIES:
-                self._items.popitem(last=False)
+            self._total += size
+            while self._total > self.MAX_TOTAL:
+                _, old = self._items.popitem(last=False)
+                self._total -= sum(len(part) for part in old)
 
 
 _validated = _Validated()

@@ -13,7 +13,7 @@ from duecare.collector import admin, ingest
 from duecare.collector.db.models import AssetState, Change, FindingState, ObligationState, Site
 from duecare.wire import Exposure, ObligationStatus, SignedReport
 from tests.collector.conftest import Collector, Enrolled
-from tests.collector.factories import BASE_TIME, finding, obligations
+from tests.collector.factories import BASE_TIME, finding, make_report, obligations
 
 SAME = [finding(f"198.18.0.{h}", e, 1000 + i) for i, e in enumerate(list(Exposure)[:3]) for h in (5, 6)]
 OBLIGATIONS = obligations(("baseline", "r1", ObligationStatus.MET))
@@ -150,3 +150,12 @@ def test_a_plan_made_before_another_report_landed_is_not_used(collector: Collect
         assert not plan.holds(s.get_one(Site, agent.site_id))
     # The stale plan's report is still stored correctly: tracked again under the lock.
     assert collector.post(agent, body).status_code == 201
+
+
+def test_the_validation_cache_is_bounded_by_the_items_it_holds() -> None:
+    cache = ingest._Validated()
+    report = make_report(findings=SAME)
+    for i in range(cache.MAX_TOTAL // len(SAME) + 10):
+        cache.put(f"k{i}", report)
+    assert cache._total <= cache.MAX_TOTAL
+    assert cache.get("k0") is None and cache.get(f"k{cache.MAX_TOTAL // len(SAME) + 9}") is not None
