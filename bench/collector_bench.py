@@ -127,7 +127,10 @@ def _new_findings(r: int) -> tuple[list[Any], str]:
     return items, f"{net}.0/24"
 
 
-def bench(kind: str, reports: int, changes: int, workers: int, tmp: Path) -> None:
+SCENARIOS = ("steady", "new", "big", "pull", "noisy")
+
+
+def bench(kind: str, reports: int, changes: int, workers: int, tmp: Path, scenarios: set[str]) -> None:
     with database_url(kind, tmp) as db:
         cli("init", db=db)
         cli("add-client", "bench", db=db)
@@ -139,41 +142,50 @@ def bench(kind: str, reports: int, changes: int, workers: int, tmp: Path) -> Non
         server = Server(db, tmp / f"{kind}.log", None, "--agent-rate", "0", "--workers", str(workers)).start()
         try:
             print(f"[{kind}] collector at {server.url} ({workers} workers), load average {_load()}", flush=True)
-            steady = [_enroll(server.url, t) for t in tokens[:4]]
-            same = _same_findings()
-            streams = [
-                (auth, [chain.next(findings=same, targets=["198.18.0.0/24"]) for _ in range(reports)])
-                for auth, chain in steady
-            ]
-            _ingest(kind, "steady", server.url, streams)
-
-            fresh = [_enroll(server.url, t) for t in tokens[4:8]]
-            streams = [(auth, []) for auth, _ in fresh]
-            for r in range(reports * 4):
-                items, target = _new_findings(r)
-                streams[r % 4][1].append(fresh[r % 4][1].next(findings=items, targets=[target]))
-            _ingest(kind, "new", server.url, streams)
-
-            auth, chain = _enroll(server.url, tokens[8])
-            big = [finding(f"10.200.{i // 250}.{i % 250 + 1}", EXPOSURES[i % 10], 1000 + i % 10) for i in range(20_000)]
-            body = json.dumps(chain.next(findings=big, targets=["10.200.0.0/16"])).encode()
-            t0 = time.perf_counter()
-            resp = httpx.post(
-                f"{server.url}/v1/reports",
-                content=body,
-                headers={**auth, "content-type": "application/json"},
-                timeout=600,
-            )
-            dt = time.perf_counter() - t0
-            if resp.status_code != 201:
-                raise RuntimeError(f"big report: {resp.status_code} {resp.text[:300]}")
-            _summary(kind, "big-report", findings=20_000, mb=f"{len(body) / 1e6:.1f}", seconds=f"{dt:.2f}")
-
-            _fill(server.url, tokens[9:], changes, key)
-            for fmt in ExportFormat:
-                _pull(kind, server.url, key_file, fmt, tmp)
+            if "steady" in scenarios:
+                steady = [_enroll(server.url, t) for t in tokens[:4]]
+                same = _same_findings()
+                streams = [
+                    (auth, [chain.next(findings=same, targets=["198.18.0.0/24"]) for _ in range(reports)])
+                    for auth, chain in steady
+                ]
+                _ingest(kind, "steady", server.url, streams)
+            if "new" in scenarios:
+                _new(kind, server.url, tokens[4:8], reports)
+            if "big" in scenarios:
+                _big(kind, server.url, tokens[8])
+            if "pull" in scenarios:
+                _fill(server.url, tokens[9:], changes, key)
+                for fmt in ExportFormat:
+                    _pull(kind, server.url, key_file, fmt, tmp)
         finally:
             server.stop()
+
+
+def _new(kind: str, url: str, tokens: list[str], reports: int) -> None:
+    fresh = [_enroll(url, t) for t in tokens]
+    streams: list[tuple[dict[str, str], list[dict[str, Any]]]] = [(auth, []) for auth, _ in fresh]
+    for r in range(reports * 4):
+        items, target = _new_findings(r)
+        streams[r % 4][1].append(fresh[r % 4][1].next(findings=items, targets=[target]))
+    _ingest(kind, "new", url, streams)
+
+
+def _big(kind: str, url: str, token: str) -> None:
+    auth, chain = _enroll(url, token)
+    big = [finding(f"10.200.{i // 250}.{i % 250 + 1}", EXPOSURES[i % 10], 1000 + i % 10) for i in range(20_000)]
+    body = json.dumps(chain.next(findings=big, targets=["10.200.0.0/16"])).encode()
+    t0 = time.perf_counter()
+    resp = httpx.post(
+        f"{url}/v1/reports",
+        content=body,
+        headers={**auth, "content-type": "application/json"},
+        timeout=600,
+    )
+    dt = time.perf_counter() - t0
+    if resp.status_code != 201:
+        raise RuntimeError(f"big report: {resp.status_code} {resp.text[:300]}")
+    _summary(kind, "big-report", findings=20_000, mb=f"{len(body) / 1e6:.1f}", seconds=f"{dt:.2f}")
 
 
 def _head(url: str, key: str) -> int:
@@ -252,12 +264,20 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=100, help="reports per agent in steady and new")
     parser.add_argument("--changes", type=int, default=100_000, help="changes in the feed before the pull")
     parser.add_argument("--workers", type=int, default=2, help="collector worker processes (one per core)")
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}"
+    )
     args = parser.parse_args()
+    scenarios = set(args.scenarios.split(","))
+    if not scenarios <= set(SCENARIOS):
+        parser.error(f"--scenarios: unknown {sorted(scenarios - set(SCENARIOS))}")
     for kind in args.backends.split(","):
-        with tempfile.TemporaryDirectory(prefix="duecare-bench-") as tmp:
-            bench(kind, args.reports, args.changes, args.workers, Path(tmp))
-        with tempfile.TemporaryDirectory(prefix="duecare-bench-") as tmp:
-            bench_noisy(kind, Path(tmp))
+        if scenarios - {"noisy"}:
+            with tempfile.TemporaryDirectory(prefix="duecare-bench-") as tmp:
+                bench(kind, args.reports, args.changes, args.workers, Path(tmp), scenarios)
+        if "noisy" in scenarios:
+            with tempfile.TemporaryDirectory(prefix="duecare-bench-") as tmp:
+                bench_noisy(kind, Path(tmp))
 
 
 if __name__ == "__main__":

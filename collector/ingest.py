@@ -15,13 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,18 +32,20 @@ from duecare.collector import changes, lifecycle, outside, persist, site_state
 from duecare.collector.coverage import Coverage
 from duecare.collector.db.models import (
     Agent,
+    AssetState,
     ChainGap,
     Client,
     DroppedReport,
     FindingState,
     HeldReport,
+    ObligationState,
     Site,
     WebhookDelivery,
 )
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database
 from duecare.collector.errors import Conflict, Forbidden, TooLarge, Unprocessable
-from duecare.collector.rows import AssetRow, FindingRow
+from duecare.collector.rows import AssetRow, FindingRow, ObligationRow
 from duecare.collector.schemas import (
     asset_dict,
     chain_gap_out,
@@ -51,6 +56,8 @@ from duecare.collector.schemas import (
 )
 from duecare.wire import Receipt, Report, SignedReport, canonical_bytes
 from duecare.wire.api import (
+    LIVE_ASSET,
+    LIVE_FINDING,
     ChangeKind,
     ChangePayload,
 )
@@ -85,6 +92,8 @@ class Checked:
     report: Report
     payload: bytes
     digest: str
+    #: What the report says about the site, without its identity and times (``fingerprint``).
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,7 @@ def check_report(agent: AgentIdentity, signed: SignedReport, limits: Limits = Li
                 f"(max_{what}_per_report): split the scope"
             )
     try:
-        report = Report.model_validate_json(payload)
+        report, fp = _validate(signed.report, payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -146,7 +155,79 @@ def check_report(agent: AgentIdentity, signed: SignedReport, limits: Limits = Li
             raise Unprocessable(
                 f"tombstones.{i}: tombstone of report {stone.report_id} not signed by this agent's key"
             ) from exc
-    return Checked(report, payload, hashlib.sha256(payload).hexdigest())
+    return Checked(report, payload, hashlib.sha256(payload).hexdigest(), fp)
+
+
+#: Members of a report that differ between two scans of an unchanged site.
+_VOLATILE = frozenset({"report_id", "previous_report_hash", "started_at", "finished_at"})
+#: The members that hold per-host items: validated once per distinct content (``_Validated``).
+_BULKY = ("findings", "assets", "attempts")
+
+
+class _Validated:
+    """The validated findings, assets and attempts of recent reports, by a digest of their JSON.
+
+    An agent that reports often with nothing changed sends the same items every time; validating
+    them is pure, so the same JSON gives the same models and is not validated again: only the rest
+    of the report (ids, times, scope) is. Bounded by the items held (most recent kept): it helps
+    agents that report within minutes of each other; a nightly schedule across thousands of sites
+    rarely hits it (the database's steady path, ``_is_steady``, does not depend on it)."""
+
+    MAX_ITEMS = 2_000  # per report
+    MAX_TOTAL = 50_000  # held in all
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self._total = 0
+
+    def get(self, key: str) -> tuple[Any, ...] | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: str, report: Report) -> None:
+        size = sum(len(getattr(report, k)) for k in _BULKY)
+        if size > self.MAX_ITEMS:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = tuple(getattr(report, k) for k in _BULKY)
+            self._total += size
+            while self._total > self.MAX_TOTAL:
+                _, old = self._items.popitem(last=False)
+                self._total -= sum(len(part) for part in old)
+
+
+_validated = _Validated()
+
+
+def _digest(value: Any) -> str | None:
+    try:
+        return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except (TypeError, orjson.JSONEncodeError):
+        return None  # not JSON orjson can write (an integer over 64 bits): no shortcut, no fingerprint
+
+
+def _validate(raw: dict[str, Any], payload: bytes) -> tuple[Report, str | None]:
+    """The wire ``Report`` of ``payload`` (``raw`` is the same object parsed), and its fingerprint: a
+    digest of everything it says about the site (findings, assets, attempts, obligations, scope,
+    vantage, versions) without its identity and times; two reports with one fingerprint track alike."""
+    bulky = _digest([raw.get(k) for k in _BULKY])
+    rest = {k: v for k, v in raw.items() if k not in _BULKY}
+    head = _digest({k: v for k, v in rest.items() if k not in _VOLATILE})
+    fp = None if bulky is None or head is None else hashlib.sha256(f"{bulky}|{head}".encode()).hexdigest()
+    cached = None if fp is None or bulky is None else _validated.get(bulky)
+    if cached is None:
+        report = Report.model_validate_json(payload)
+        if bulky is not None:
+            _validated.put(bulky, report)
+        return report, fp
+    skeleton = Report.model_validate_json(orjson.dumps(rest))
+    return skeleton.model_copy(update=dict(zip(_BULKY, cached, strict=True))), fp
 
 
 def ingest(db: Database, agent: AgentIdentity, signed: SignedReport, checked: Checked) -> IngestResult:
@@ -177,6 +258,7 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
     report, digest = checked.report, checked.digest
     report_id = str(report.report_id)
     now = datetime.now(UTC)
+    plan = _plan(db, agent, report) if db.gate is not None and _is_large(report) else None
     with db.write(agent.client_id) as s:
         agent_row = s.execute(select(Agent).where(Agent.id == agent.id).with_for_update()).scalar_one()
         # Report ids are unique per client: an id another tenant used is unrelated (and never confirmed).
@@ -185,7 +267,7 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
             if existing.agent_id == agent.id and existing.report_hash == digest:
                 return IngestResult(receipt_of(existing, duplicate=True), created=False)
             raise Conflict(f"report {report_id} was already received with a different body")
-        s.execute(select(Site.id).where(Site.id == agent.site_id).with_for_update()).scalar_one()
+        site = s.execute(select(Site).where(Site.id == agent.site_id).with_for_update()).scalar_one()
         client = s.execute(select(Client).where(Client.id == agent.client_id)).scalar_one()
         pending: list[changes.PendingChange] = []
 
@@ -231,17 +313,31 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
             )
             s.add(gap_row)
             note(ChangeKind.CHAIN_GAP, agent.id, ChangePayload(chain_gap=chain_gap_out(gap_row)))
-        # The inside/outside join, recomputed whichever side reported (collector/outside.py): an inside
-        # report is joined, and its verdicts that depend on reachability selected, before it is tracked.
-        if agent.vantage != outside.INTERNET:
-            report = outside.join_report(s, agent.site_id, report)
-        transitions, hostnames = _apply_lifecycle(s, agent, report)
-        s.flush()  # the report, tombstone and gap rows, before the feed's counter is locked
-        transitions += outside.rejoin(s, agent.site_id, agent.vantage, report)
-        _load_data(s, transitions)
+        transitions: list[lifecycle.Transition] = []
+        hostnames: dict[str, str | None] = {}
+        if _is_steady(site, agent_row, agent, checked):
+            _track_steady(s, agent.site_id, site, report_id, report.finished_at)
+            s.flush()
+        else:
+            if plan is not None and plan.holds(site):
+                transitions, hostnames, seen_at = plan.write(s)
+            else:
+                plan = None
+                # The inside/outside join, recomputed whichever side reported (collector/outside.py): an
+                # inside report is joined, and its verdicts that depend on reachability selected, before
+                # it is tracked.
+                if agent.vantage != outside.INTERNET:
+                    report = outside.join_report(s, agent.site_id, report)
+                transitions, hostnames, seen_at = _apply_lifecycle(s, agent, report)
+            s.flush()  # the report, tombstone and gap rows, before the feed's counter is locked
+            transitions += outside.rejoin(s, agent.site_id, agent.vantage, report)
+            _load_data(s, transitions)
+            site.steady_report_id, site.steady_seen_at = report_id, seen_at
+            site.steady_fingerprint = checked.fingerprint if not transitions and _settled(s, agent, report_id) else None
         first_transition = len(pending)
+        planned = plan.payloads() if plan is not None else {}
         for t in transitions:
-            note_raw(t.kind, _subject(t), _payload(t, hostnames))
+            note_raw(t.kind, _subject(t), planned.get(id(t)) or _payload(t, hostnames))
         feed = changes.record(s, pending, now)
         alert_rows = {id(t.row) for t in lifecycle.alerts(transitions)}
         alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
@@ -299,14 +395,19 @@ def _record_tombstones(
     s.flush()
 
 
+_HELD: Any = HeldReport.__table__
+_UNHOLD = delete(_HELD).where(_HELD.c.agent_id == bindparam("agent"), _HELD.c.report_id == bindparam("report"))
+
+
 def _record_held(s: Session, agent: AgentIdentity, signed: SignedReport, report_id: str, now: datetime) -> None:
     """Reports the agent holds aside are listed (``collector held``) until they arrive themselves."""
-    s.execute(delete(HeldReport).where(HeldReport.agent_id == agent.id, HeldReport.report_id == report_id))
+    conn = s.connection()
+    conn.execute(_UNHOLD, {"agent": agent.id, "report": report_id})
     for n in signed.held:
         rid = str(n.report_id)
         if rid == report_id:
             continue
-        s.execute(delete(HeldReport).where(HeldReport.agent_id == agent.id, HeldReport.report_id == rid))
+        conn.execute(_UNHOLD, {"agent": agent.id, "report": rid})
         s.add(
             HeldReport(
                 client_id=agent.client_id,
@@ -336,9 +437,87 @@ def _load_data(s: Session, transitions: list[lifecycle.Transition]) -> None:
             missing[fid].data = data
 
 
-def _apply_lifecycle(
-    s: Session, agent: AgentIdentity, report: Report
-) -> tuple[list[lifecycle.Transition], dict[str, str | None]]:
+def _is_steady(site: Site, agent_row: Agent, agent: AgentIdentity, checked: Checked) -> bool:
+    """The steady night: this agent's previous report was the last to write the site's state, it
+    changed nothing, the site had no outside view, and this report says exactly the same (the same
+    fingerprint) no earlier than what it last saw. The lifecycle would then find every named finding,
+    asset and obligation as it is, resolve nothing and change only times (``_settled``)."""
+    return (
+        agent.vantage == outside.INTERNAL
+        and checked.fingerprint is not None
+        and site.steady_fingerprint == checked.fingerprint
+        and site.steady_report_id is not None
+        and site.steady_report_id == agent_row.last_report_id
+        and site.steady_seen_at is not None
+        and checked.report.finished_at >= site.steady_seen_at
+    )
+
+
+def _seen_again(table: Any) -> Any:
+    t = table.__table__
+    where = (t.c.site_id == bindparam("site")) & (t.c.last_report_id == bindparam("previous"))
+    return update(t).where(where).values(last_seen_at=bindparam("seen_at"), last_report_id=bindparam("report"))
+
+
+_SEEN_AGAIN = tuple(_seen_again(t) for t in (FindingState, AssetState, ObligationState))
+
+
+def _track_steady(s: Session, site_id: str, site: Site, report_id: str, seen_at: datetime) -> None:
+    """What the lifecycle would write for a steady report: the rows the previous report saw are seen
+    again (last seen, last report), one statement per table instead of a row each."""
+    conn, previous = s.connection(), site.steady_report_id
+    for stmt in _SEEN_AGAIN:
+        conn.execute(stmt, {"site": site_id, "previous": previous, "seen_at": seen_at, "report": report_id})
+    site.steady_report_id, site.steady_seen_at = report_id, seen_at
+
+
+def _settled(s: Session, agent: AgentIdentity, report_id: str) -> bool:
+    """Whether the next identical report may take the steady path: an inside agent, no agent with
+    internet vantage at the site (no outside view to join), and every live finding and asset this
+    agent last saw was seen by this report (none left for a later report to resolve)."""
+    if agent.vantage != outside.INTERNAL or outside.has_outside_agent(s, agent.site_id):
+        return False
+    for table, live in ((FindingState, LIVE_FINDING), (AssetState, LIVE_ASSET)):
+        stmt = select(table.id).where(
+            table.site_id == agent.site_id,
+            table.status.in_([str(x) for x in live]),
+            table.last_agent_id == agent.id,
+            table.last_report_id != report_id,
+        )
+        if s.execute(stmt.limit(1)).first() is not None:
+            return False
+    return True
+
+
+#: Reports with at least this many findings and assets are tracked ahead of the write lock (SQLite).
+PLAN_AHEAD_ITEMS = 1_000
+
+
+def _is_large(report: Report) -> bool:
+    return len(report.findings) + len(report.assets) >= PLAN_AHEAD_ITEMS
+
+
+@dataclass
+class _Tracked:
+    """The lifecycle of one report applied to the site's rows, not yet written."""
+
+    report: Report
+    findings: dict[str, FindingRow]
+    assets: dict[str, AssetRow]
+    obligations: dict[tuple[str, str], ObligationRow]
+    transitions: list[lifecycle.Transition]
+
+    def write(self, s: Session) -> tuple[list[lifecycle.Transition], dict[str, str | None], datetime]:
+        persist.findings(s, self.findings.values())
+        persist.assets(s, self.assets.values())
+        persist.obligations(s, self.obligations.values())
+        rows = (self.findings, self.assets, self.obligations)
+        touched = [r.last_seen_at for table in rows for r in table.values() if r.touched]
+        hostnames = {ip: a.hostname for ip, a in self.assets.items()}
+        return list(self.transitions), hostnames, max(touched, default=self.report.finished_at)
+
+
+def _track(s: Session, agent: AgentIdentity, report: Report) -> _Tracked:
     ctx = lifecycle.ReportContext(report, agent.client_id, agent.site_id, agent.id, Coverage.of(report))
     findings, assets = site_state.findings(s, ctx), site_state.assets(s, ctx)
     obligations = site_state.obligations(s, ctx)
@@ -348,10 +527,63 @@ def _apply_lifecycle(
         # The site's obligations are its inside view, re-judged by the join; an agent with internet
         # vantage sees only the declared addresses, and sets them only for a site seen from outside only.
         out += lifecycle.apply_obligations(ctx, obligations)
-    persist.findings(s, findings.values())
-    persist.assets(s, assets.values())
-    persist.obligations(s, obligations.values())
-    return out, {ip: a.hostname for ip, a in assets.items()}
+    return _Tracked(report, findings, assets, obligations, out)
+
+
+@dataclass
+class _Plan:
+    """A large report tracked in a read transaction, before its writer queues at the SQLite gate:
+    the lock is then held only to write. Valid while the site's state is as read (no report was
+    stored for the site since: ``Site.steady_report_id`` names the last one); otherwise ingest
+    tracks the report again under the lock."""
+
+    site_version: str | None
+    tracked: _Tracked
+    hostnames: dict[str, str | None]
+    #: Feed payloads by transition, built ahead; the ids of new rows are filled in after the insert.
+    built: dict[int, dict[str, Any]]
+
+    def holds(self, site: Site) -> bool:
+        return site.steady_report_id == self.site_version
+
+    def write(self, s: Session) -> tuple[list[lifecycle.Transition], dict[str, str | None], datetime]:
+        return self.tracked.write(s)
+
+    def payloads(self) -> dict[int, dict[str, Any]]:
+        for t in self.tracked.transitions:
+            body = self.built.get(id(t))
+            if body is None:
+                continue
+            if isinstance(t.row, FindingRow):
+                # The id of a new row, and the JSON of a resolved one (``_load_data``), are known now.
+                body["finding"]["id"], body["finding"]["finding"] = t.row.id, t.row.data
+            elif isinstance(t.row, AssetRow):
+                body["asset"]["id"] = t.row.id
+        return self.built
+
+
+def _plan(db: Database, agent: AgentIdentity, report: Report) -> _Plan | None:
+    """Track a large inside report ahead of the write lock (a site without an outside view only:
+    joining one reads and writes as it goes); None when it cannot be planned."""
+    if agent.vantage != outside.INTERNAL:
+        return None
+    with db.read() as s:
+        site = s.get(Site, agent.site_id)
+        if site is None or outside.has_outside_agent(s, agent.site_id):
+            return None
+        if s.get(ReportRow, (agent.client_id, str(report.report_id))) is not None:
+            return None  # a duplicate or a conflict: answered under the lock
+        tracked = _track(s, agent, report)
+        hostnames = {ip: a.hostname for ip, a in tracked.assets.items()}
+        # Obligations (a few per report) are built after the write, with their ids.
+        built = {id(t): _payload(t, hostnames) for t in tracked.transitions if t.kind != "obligation"}
+        return _Plan(site.steady_report_id, tracked, hostnames, built)
+
+
+def _apply_lifecycle(
+    s: Session, agent: AgentIdentity, report: Report
+) -> tuple[list[lifecycle.Transition], dict[str, str | None], datetime]:
+    return _track(s, agent, report).write(s)
 
 
 def _top_level(payload: ChangePayload) -> dict[str, Any]:

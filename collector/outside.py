@@ -47,6 +47,7 @@ from duecare.wire.reachability import (
 from duecare.wire.rejudge import exposure_by_key, rejudge_report, rejudge_result, select_clock, with_statuses
 
 INTERNET = "internet"
+INTERNAL = "internal"
 _FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
 _OBLIGATIONS: Table = ObligationState.__table__  # type: ignore[assignment]
 _COLS = [c for c in columns(FindingRow) if c != "data"]
@@ -106,6 +107,11 @@ def _view(s: Session, site_id: str) -> tuple[OutsideView | None, set[str]]:
     return outside_view(max(reports, key=lambda r: str(r["finished_at"])), declared), outside_agents
 
 
+def has_outside_agent(s: Session, site_id: str) -> bool:
+    stmt = select(Agent.id).where(Agent.site_id == site_id, Agent.vantage == INTERNET).limit(1)
+    return s.execute(stmt).first() is not None
+
+
 def has_inside_agent(s: Session, site_id: str) -> bool:
     stmt = select(Agent.id).where(Agent.site_id == site_id, Agent.vantage != INTERNET).limit(1)
     return s.execute(stmt).first() is not None
@@ -149,8 +155,12 @@ def rejoin(s: Session, site_id: str, vantage: str, report: Report) -> list[lifec
     if vantage != INTERNET:
         carried = {lifecycle.finding_ident(f): f for f in report.findings if f.verdict is Verdict.AFFECTED}
         names = list(carried)
+        differs = live
+        if all(f.internet_exposed is None for f in carried.values()):
+            # Only rows already marked can differ from a report that marks none (a /16 reads no rows).
+            differs = live & _FINDINGS.c.internet_exposed.is_not(None)
         for i in range(0, len(names), 500):
-            for row, _data, before in _rows(s, live & _FINDINGS.c.ident.in_(names[i : i + 500]), with_data=False):
+            for row, _data, before in _rows(s, differs & _FINDINGS.c.ident.in_(names[i : i + 500]), with_data=False):
                 now = carried[row.ident].internet_exposed
                 if before != now:
                     s.execute(update(_FINDINGS).where(_FINDINGS.c.id == row.id).values(internet_exposed=now))

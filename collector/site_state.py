@@ -13,11 +13,11 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, false, or_, select
 from sqlalchemy.orm import Session
 
 from duecare.collector import lifecycle
-from duecare.collector.coverage import IPAddress
+from duecare.collector.coverage import Coverage, IPAddress, IPNetwork
 from duecare.collector.db.models import AssetState, FindingState, ObligationState
 from duecare.collector.rows import AssetRow, FindingRow, ObligationRow, columns, loaded
 from duecare.wire import Proto, Verdict
@@ -54,6 +54,43 @@ class _Cover:
         return self.coverage.covers_port(self.memo[ip][0], port, None if proto is None else Proto(proto))
 
 
+#: Listed assets named in SQL at most (a larger list: no pre-filter, the scope is tested in Python).
+_MAX_LISTED = 200
+
+
+def ipv4_prefix(net: IPNetwork) -> str | None:
+    """The text every address of an IPv4 network starts with, widened to whole octets ("10.0.5."
+    for 10.0.5.0/24 and 10.0.5.0/26, "10.0." for 10.0.0.0/20); None when no octet is fixed."""
+    if not isinstance(net, ipaddress.IPv4Network):
+        return None
+    octets = net.prefixlen // 8
+    if octets == 0:
+        return None
+    parts = str(net.network_address).split(".")[:octets]
+    return ".".join(parts) + ("" if octets == 4 else ".")
+
+
+def may_cover(column: Any, coverage: Coverage) -> Any | None:
+    """A SQL condition on an address column true for every address ``coverage`` covers (and maybe
+    some it does not: Python applies the exact rule after); None when it cannot narrow anything.
+    A report of one /24 in a site of many then reads the rows of its /24, not the whole site."""
+    listed = sorted({str(a) for a in coverage.assets})
+    if len(listed) > _MAX_LISTED:
+        return None
+    if coverage.targets is None or coverage.exclusions is None:
+        return column.in_(listed) if listed else false()  # an unreadable scope covers only the listed
+    prefixes = set()
+    for net in coverage.targets:
+        prefix = ipv4_prefix(net)
+        if prefix is None:
+            return None
+        prefixes.add(prefix)
+    conds = [column.like(p + "%") if p.endswith(".") else column == p for p in sorted(prefixes)]
+    if listed:
+        conds.append(column.in_(listed))
+    return or_(*conds) if conds else false()
+
+
 def _finding_rows(s: Session, where: Any) -> Iterable[FindingRow]:
     cols = [_FINDINGS.c.id, *(_FINDINGS.c[n] for n in _FINDING_COLS)]
     for r in s.execute(select(*cols).where(where)).mappings():
@@ -74,6 +111,9 @@ def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
         _FINDINGS.c.last_agent_id == ctx.agent_id,
         _FINDINGS.c.last_seen_at <= report.started_at,
     )
+    narrow = may_cover(_FINDINGS.c.ip, ctx.coverage)
+    if narrow is not None:
+        candidates = candidates.where(narrow)
     ids = [
         fid
         for fid, ident, ip, port, proto in s.execute(candidates)
@@ -104,6 +144,9 @@ def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
         _ASSETS.c.last_agent_id == ctx.agent_id,
         _ASSETS.c.last_seen_at <= report.started_at,
     )
+    narrow = may_cover(_ASSETS.c.ip, ctx.coverage)
+    if narrow is not None:
+        candidates = candidates.where(narrow)
     ids = [aid for aid, ip in s.execute(candidates) if ip not in rows and cover.address(ip)]
     for chunk in _chunks(ids):
         rows.update((r.ip, r) for r in _asset_rows(s, _ASSETS.c.id.in_(chunk)))

@@ -64,6 +64,12 @@ class Site(Base):
     public_addresses: Mapped[list[str] | None] = mapped_column(JsonText, nullable=True)
     public_authorized_by: Mapped[str | None] = mapped_column(String(200))
     public_authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The report that last wrote this site's findings, assets and obligations, and (only when it
+    #: changed nothing and nothing else can) the fingerprint of what it said and the latest
+    #: last-seen time it wrote: the same report again takes the steady path (``ingest.py``).
+    steady_report_id: Mapped[str | None] = mapped_column(REPORT_ID)
+    steady_fingerprint: Mapped[str | None] = mapped_column(HASH)
+    steady_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EnrollmentToken(Base):

@@ -102,7 +102,7 @@ def test_0006_on_a_database_populated_at_0005(db_url: str) -> None:
     try:
         migrate.upgrade(engine, "0005")
         _populate_0005(engine)
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, "0006")
         assert migrate.current_revision(engine) == "0006"
         with engine.begin() as c:
             seqs = c.execute(text("SELECT agent_id, sequence FROM reports ORDER BY id")).all()
@@ -134,6 +134,6 @@ def test_0006_on_a_database_populated_at_0005(db_url: str) -> None:
             c.execute(text("DELETE FROM reports WHERE client_id = 'cl_b' AND sequence = 4"))
         migrate.downgrade(engine, "0005")
         migrate.upgrade(engine)
-        assert migrate.current_revision(engine) == "0006"
+        assert migrate.current_revision(engine) == "0007"
     finally:
         engine.dispose()
