@@ -609,11 +609,8 @@ def _plan(db: Database, agent: AgentIdentity, checked: Checked, conn: Connection
     new_assets = [r for r in tracked.assets.values() if r.id is None]
     if new_findings or new_assets:
         with db.write(agent.client_id) as w:  # milliseconds under the lock
-            for table, rows in ((persist.FINDINGS, new_findings), (persist.ASSETS, new_assets)):
-                if rows:
-                    first = persist.reserve(w, table, len(rows))
-                    for i, r in enumerate(rows):
-                        r.id = first + i
+            _reserve(w, persist.FINDINGS, new_findings)
+            _reserve(w, persist.ASSETS, new_assets)
     hostnames = {ip: a.hostname for ip, a in tracked.assets.items()}
     # Obligations (a few per report, after the findings and assets) are built after the write, with their ids.
     count = 0
@@ -626,6 +623,13 @@ def _plan(db: Database, agent: AgentIdentity, checked: Checked, conn: Connection
     with conn.begin():
         staging.stage(conn, new_findings, new_assets, feed)
     return _Plan(version, tracked, hostnames, built, count)
+
+
+def _reserve(s: Session, table: Any, rows: list[Any]) -> None:
+    if rows:
+        first = persist.reserve(s, table, len(rows))
+        for i, r in enumerate(rows):
+            r.id = first + i
 
 
 def _apply_lifecycle(

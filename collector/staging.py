@@ -81,7 +81,10 @@ def stage(
 def publish_rows(s: Session) -> None:
     """Copy the staged findings and assets into the shared tables (inside the write transaction)."""
     conn = s.connection()
-    for stage_t, table, names in ((STAGE_FINDINGS, _FINDINGS, _FINDING_COLUMNS), (STAGE_ASSETS, _ASSETS, _ASSET_COLUMNS)):
+    for stage_t, table, names in (
+        (STAGE_FINDINGS, _FINDINGS, _FINDING_COLUMNS),
+        (STAGE_ASSETS, _ASSETS, _ASSET_COLUMNS),
+    ):
         conn.execute(insert(table).from_select(list(names), select(*(stage_t.c[n] for n in names))))
 
 

@@ -3,6 +3,7 @@ a crash mid-way publishes nothing, and the agent's retry of the same report is s
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -84,7 +85,9 @@ def test_staged_publish_matches_the_path_under_the_lock(collector: Collector, mo
                     FindingState.site_id == agent.site_id
                 )
             ).all()
-            c = s.execute(select(Change.kind, Change.subject).where(Change.site_id == agent.site_id).order_by(Change.id))
+            c = s.execute(
+                select(Change.kind, Change.subject).where(Change.site_id == agent.site_id).order_by(Change.id)
+            )
             feed = [(kind, "" if kind == "report" else subject) for kind, subject in c]
             return [sorted(map(tuple, f), key=str), feed]
 
@@ -106,8 +109,6 @@ def test_kill_9_while_a_large_report_is_staged_then_retry_stores_it_once(tmp_pat
         chain = AgentChain()
         resp = httpx.post(f"{server.url}/v1/enroll", json={"token": token, "public_key": chain.key.public_b64})
         auth = {"authorization": f"Bearer {resp.json()['credential']}", "content-type": "application/json"}
-        import json
-
         bodies = [json.dumps(chain.next(findings=_findings(4000, n))).encode() for n in range(3)]
         kills = 0
         for body in bodies:
