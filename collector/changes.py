@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from duecare.collector import persist
+from duecare.collector import persist, staging
 from duecare.collector.db.models import Change, Counter
 
 FEED = "changes"
@@ -41,9 +41,13 @@ def allocate(session: Session, count: int) -> int:
     return int(last) - count + 1
 
 
-def record(session: Session, pending: Sequence[PendingChange], now: datetime) -> list[dict[str, Any]]:
+def record(
+    session: Session, pending: Sequence[PendingChange], now: datetime, staged: tuple[int, int] = (0, 0)
+) -> list[dict[str, Any]]:
     """Give ``pending`` their ids (in order) and insert them with one multi-row statement.
 
+    ``staged`` (start, count), SQLite: those entries are already in the staging table
+    (``collector/staging.py``) and are copied from there, not bound again.
     Everything else of the transaction is written before this (the counter row stays locked from
     here to COMMIT, and on PostgreSQL every other ingest waits for it)."""
     if not pending:
@@ -68,5 +72,11 @@ def record(session: Session, pending: Sequence[PendingChange], now: datetime) ->
         names = ("id", "client_id", "site_id", "kind", "subject", "report_id", "created_at", "payload")
         persist.copy_rows(session, Change.__table__, names, ([r[n] for n in names] for r in rows))  # type: ignore[arg-type]
     else:
-        session.connection().execute(insert(Change), rows)
+        start, count = staged
+        for part in (rows[:start], rows[start + count :]) if count else (rows,):
+            if part:
+                session.connection().execute(insert(Change), part)
+        if count:
+            p = pending[start]
+            staging.publish_changes(session, first + start, p.client_id, p.site_id, p.report_id, now)
     return rows

@@ -18,17 +18,18 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from duecare.collector import changes, lifecycle, outside, persist, site_state
+from duecare.collector import changes, lifecycle, outside, persist, site_state, staging
 from duecare.collector.coverage import Coverage
 from duecare.collector.db.models import (
     Agent,
@@ -255,11 +256,32 @@ def receipt_of(row: ReportRow, *, duplicate: bool) -> Receipt:
 
 
 def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, checked: Checked) -> IngestResult:
+    if db.gate is None or not _is_large(checked.report):
+        return _store(db, agent, signed, checked, None, db.write(agent.client_id))
+    # SQLite, a large report: tracked and staged on this connection outside the write lock, then
+    # published on it (its TEMP tables are the stage: ``collector/staging.py``).
+    with db.pinned() as conn:
+        plan = _plan(db, agent, checked, conn)
+        try:
+            return _store(db, agent, signed, checked, plan, db.write_on(conn, agent.client_id))
+        finally:
+            if plan is not None:
+                with conn.begin():
+                    staging.clear(conn)
+
+
+def _store(
+    db: Database,
+    agent: AgentIdentity,
+    signed: SignedReport,
+    checked: Checked,
+    plan: _Plan | None,
+    transaction: AbstractContextManager[Session],
+) -> IngestResult:
     report, digest = checked.report, checked.digest
     report_id = str(report.report_id)
     now = datetime.now(UTC)
-    plan = _plan(db, agent, report) if db.gate is not None and _is_large(report) else None
-    with db.write(agent.client_id) as s:
+    with transaction as s:
         agent_row = s.execute(select(Agent).where(Agent.id == agent.id).with_for_update()).scalar_one()
         # Report ids are unique per client: an id another tenant used is unrelated (and never confirmed).
         existing = s.get(ReportRow, (agent.client_id, report_id))
@@ -338,7 +360,8 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
         planned = plan.payloads() if plan is not None else {}
         for t in transitions:
             note_raw(t.kind, _subject(t), planned.get(id(t)) or _payload(t, hostnames))
-        feed = changes.record(s, pending, now)
+        staged = (first_transition, plan.staged) if plan is not None else (0, 0)
+        feed = changes.record(s, pending, now, staged)
         alert_rows = {id(t.row) for t in lifecycle.alerts(transitions)}
         alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
         # The agent's own report number, not a feed id: a global counter would show the client every
@@ -532,52 +555,81 @@ def _track(s: Session, agent: AgentIdentity, report: Report) -> _Tracked:
 
 @dataclass
 class _Plan:
-    """A large report tracked in a read transaction, before its writer queues at the SQLite gate:
-    the lock is then held only to write. Valid while the site's state is as read (no report was
-    stored for the site since: ``Site.steady_report_id`` names the last one); otherwise ingest
-    tracks the report again under the lock."""
+    """A large report tracked in a read transaction, before its writer queues at the SQLite gate,
+    and its new rows and feed entries staged (``collector/staging.py``): the lock is then held
+    only to publish. Valid while the site's state is as read (no report was stored for the site
+    since: ``Site.steady_report_id`` names the last one); otherwise ingest tracks the report again
+    under the lock (the staged rows are discarded, their reserved ids stay unused)."""
 
     site_version: str | None
     tracked: _Tracked
     hostnames: dict[str, str | None]
-    #: Feed payloads by transition, built ahead; the ids of new rows are filled in after the insert.
+    #: Feed payloads of the staged transitions (final: their rows' ids were reserved).
     built: dict[int, dict[str, Any]]
+    #: How many transitions, from the first, have their feed entry staged.
+    staged: int
 
     def holds(self, site: Site) -> bool:
         return site.steady_report_id == self.site_version
 
     def write(self, s: Session) -> tuple[list[lifecycle.Transition], dict[str, str | None], datetime]:
-        return self.tracked.write(s)
+        t = self.tracked
+        persist.findings(s, t.findings.values(), staged=True)
+        persist.assets(s, t.assets.values(), staged=True)
+        persist.obligations(s, t.obligations.values())
+        staging.publish_rows(s)
+        rows = (t.findings, t.assets, t.obligations)
+        touched = [r.last_seen_at for table in rows for r in table.values() if r.touched]
+        return list(t.transitions), self.hostnames, max(touched, default=t.report.finished_at)
 
     def payloads(self) -> dict[int, dict[str, Any]]:
-        for t in self.tracked.transitions:
-            body = self.built.get(id(t))
-            if body is None:
-                continue
-            if isinstance(t.row, FindingRow):
-                # The id of a new row, and the JSON of a resolved one (``_load_data``), are known now.
-                body["finding"]["id"], body["finding"]["finding"] = t.row.id, t.row.data
-            elif isinstance(t.row, AssetRow):
-                body["asset"]["id"] = t.row.id
         return self.built
 
 
-def _plan(db: Database, agent: AgentIdentity, report: Report) -> _Plan | None:
-    """Track a large inside report ahead of the write lock (a site without an outside view only:
-    joining one reads and writes as it goes); None when it cannot be planned."""
+def _plan(db: Database, agent: AgentIdentity, checked: Checked, conn: Connection) -> _Plan | None:
+    """Track a large inside report ahead of the write lock and stage what it writes (a site
+    without an outside view only: joining one reads and writes as it goes); None when it cannot
+    be planned, or needs no plan (a steady report)."""
+    report = checked.report
     if agent.vantage != outside.INTERNAL:
         return None
-    with db.read() as s:
+    with db.read_on(conn) as s:
         site = s.get(Site, agent.site_id)
-        if site is None or outside.has_outside_agent(s, agent.site_id):
+        agent_row = s.get(Agent, agent.id)
+        if site is None or agent_row is None or outside.has_outside_agent(s, agent.site_id):
             return None
+        if _is_steady(site, agent_row, agent, checked):
+            return None  # a few UPDATEs under the lock
         if s.get(ReportRow, (agent.client_id, str(report.report_id))) is not None:
             return None  # a duplicate or a conflict: answered under the lock
         tracked = _track(s, agent, report)
-        hostnames = {ip: a.hostname for ip, a in tracked.assets.items()}
-        # Obligations (a few per report) are built after the write, with their ids.
-        built = {id(t): _payload(t, hostnames) for t in tracked.transitions if t.kind != "obligation"}
-        return _Plan(site.steady_report_id, tracked, hostnames, built)
+        _load_data(s, tracked.transitions)  # the JSON of resolved findings, for their feed entries
+        version = site.steady_report_id
+    new_findings = [r for r in tracked.findings.values() if r.id is None]
+    new_assets = [r for r in tracked.assets.values() if r.id is None]
+    if new_findings or new_assets:
+        with db.write(agent.client_id) as w:  # milliseconds under the lock
+            _reserve(w, persist.FINDINGS, new_findings)
+            _reserve(w, persist.ASSETS, new_assets)
+    hostnames = {ip: a.hostname for ip, a in tracked.assets.items()}
+    # Obligations (a few per report, after the findings and assets) are built after the write, with their ids.
+    count = 0
+    for t in tracked.transitions:
+        if t.kind == "obligation":
+            break
+        count += 1
+    built = {id(t): _payload(t, hostnames) for t in tracked.transitions[:count]}
+    feed = [(t.kind, _subject(t), built[id(t)]) for t in tracked.transitions[:count]]
+    with conn.begin():
+        staging.stage(conn, new_findings, new_assets, feed)
+    return _Plan(version, tracked, hostnames, built, count)
+
+
+def _reserve(s: Session, table: Any, rows: list[Any]) -> None:
+    if rows:
+        first = persist.reserve(s, table, len(rows))
+        for i, r in enumerate(rows):
+            r.id = first + i
 
 
 def _apply_lifecycle(

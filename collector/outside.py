@@ -153,10 +153,22 @@ def rejoin(s: Session, site_id: str, vantage: str, report: Report) -> list[lifec
     live = (_FINDINGS.c.site_id == site_id) & _FINDINGS.c.status.in_([str(x) for x in LIVE_FINDING])
     out: list[lifecycle.Transition] = []
     if vantage != INTERNET:
-        carried = {lifecycle.finding_ident(f): f for f in report.findings if f.verdict is Verdict.AFFECTED}
+        unmarked = all(f.internet_exposed is None for f in report.findings if f.verdict is Verdict.AFFECTED)
+        if (
+            unmarked
+            and s.execute(
+                select(_FINDINGS.c.id).where(live & _FINDINGS.c.internet_exposed.is_not(None)).limit(1)
+            ).first()
+            is None
+        ):
+            # A report that marks nothing, at a site with no marked row: nothing can differ (one
+            # query, not a lookup of every finding of a /16 under the write lock).
+            carried = {}
+        else:
+            carried = {lifecycle.finding_ident(f): f for f in report.findings if f.verdict is Verdict.AFFECTED}
         names = list(carried)
         differs = live
-        if all(f.internet_exposed is None for f in carried.values()):
+        if unmarked:
             # Only rows already marked can differ from a report that marks none (a /16 reads no rows).
             differs = live & _FINDINGS.c.internet_exposed.is_not(None)
         for i in range(0, len(names), 500):

@@ -9,14 +9,16 @@ from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from duecare.collector.db.models import AssetState, FindingState, ObligationState
+from duecare.collector.db.models import AssetState, Counter, FindingState, ObligationState
 from duecare.collector.rows import AssetRow, FindingRow, ObligationRow, columns, values
 
-_FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
-_ASSETS: Table = AssetState.__table__  # type: ignore[assignment]
+FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
+ASSETS: Table = AssetState.__table__  # type: ignore[assignment]
+_FINDINGS, _ASSETS = FINDINGS, ASSETS
 _OBLIGATIONS: Table = ObligationState.__table__  # type: ignore[assignment]
 
 #: What a sighting may change (identity columns and first-seen never change).
@@ -74,12 +76,35 @@ def _insert(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...
             s.execute(text(f"ANALYZE {table.name}"))
         return
     # SQLite: this transaction holds the database's one write lock (BEGIN IMMEDIATE), so the ids
-    # after the largest are ours; a plain executemany then beats INSERT … RETURNING several times.
+    # after the largest (and after those reserved for a staged report) are ours; a plain
+    # executemany then beats INSERT … RETURNING several times.
     conn = s.connection()
-    first = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
+    first = _next_id(conn, table)
     for i, row in enumerate(rows):
         row.id = first + i
     conn.execute(insert(table), [{"id": r.id, **values(r, names)} for r in rows])
+
+
+def _reserved_name(table: Table) -> str:
+    return f"{table.name}_reserved"
+
+
+def _next_id(conn: Connection, table: Table) -> int:
+    """SQLite: the first id no row has and no staged report holds (``reserve``)."""
+    largest = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
+    held = conn.execute(select(Counter.value).where(Counter.name == _reserved_name(table))).scalar_one_or_none()
+    return max(largest, int(held or 0)) + 1
+
+
+def reserve(s: Session, table: Table, count: int) -> int:
+    """SQLite, under the write lock: set aside ``count`` ids of ``table`` for rows staged outside
+    it (``collector/staging.py``); returns the first. Ids of a report that is never published
+    stay unused (a gap, never a clash)."""
+    conn = s.connection()
+    first = _next_id(conn, table)
+    stmt = sqlite_insert(Counter).values(name=_reserved_name(table), value=first + count - 1)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": stmt.excluded.value}))
+    return first
 
 
 _IN = 500  # ids per IN list
@@ -112,25 +137,28 @@ def _update(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...
         conn.execute(stmt, [{"v_id": r.id, **{f"v_{n}": getattr(r, n) for n in names}} for r in singles])
 
 
-def _split(rows: Iterable[Any]) -> tuple[list[Any], list[Any]]:
+def _split(rows: Iterable[Any], staged: bool = False) -> tuple[list[Any], list[Any]]:
+    """New rows (no id; or, staged, not loaded from the table) and the loaded ones this report touched."""
     new, old = [], []
     for r in rows:
-        if r.id is None:
-            new.append(r)
+        if r.id is None if not staged else r.orig is None:
+            if not staged:
+                new.append(r)
         elif r.touched:
             old.append(r)
     return new, old
 
 
-def findings(s: Session, rows: Iterable[FindingRow]) -> None:
-    new, old = _split(rows)
+def findings(s: Session, rows: Iterable[FindingRow], *, staged: bool = False) -> None:
+    """``staged``: the new rows are already in the staging tables (only the others are written)."""
+    new, old = _split(rows, staged)
     _insert(s, _FINDINGS, new, columns(FindingRow))
     _update(s, _FINDINGS, [r for r in old if r.data_changed], (*_FINDING_MUTABLE, "data", "data_digest"))
     _update(s, _FINDINGS, [r for r in old if not r.data_changed], _FINDING_MUTABLE)
 
 
-def assets(s: Session, rows: Iterable[AssetRow]) -> None:
-    new, old = _split(rows)
+def assets(s: Session, rows: Iterable[AssetRow], *, staged: bool = False) -> None:
+    new, old = _split(rows, staged)
     _insert(s, _ASSETS, new, columns(AssetRow))
     _update(s, _ASSETS, old, _ASSET_MUTABLE)
 

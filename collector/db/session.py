@@ -116,5 +116,31 @@ class Database:
         with self.gate.hold(client), self._writer() as session, session.begin():
             yield session
 
+    @contextmanager
+    def pinned(self) -> Iterator[Connection]:
+        """One connection held for several transactions (its TEMP tables live as long as it)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def read_on(self, conn: Connection) -> Iterator[Session]:
+        conn.execution_options(**{WRITE_OPTION: False})
+        with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write_on(self, conn: Connection, client: str | None = None) -> Iterator[Session]:
+        """``write`` on a pinned connection (SQLite: behind the gate, BEGIN IMMEDIATE)."""
+        conn.execution_options(**{WRITE_OPTION: True})
+        try:
+            if self.gate is None:
+                with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+                    yield session
+                return
+            with self.gate.hold(client), Session(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
+        finally:
+            conn.execution_options(**{WRITE_OPTION: False})
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -141,7 +141,10 @@ def test_a_plan_made_before_another_report_landed_is_not_used(collector: Collect
     body = agent.chain.next(findings=SAME[:-1], obligation_summary=OBLIGATIONS)
     identity = ingest.AgentIdentity(agent.agent_id, agent.site_id, agent.client_id, agent.chain.key.public_b64)
     checked = ingest.check_report(identity, SignedReport.model_validate(body))
-    plan = ingest._plan(collector.db, identity, checked.report)
+    if collector.db.gate is None:
+        pytest.skip("PostgreSQL: no writer queues at one lock, nothing is planned or staged ahead")
+    with collector.db.pinned() as conn:
+        plan = ingest._plan(collector.db, identity, checked, conn)
     assert plan is not None
     with collector.db.read() as s:
         assert plan.holds(s.get_one(Site, agent.site_id))

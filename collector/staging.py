@@ -1,0 +1,111 @@
+"""SQLite: a large report's new rows and feed entries written outside the write lock, then
+published by one short transaction.
+
+SQLite has one writer; a 15,500-finding report took its lock for ~1.5 s to bind and write tens of
+thousands of rows, and every other client's post waited behind it. Here the new findings, new
+assets and the feed entries of a planned report (``ingest._plan``) go first into TEMP tables of
+the connection that will publish it: private to that connection (no reader of any kind can see
+them, so nothing is ever half-visible), written without the database's write lock, and gone with
+the process (a kill -9 mid-way leaves nothing behind; the agent's retry plans and stages again).
+Their ids are reserved beforehand (``persist.reserve``), so the feed's payloads are final when
+staged. Publishing is ``INSERT … SELECT`` from these tables: the copy runs inside SQLite, with no
+Python work per row, in the same transaction as the report row, the site state and the receipt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, delete, insert, select
+from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
+
+from duecare.collector.db.models import AssetState, Change, FindingState
+from duecare.collector.db.types import JsonText, UTCDateTime
+from duecare.collector.rows import AssetRow, FindingRow, columns, values
+
+_FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
+_ASSETS: Table = AssetState.__table__  # type: ignore[assignment]
+_CHANGES: Table = Change.__table__  # type: ignore[assignment]
+
+_MD = MetaData()
+
+
+def _mirror(table: Table, name: str) -> Table:
+    """The table's columns and types (so the same affinities), without keys or constraints."""
+    return Table(name, _MD, *(Column(c.name, c.type) for c in table.columns), prefixes=["TEMPORARY"])
+
+
+STAGE_FINDINGS = _mirror(_FINDINGS, "stage_findings")
+STAGE_ASSETS = _mirror(_ASSETS, "stage_assets")
+STAGE_CHANGES = Table(
+    "stage_changes",
+    _MD,
+    Column("seq", Integer),
+    Column("kind", String(24)),
+    Column("subject", String(200)),
+    Column("payload", JsonText),
+    prefixes=["TEMPORARY"],
+)
+_ALL = (STAGE_FINDINGS, STAGE_ASSETS, STAGE_CHANGES)
+_FINDING_COLUMNS = ("id", *columns(FindingRow))
+_ASSET_COLUMNS = ("id", *columns(AssetRow))
+
+
+def clear(conn: Connection) -> None:
+    """Empty this connection's staging tables (made on first use). Touches no shared table."""
+    for t in _ALL:
+        conn.execute(CreateTable(t, if_not_exists=True))
+        conn.execute(delete(t))
+
+
+def stage(
+    conn: Connection,
+    findings: Sequence[FindingRow],
+    assets: Sequence[AssetRow],
+    changes: Sequence[tuple[str, str, dict[str, Any]]],
+) -> None:
+    """Write new rows (ids already reserved) and feed entries (kind, subject, payload) to stage."""
+    clear(conn)
+    if findings:
+        conn.execute(insert(STAGE_FINDINGS), [values(r, _FINDING_COLUMNS) for r in findings])
+    if assets:
+        conn.execute(insert(STAGE_ASSETS), [values(r, _ASSET_COLUMNS) for r in assets])
+    if changes:
+        rows = [{"seq": i, "kind": k, "subject": subj[:200], "payload": p} for i, (k, subj, p) in enumerate(changes)]
+        conn.execute(insert(STAGE_CHANGES), rows)
+
+
+def publish_rows(s: Session) -> None:
+    """Copy the staged findings and assets into the shared tables (inside the write transaction)."""
+    conn = s.connection()
+    for stage_t, table, names in (
+        (STAGE_FINDINGS, _FINDINGS, _FINDING_COLUMNS),
+        (STAGE_ASSETS, _ASSETS, _ASSET_COLUMNS),
+    ):
+        conn.execute(insert(table).from_select(list(names), select(*(stage_t.c[n] for n in names))))
+
+
+def publish_changes(
+    s: Session, first_id: int, client_id: str, site_id: str, report_id: str | None, now: datetime
+) -> None:
+    """Copy the staged feed entries into ``changes`` with ids ``first_id`` + their order."""
+    t = STAGE_CHANGES
+    when = bindparam("now", type_=UTCDateTime())
+    src = select(
+        (t.c.seq + bindparam("first", type_=Integer())).label("id"),
+        bindparam("client", type_=String()),
+        bindparam("site", type_=String()),
+        t.c.kind,
+        t.c.subject,
+        bindparam("report", type_=String()),
+        when,
+        t.c.payload,
+    ).order_by(t.c.seq)
+    names = ["id", "client_id", "site_id", "kind", "subject", "report_id", "created_at", "payload"]
+    stmt = insert(_CHANGES).from_select(names, src)
+    s.connection().execute(
+        stmt, {"first": first_id, "client": client_id, "site": site_id, "report": report_id, "now": now}
+    )

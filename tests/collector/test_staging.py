@@ -1,0 +1,148 @@
+"""SQLite: a large report staged outside the write lock (collector/staging.py) is never half-visible,
+a crash mid-way publishes nothing, and the agent's retry of the same report is stored once."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from duecare.collector import ingest
+from duecare.collector.db.models import AssetState, ChainGap, Change, FindingState
+from duecare.collector.db.models import Report as ReportRow
+from duecare.collector.db.session import Database, make_engine
+from duecare.wire import Exposure, SignedReport
+from tests.collector.conftest import Collector
+from tests.collector.factories import AgentChain, finding
+from tests.collector.processes import Server, cli
+
+EXPOSURES = list(Exposure)[:5]
+
+
+def _findings(n: int, net: int = 0) -> list[Any]:
+    return [finding(f"10.{net}.{i // 250}.{i % 250 + 1}", EXPOSURES[i % 5], 1000 + i % 5) for i in range(n)]
+
+
+def _visible(db: Database, site_id: str) -> tuple[int, int, int, int]:
+    with db.read() as s:
+        return (
+            s.scalar(select(func.count()).select_from(FindingState).where(FindingState.site_id == site_id)) or 0,
+            s.scalar(select(func.count()).select_from(AssetState).where(AssetState.site_id == site_id)) or 0,
+            s.scalar(select(func.count()).select_from(Change).where(Change.site_id == site_id)) or 0,
+            s.scalar(select(func.count()).select_from(ReportRow).where(ReportRow.site_id == site_id)) or 0,
+        )
+
+
+def test_staged_rows_are_invisible_until_published_and_a_lost_stage_is_harmless(
+    collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if collector.db.gate is None:
+        pytest.skip("PostgreSQL: writers do not queue at one lock; nothing is staged")
+    monkeypatch.setattr(ingest, "PLAN_AHEAD_ITEMS", 10)
+    agent = collector.enroll("acme", "big")
+    quiet = collector.enroll("other", "small")
+    body = agent.chain.next(findings=_findings(300))
+    identity = ingest.AgentIdentity(agent.agent_id, agent.site_id, agent.client_id, agent.chain.key.public_b64)
+    checked = ingest.check_report(identity, SignedReport.model_validate(body))
+    with collector.db.pinned() as conn:
+        plan = ingest._plan(collector.db, identity, checked, conn)
+        assert plan is not None and plan.staged == 600  # 300 new findings, 300 new assets
+        # Staged, not published: no reader sees any of it, and another client's post goes through.
+        assert _visible(collector.db, agent.site_id) == (0, 0, 0, 0)
+        assert collector.post(quiet, quiet.chain.next(findings=_findings(3, 1))).status_code == 201
+        assert _visible(collector.db, agent.site_id) == (0, 0, 0, 0)
+    # The connection (and its TEMP stage) is gone, as after a kill -9: the same report posted again
+    # is stored whole, once; a re-post is a duplicate.
+    first = collector.post(agent, body)
+    assert first.status_code == 201, first.text
+    assert _visible(collector.db, agent.site_id) == (300, 300, 601, 1)
+    again = collector.post(agent, body)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    with collector.db.read() as s:
+        ids = s.scalars(select(Change.id).order_by(Change.id)).all()
+        assert ids == list(range(1, len(ids) + 1))  # dense: staging took no feed ids
+
+
+def test_staged_publish_matches_the_path_under_the_lock(collector: Collector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two sites, the same nights (new, some gone, back): staged or not, the same rows and feed."""
+    nights = [_findings(120), _findings(80), _findings(120), _findings(120)]
+
+    def post_all(site: str) -> list[Any]:
+        agent = collector.enroll("acme", site)
+        for items in nights:
+            resp = collector.post(agent, agent.chain.next(findings=items))
+            assert resp.status_code == 201, resp.text
+        with collector.db.read() as s:
+            f = s.execute(
+                select(FindingState.ident, FindingState.status, FindingState.data).where(
+                    FindingState.site_id == agent.site_id
+                )
+            ).all()
+            c = s.execute(
+                select(Change.kind, Change.subject).where(Change.site_id == agent.site_id).order_by(Change.id)
+            )
+            feed = [(kind, "" if kind == "report" else subject) for kind, subject in c]
+            return [sorted(map(tuple, f), key=str), feed]
+
+    monkeypatch.setattr(ingest, "PLAN_AHEAD_ITEMS", 10)
+    staged = post_all("staged")
+    monkeypatch.setattr(ingest, "PLAN_AHEAD_ITEMS", 10**9)
+    assert staged == post_all("locked")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_kill_9_while_a_large_report_is_staged_then_retry_stores_it_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    cli("init", db=db)
+    cli("add-client", "acme", db=db)
+    token = cli("add-site", "acme", "big", db=db)[-1]
+    server = Server(db, tmp_path / "s.log").start()
+    try:
+        chain = AgentChain()
+        resp = httpx.post(f"{server.url}/v1/enroll", json={"token": token, "public_key": chain.key.public_b64})
+        auth = {"authorization": f"Bearer {resp.json()['credential']}", "content-type": "application/json"}
+        bodies = [json.dumps(chain.next(findings=_findings(4000, n))).encode() for n in range(3)]
+        kills = 0
+        for body in bodies:
+            posted: list[int] = []
+
+            def post(b: bytes = body, out: list[int] = posted) -> None:
+                try:
+                    out.append(httpx.post(f"{server.url}/v1/reports", content=b, headers=auth, timeout=120).status_code)
+                except httpx.HTTPError:
+                    out.append(0)
+
+            t = threading.Thread(target=post)
+            started = time.perf_counter()
+            t.start()
+            time.sleep(random.uniform(0.3, 1.5))  # inside the ingest: parse, plan, stage or publish
+            server.kill9()
+            kills += 1
+            t.join()
+            server.start()
+            # The agent's retry of the same report: stored (201), or a duplicate if the kill came
+            # after the commit; never a conflict, never half a report.
+            retry = httpx.post(f"{server.url}/v1/reports", content=body, headers=auth, timeout=120)
+            assert retry.status_code in (200, 201), (retry.status_code, retry.text, time.perf_counter() - started)
+    finally:
+        server.stop()
+    engine = make_engine(db)
+    check = Database(engine)
+    with check.read() as s:
+        assert s.scalar(select(func.count()).select_from(ReportRow)) == 3
+        assert s.scalar(select(func.count()).select_from(ChainGap)) == 0
+        assert s.scalar(select(func.count()).select_from(FindingState)) == 12_000
+        assert s.scalar(select(func.count()).select_from(AssetState)) == 12_000
+        ids = s.scalars(select(Change.id).order_by(Change.id)).all()
+        assert ids == list(range(1, len(ids) + 1))
+        assert len(ids) == 3 * (1 + 4000 + 4000)
+    check.dispose()
+    assert kills == 3
