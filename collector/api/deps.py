@@ -25,7 +25,8 @@ _reader_bearer = HTTPBearer(
 )
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """Async on purpose: a plain ``def`` dependency costs a thread-pool hop on every request."""
     state = request.app.state.collector
     assert isinstance(state, AppState)
     return state
@@ -49,10 +50,22 @@ def _usable(revoked_at: datetime | None, expires_at: datetime | None, what: str)
         raise Unauthorized(f"{what} expired")
 
 
-def get_agent(
-    state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_agent_bearer)]
-) -> AgentIdentity:
-    token = _token(creds, AGENT_PREFIX, "an agent credential")
+AgentBearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_agent_bearer)]
+
+
+def agent_token(creds: HTTPAuthorizationCredentials | None) -> str:
+    """The agent credential of the header (401 when missing or not one): no database, safe on the loop."""
+    return _token(creds, AGENT_PREFIX, "an agent credential")
+
+
+def get_agent(state: State, creds: AgentBearer) -> AgentIdentity:
+    return lookup_agent(state, agent_token(creds))
+
+
+def lookup_agent(state: AppState, token: str) -> AgentIdentity:
+    """The agent of ``token``, read on every request (a revocation holds from the next one): 401 if none.
+
+    Blocking; POST /v1/reports calls it in the same thread-pool hop as its work."""
     with state.db.read() as s:
         agent = s.scalars(select(Agent).where(Agent.credential_hash == hash_secret(token))).first()
         if agent is None or not secret_matches(token, agent.credential_hash):

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from duecare.cli.collector import app
 from duecare.collector import admin
 from duecare.collector.db.models import Change, FindingState, ReadAudit, ReaderKey
+from duecare.collector.db.session import Database
 from duecare.collector.errors import Unprocessable
-from tests.collector.conftest import Collector
+from tests.collector.conftest import Collector, make_collector
 from tests.collector.factories import finding
 
 runner = CliRunner()
@@ -120,3 +121,28 @@ def test_remove_client_exports_first_then_deletes_everything(collector: Collecto
         assert set(s.scalars(select(Change.client_id))) == {other.client_id}
         assert set(s.scalars(select(FindingState.client_id))) == {other.client_id}
     assert collector.post(acme, acme.chain.next()).status_code == 401
+
+
+def test_rate_limit_answers_429_after_the_credential_check(database: Database) -> None:
+    """The credential is checked before the bucket (an unknown one is 401, never 429), the 429 says
+    when to come back and stores nothing, and a revoked agent is 401 even with tokens left."""
+    gen = make_collector(database, agent_rate_per_minute=1, agent_burst=1)
+    collector = next(gen)
+    try:
+        agent = collector.enroll("acme", "hq")
+        first = collector.post(agent, agent.chain.next(findings=[finding("198.18.0.50")]))
+        assert first.status_code == 201
+        second = collector.post(agent, agent.chain.next(findings=[finding("198.18.0.51")]))
+        assert second.status_code == 429 and int(second.headers["retry-after"]) >= 1
+        assert f"agent {agent.agent_id} posts faster" in second.json()["detail"]
+        with collector.db.read() as s:
+            assert s.scalar(select(func.count()).select_from(FindingState)) == 1
+        forged = {"authorization": f"Bearer {agent.credential}x"}
+        resp = collector.http.post("/v1/reports", content=b"{}", headers=forged)
+        assert resp.status_code == 401 and "unknown" in resp.json()["detail"]
+        other = collector.enroll("acme", "branch")
+        admin.revoke_agent(collector.db, other.agent_id)
+        resp = collector.post(other, other.chain.next())
+        assert resp.status_code == 401 and "revoked" in resp.json()["detail"]
+    finally:
+        next(gen, None)

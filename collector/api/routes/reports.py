@@ -8,12 +8,13 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from duecare.collector import ingest, queries
-from duecare.collector.api.deps import CurrentAgent, CurrentReader, State
+from duecare.collector.api.deps import AgentBearer, CurrentReader, State, agent_token, lookup_agent
 from duecare.collector.api.responses import problems
 from duecare.collector.api.routes.params import ClientParam
 from duecare.collector.errors import TooManyRequests, Unprocessable
 from duecare.collector.ratelimit import AgentRateLimit
 from duecare.collector.schemas import report_summary
+from duecare.collector.state import AppState
 from duecare.wire import Receipt, SignedReport
 from duecare.wire.api import StoredReport
 
@@ -48,39 +49,51 @@ def _parse(raw: bytes) -> SignedReport:
         **problems(401, 403, 409, 413, 422, 429, 503),
     },
 )
-async def post_report(
-    state: State, agent: CurrentAgent, request: Request, response: Response, background: BackgroundTasks
-) -> Receipt:
+async def post_report(state: State, creds: AgentBearer, request: Request, background: BackgroundTasks) -> Response:
     """Store one signed report (idempotent on its id) and update the site's findings.
 
     The body is read here and everything else (parse, signature, validation, the database) runs in
     the thread pool: a report of a /16 never holds the event loop, so other requests keep flowing."""
-    wait = state.rate_limit.take(agent.id)
-    if wait is not None:
-        raise TooManyRequests(
-            f"agent {agent.id} posts faster than {state.settings.agent_rate_per_minute:g} reports a minute; "
-            "retry after Retry-After seconds",
-            retry_after_s=AgentRateLimit.header(wait),
-        )
+    # One thread-pool hop does it all (credential, rate limit, parse, checks, database, signed
+    # receipt): each hop costs a thread hand-off both ways. The body is already in memory
+    # (BodyLimitMiddleware buffers it), so reading it before the rate limit costs nothing.
+    token = agent_token(creds)
     raw = await request.body()
     limits = ingest.Limits(state.settings.max_findings_per_report, state.settings.max_assets_per_report)
 
-    def work() -> ingest.IngestResult:
-        body = _parse(raw)
-        return ingest.ingest(state.db, agent, body, ingest.check_report(agent, body, limits))
+    def work() -> tuple[ingest.IngestResult, bytes]:
+        agent = lookup_agent(state, token)
+        wait = state.rate_limit.take(agent.id)
+        if wait is not None:
+            raise TooManyRequests(
+                f"agent {agent.id} posts faster than {state.settings.agent_rate_per_minute:g} reports a minute; "
+                "retry after Retry-After seconds",
+                retry_after_s=AgentRateLimit.header(wait),
+            )
+        if len(raw) > HEAVY_BYTES:
+            # One large report at a time per process: parsing and validating tens of thousands of
+            # findings holds the interpreter, and small posts of other clients must keep flowing.
+            with state.heavy_lane:
+                result = _store(state, agent, raw, limits)
+        else:
+            result = _store(state, agent, raw, limits)
+        # Serialised here, as FastAPI would have done for ``response_model=Receipt`` (same bytes).
+        return result, state.notary.sign(result.receipt).model_dump_json().encode()
 
-    def heavy() -> ingest.IngestResult:
-        # One large report at a time per process: parsing and validating tens of thousands of
-        # findings holds the interpreter, and small posts of other clients must keep flowing.
-        with state.heavy_lane:
-            return work()
-
-    result = await run_in_threadpool(heavy if len(raw) > HEAVY_BYTES else work)
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
+    result, receipt = await run_in_threadpool(work)
     if result.webhook_ids:
         background.add_task(state.webhooks.deliver, result.webhook_ids)
-    return await run_in_threadpool(state.notary.sign, result.receipt)
+    return Response(
+        receipt,
+        status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        media_type="application/json",
+        background=background,
+    )
+
+
+def _store(state: AppState, agent: ingest.AgentIdentity, raw: bytes, limits: ingest.Limits) -> ingest.IngestResult:
+    body = _parse(raw)
+    return ingest.ingest(state.db, agent, body, ingest.check_report(agent, body, limits))
 
 
 @router.get("/reports/{report_id}", response_model=StoredReport, responses=problems(401, 404, 422))
