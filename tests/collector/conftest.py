@@ -88,3 +88,15 @@ def make_collector(db: Database, **overrides: Any) -> Iterator[Collector]:
 @pytest.fixture
 def collector(database: Database) -> Iterator[Collector]:
     yield from make_collector(database)
+
+
+@pytest.fixture
+def sqlite_collector(tmp_path: Path) -> Iterator[Collector]:
+    """For what only SQLite does (one writer: the fair gate, reports planned and staged ahead)."""
+    with database_url("sqlite", tmp_path) as url:
+        db = Database(make_engine(url))
+        migrate.upgrade(db.engine)
+        try:
+            yield from make_collector(db)
+        finally:
+            db.dispose()
