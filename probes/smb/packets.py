@@ -114,13 +114,12 @@ def smb2_negotiate_request(dialects: Sequence[int], *, client_guid: bytes, salt:
     return netbios_header(message) + message
 
 
-def smb1_negotiate_request(dialects: Sequence[str] = (SMB1_DIALECT,)) -> bytes:
-    """A framed SMB_COM_NEGOTIATE offering only the given SMB1 dialect strings."""
-    data = b"".join(b"\x02" + d.encode("ascii") + b"\x00" for d in dialects)
-    header = struct.pack(
+def _smb1_header(command: int, *, mid: int) -> bytes:
+    """The 32-byte SMB1 header of a client request before logon (TID 0, UID 0, PIDLow 0xFEFF)."""
+    return struct.pack(
         "<4sBIBHH8sHHHHH",
         _SMB1_MAGIC,
-        SMB1_COM_NEGOTIATE,
+        command,
         0,  # Status
         _SMB1_FLAGS,
         _SMB1_FLAGS2,
@@ -130,8 +129,14 @@ def smb1_negotiate_request(dialects: Sequence[str] = (SMB1_DIALECT,)) -> bytes:
         0,  # TID
         0xFEFF,  # PIDLow
         0,  # UID
-        0,  # MID
+        mid,
     )
+
+
+def smb1_negotiate_request(dialects: Sequence[str] = (SMB1_DIALECT,)) -> bytes:
+    """A framed SMB_COM_NEGOTIATE offering only the given SMB1 dialect strings."""
+    data = b"".join(b"\x02" + d.encode("ascii") + b"\x00" for d in dialects)
+    header = _smb1_header(SMB1_COM_NEGOTIATE, mid=0)
     message = header + struct.pack("<BH", 0, len(data)) + data
     return netbios_header(message) + message
 
@@ -157,21 +162,7 @@ def smb1_session_setup_request(security_blob: bytes, *, mid: int = 1) -> bytes:
     """
     if len(security_blob) > 0xFFFF:
         raise ValueError("security blob longer than 65535 bytes")
-    header = struct.pack(
-        "<4sBIBHH8sHHHHH",
-        _SMB1_MAGIC,
-        SMB1_COM_SESSION_SETUP_ANDX,
-        0,  # Status
-        _SMB1_FLAGS,
-        _SMB1_FLAGS2,
-        0,  # PIDHigh
-        b"\x00" * 8,  # SecurityFeatures
-        0,  # Reserved
-        0,  # TID
-        0xFEFF,  # PIDLow
-        0,  # UID
-        mid,
-    )
+    header = _smb1_header(SMB1_COM_SESSION_SETUP_ANDX, mid=mid)
     words = struct.pack(
         "<BBHHHHIHII",
         0xFF,  # AndXCommand: none
