@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from duecare.collector import persist, staging
@@ -34,10 +34,19 @@ class PendingChange:
     payload: dict[str, Any]
 
 
+_COUNTERS: Any = Counter.__table__
+_BUMP = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.name == FEED)
+    .values(value=_COUNTERS.c.value + bindparam("count"))
+    .returning(_COUNTERS.c.value)
+)
+_CHANGES: Any = Change.__table__
+
+
 def allocate(session: Session, count: int) -> int:
     """Reserve ``count`` ids; returns the first. Locks the counter row until commit."""
-    stmt = update(Counter).where(Counter.name == FEED).values(value=Counter.value + count).returning(Counter.value)
-    last = session.execute(stmt).scalar_one()
+    last = session.connection().execute(_BUMP, {"count": count}).scalar_one()
     return int(last) - count + 1
 
 
@@ -75,7 +84,7 @@ def record(
         start, count = staged
         for part in (rows[:start], rows[start + count :]) if count else (rows,):
             if part:
-                session.connection().execute(insert(Change), part)
+                session.connection().execute(insert(_CHANGES), part)
         if count:
             p = pending[start]
             staging.publish_changes(session, first + start, p.client_id, p.site_id, p.report_id, now)

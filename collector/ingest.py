@@ -52,8 +52,8 @@ from duecare.collector.schemas import (
     chain_gap_out,
     dropped_report_out,
     finding_dict,
+    json_time,
     obligation_dict,
-    report_summary,
 )
 from duecare.wire import Receipt, Report, SignedReport, canonical_bytes
 from duecare.wire.api import (
@@ -244,6 +244,7 @@ def ingest(db: Database, agent: AgentIdentity, signed: SignedReport, checked: Ch
 
 
 def receipt_of(row: ReportRow, *, duplicate: bool) -> Receipt:
+    """The receipt of a stored report (``GET /v1/reports/{id}``)."""
     return Receipt(
         report_id=row.id,
         report_hash=row.report_hash,
@@ -281,44 +282,33 @@ def _store(
     report, digest = checked.report, checked.digest
     report_id = str(report.report_id)
     now = datetime.now(UTC)
+    # Everything that needs no row is built before the transaction: on SQLite the gate is held
+    # from its first statement to COMMIT, and every other writer waits that long.
+    row = _report_row(agent, signed, checked, report_id, now)
+    pending: list[changes.PendingChange] = []
+
+    def note_raw(kind: str, subject: str, payload: dict[str, Any]) -> None:
+        pending.append(changes.PendingChange(kind, subject, agent.client_id, agent.site_id, report_id, payload))
+
+    def note(kind: ChangeKind, subject: str, payload: ChangePayload) -> None:
+        note_raw(kind.value, subject, _top_level(payload))
+
     with transaction as s:
-        agent_row = s.execute(select(Agent).where(Agent.id == agent.id).with_for_update()).scalar_one()
+        conn = s.connection()
+        mark = _AgentMark(*conn.execute(_AGENT_MARK, {"agent": agent.id}).one())
         # Report ids are unique per client: an id another tenant used is unrelated (and never confirmed).
-        existing = s.get(ReportRow, (agent.client_id, report_id))
+        existing = conn.execute(_STORED, {"client": agent.client_id, "report": report_id}).first()
         if existing is not None:
             if existing.agent_id == agent.id and existing.report_hash == digest:
-                return IngestResult(receipt_of(existing, duplicate=True), created=False)
+                stored = dict(existing._mapping, id=report_id)
+                return IngestResult(_receipt(stored, duplicate=True), created=False)
             raise Conflict(f"report {report_id} was already received with a different body")
-        site = s.execute(select(Site).where(Site.id == agent.site_id).with_for_update()).scalar_one()
-        client = s.execute(select(Client).where(Client.id == agent.client_id)).scalar_one()
-        pending: list[changes.PendingChange] = []
-
-        def note_raw(kind: str, subject: str, payload: dict[str, Any]) -> None:
-            pending.append(changes.PendingChange(kind, subject, agent.client_id, agent.site_id, report_id, payload))
-
-        def note(kind: ChangeKind, subject: str, payload: ChangePayload) -> None:
-            note_raw(kind.value, subject, _top_level(payload))
-
-        expected, got = agent_row.last_report_hash, report.previous_report_hash
+        site = _SiteMark(*conn.execute(_SITE_MARK, {"site": agent.site_id}).one())
+        expected, got = mark.last_report_hash, report.previous_report_hash
         gap = expected != got
-        row = ReportRow(
-            id=report_id,
-            client_id=agent.client_id,
-            site_id=agent.site_id,
-            agent_id=agent.id,
-            report_hash=digest,
-            raw_report=checked.payload.decode("utf-8"),
-            signature=signed.signature,
-            sequence=0,
-            received_at=now,
-            started_at=report.started_at,
-            finished_at=report.finished_at,
-            previous_report_hash=got,
-            chain_gap=gap,
-            finding_count=len(report.findings),
-        )
-        s.add(row)
-        note(ChangeKind.REPORT, report_id, ChangePayload(report=report_summary(row)))
+        row.update(sequence=mark.report_count + 1, chain_gap=gap)
+        conn.execute(_INSERT_REPORT, row)
+        note_raw(ChangeKind.REPORT.value, report_id, {"report": _summary(row)})
         _record_tombstones(s, agent, signed, report_id, now, note)
         _record_held(s, agent, signed, report_id, now)
         if gap:
@@ -337,9 +327,9 @@ def _store(
             note(ChangeKind.CHAIN_GAP, agent.id, ChangePayload(chain_gap=chain_gap_out(gap_row)))
         transitions: list[lifecycle.Transition] = []
         hostnames: dict[str, str | None] = {}
-        if _is_steady(site, agent_row, agent, checked):
-            _track_steady(s, agent.site_id, site, report_id, report.finished_at)
-            s.flush()
+        if _is_steady(site, mark.last_report_id, agent, checked):
+            _track_steady(conn, agent.site_id, site.steady_report_id, report_id, report.finished_at)
+            steady = {"steady_report_id": report_id, "steady_seen_at": report.finished_at}
         else:
             if plan is not None and plan.holds(site):
                 transitions, hostnames, seen_at = plan.write(s)
@@ -354,24 +344,31 @@ def _store(
             s.flush()  # the report, tombstone and gap rows, before the feed's counter is locked
             transitions += outside.rejoin(s, agent.site_id, agent.vantage, report)
             _load_data(s, transitions)
-            site.steady_report_id, site.steady_seen_at = report_id, seen_at
-            site.steady_fingerprint = checked.fingerprint if not transitions and _settled(s, agent, report_id) else None
+            fingerprint = checked.fingerprint if not transitions and _settled(s, agent, report_id) else None
+            steady = {"steady_report_id": report_id, "steady_seen_at": seen_at, "steady_fingerprint": fingerprint}
+        conn.execute(update(_SITES).where(_SITES.c.id == agent.site_id).values(**steady))
         first_transition = len(pending)
         planned = plan.payloads() if plan is not None else {}
         for t in transitions:
             note_raw(t.kind, _subject(t), planned.get(id(t)) or _payload(t, hostnames))
         staged = (first_transition, plan.staged) if plan is not None else (0, 0)
-        feed = changes.record(s, pending, now, staged)
         alert_rows = {id(t.row) for t in lifecycle.alerts(transitions)}
-        alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
         # The agent's own report number, not a feed id: a global counter would show the client every
         # other tenant's activity in the gaps between its receipts.
-        row.sequence = agent_row.report_count + 1
-        agent_row.last_report_id, agent_row.last_report_hash = report_id, digest
-        agent_row.last_report_at, agent_row.report_count = now, agent_row.report_count + 1
-        agent_row.last_used_at = now
-        webhook_ids = _queue_webhooks(s, client, alerts, now)
-        receipt = receipt_of(row, duplicate=False)
+        conn.execute(
+            _AGENT_REPORTED,
+            {"agent": agent.id, "report": report_id, "hash": digest, "at": now, "count": mark.report_count + 1},
+        )
+        webhook_ids: tuple[int, ...] = ()
+        if alert_rows:
+            # The feed first (its counter row stays locked from there to COMMIT), then the deliveries.
+            feed = changes.record(s, pending, now, staged)
+            alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
+            client = s.execute(select(Client).where(Client.id == agent.client_id)).scalar_one()
+            webhook_ids = _queue_webhooks(s, client, alerts, now)
+        else:
+            feed = changes.record(s, pending, now, staged)
+    receipt = _receipt(row, duplicate=False)
     log.info(
         "report stored",
         extra={
@@ -384,6 +381,110 @@ def _store(
         },
     )
     return IngestResult(receipt, created=True, webhook_ids=webhook_ids)
+
+
+_AGENTS: Any = Agent.__table__
+_REPORTS: Any = ReportRow.__table__
+_SITES: Any = Site.__table__
+
+
+@dataclass(frozen=True)
+class _AgentMark:
+    """What the ingest transaction reads of the posting agent's row (locked until COMMIT)."""
+
+    last_report_id: str | None
+    last_report_hash: str | None
+    report_count: int
+
+
+@dataclass(frozen=True)
+class _SiteMark:
+    """The site's steady-night mark (``Site.steady_*``), read with the site's row locked."""
+
+    steady_report_id: str | None
+    steady_fingerprint: str | None
+    steady_seen_at: datetime | None
+
+    @classmethod
+    def of(cls, site: Site) -> _SiteMark:
+        return cls(site.steady_report_id, site.steady_fingerprint, site.steady_seen_at)
+
+
+_AGENT_MARK = (
+    select(_AGENTS.c.last_report_id, _AGENTS.c.last_report_hash, _AGENTS.c.report_count)
+    .where(_AGENTS.c.id == bindparam("agent"))
+    .with_for_update()
+)
+_SITE_MARK = (
+    select(_SITES.c.steady_report_id, _SITES.c.steady_fingerprint, _SITES.c.steady_seen_at)
+    .where(_SITES.c.id == bindparam("site"))
+    .with_for_update()
+)
+_STORED = select(
+    _REPORTS.c.agent_id, _REPORTS.c.report_hash, _REPORTS.c.sequence, _REPORTS.c.received_at, _REPORTS.c.chain_gap
+).where(_REPORTS.c.client_id == bindparam("client"), _REPORTS.c.id == bindparam("report"))
+_INSERT_REPORT = _REPORTS.insert()
+_AGENT_REPORTED = (
+    update(_AGENTS)
+    .where(_AGENTS.c.id == bindparam("agent"))
+    .values(
+        last_report_id=bindparam("report"),
+        last_report_hash=bindparam("hash"),
+        last_report_at=bindparam("at"),
+        report_count=bindparam("count"),
+        last_used_at=bindparam("at"),
+    )
+)
+
+
+def _report_row(
+    agent: AgentIdentity, signed: SignedReport, checked: Checked, report_id: str, now: datetime
+) -> dict[str, Any]:
+    """The ``reports`` row, but its ``sequence`` and ``chain_gap`` (they need the agent's row)."""
+    report = checked.report
+    return {
+        "id": report_id,
+        "client_id": agent.client_id,
+        "site_id": agent.site_id,
+        "agent_id": agent.id,
+        "report_hash": checked.digest,
+        "raw_report": checked.payload.decode("utf-8"),
+        "signature": signed.signature,
+        "received_at": now,
+        "started_at": report.started_at,
+        "finished_at": report.finished_at,
+        "previous_report_hash": report.previous_report_hash,
+        "finding_count": len(report.findings),
+    }
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    """``ReportSummary`` as the feed stores it (``report_summary(row).model_dump(mode="json")``: a
+    test checks both give the same), built without the model on the path every report takes."""
+    return {
+        "report_id": row["id"],
+        "agent_id": row["agent_id"],
+        "site_id": row["site_id"],
+        "report_hash": row["report_hash"],
+        "previous_report_hash": row["previous_report_hash"],
+        "chain_gap": row["chain_gap"],
+        "started_at": json_time(row["started_at"]),
+        "finished_at": json_time(row["finished_at"]),
+        "received_at": json_time(row["received_at"]),
+        "finding_count": row["finding_count"],
+    }
+
+
+def _receipt(row: dict[str, Any], *, duplicate: bool) -> Receipt:
+    return Receipt(
+        report_id=row["id"],
+        report_hash=row["report_hash"],
+        sequence=row["sequence"],
+        received_at=row["received_at"],
+        duplicate=duplicate,
+        chain_gap=row["chain_gap"],
+        agent_id=row["agent_id"],
+    )
 
 
 def _record_tombstones(
@@ -460,7 +561,7 @@ def _load_data(s: Session, transitions: list[lifecycle.Transition]) -> None:
             missing[fid].data = data
 
 
-def _is_steady(site: Site, agent_row: Agent, agent: AgentIdentity, checked: Checked) -> bool:
+def _is_steady(site: _SiteMark, last_report_id: str | None, agent: AgentIdentity, checked: Checked) -> bool:
     """The steady night: this agent's previous report was the last to write the site's state, it
     changed nothing, the site had no outside view, and this report says exactly the same (the same
     fingerprint) no earlier than what it last saw. The lifecycle would then find every named finding,
@@ -470,7 +571,7 @@ def _is_steady(site: Site, agent_row: Agent, agent: AgentIdentity, checked: Chec
         and checked.fingerprint is not None
         and site.steady_fingerprint == checked.fingerprint
         and site.steady_report_id is not None
-        and site.steady_report_id == agent_row.last_report_id
+        and site.steady_report_id == last_report_id
         and site.steady_seen_at is not None
         and checked.report.finished_at >= site.steady_seen_at
     )
@@ -485,13 +586,11 @@ def _seen_again(table: Any) -> Any:
 _SEEN_AGAIN = tuple(_seen_again(t) for t in (FindingState, AssetState, ObligationState))
 
 
-def _track_steady(s: Session, site_id: str, site: Site, report_id: str, seen_at: datetime) -> None:
+def _track_steady(conn: Connection, site_id: str, previous: str | None, report_id: str, seen_at: datetime) -> None:
     """What the lifecycle would write for a steady report: the rows the previous report saw are seen
     again (last seen, last report), one statement per table instead of a row each."""
-    conn, previous = s.connection(), site.steady_report_id
     for stmt in _SEEN_AGAIN:
         conn.execute(stmt, {"site": site_id, "previous": previous, "seen_at": seen_at, "report": report_id})
-    site.steady_report_id, site.steady_seen_at = report_id, seen_at
 
 
 def _settled(s: Session, agent: AgentIdentity, report_id: str) -> bool:
@@ -569,7 +668,7 @@ class _Plan:
     #: How many transitions, from the first, have their feed entry staged.
     staged: int
 
-    def holds(self, site: Site) -> bool:
+    def holds(self, site: _SiteMark) -> bool:
         return site.steady_report_id == self.site_version
 
     def write(self, s: Session) -> tuple[list[lifecycle.Transition], dict[str, str | None], datetime]:
@@ -598,7 +697,7 @@ def _plan(db: Database, agent: AgentIdentity, checked: Checked, conn: Connection
         agent_row = s.get(Agent, agent.id)
         if site is None or agent_row is None or outside.has_outside_agent(s, agent.site_id):
             return None
-        if _is_steady(site, agent_row, agent, checked):
+        if _is_steady(_SiteMark.of(site), agent_row.last_report_id, agent, checked):
             return None  # a few UPDATEs under the lock
         if s.get(ReportRow, (agent.client_id, str(report.report_id))) is not None:
             return None  # a duplicate or a conflict: answered under the lock

@@ -69,7 +69,7 @@ def dropped_report_out(row: DroppedReport) -> DroppedReportOut:
     return DroppedReportOut.model_validate({c: getattr(row, c) for c in DroppedReportOut.model_fields})
 
 
-def _when(dt: datetime) -> str:
+def json_time(dt: datetime) -> str:
     """As pydantic dumps an aware UTC datetime in JSON mode."""
     return dt.isoformat().replace("+00:00", "Z")
 
@@ -90,9 +90,9 @@ def finding_dict(row: FindingRow, hostname: str | None) -> dict[str, Any]:
         "severity": row.severity,
         "title": row.title,
         "kev": row.kev,
-        "first_seen_at": _when(row.first_seen_at),
-        "last_seen_at": _when(row.last_seen_at),
-        "status_changed_at": _when(row.status_changed_at),
+        "first_seen_at": json_time(row.first_seen_at),
+        "last_seen_at": json_time(row.last_seen_at),
+        "status_changed_at": json_time(row.status_changed_at),
         "last_report_id": row.last_report_id,
         "changed_by_report_id": row.changed_by_report_id,
         "hostname": hostname,
@@ -109,9 +109,9 @@ def asset_dict(row: AssetRow) -> dict[str, Any]:
         "status": row.status,
         "hostname": row.hostname,
         "mac": row.mac,
-        "first_seen_at": _when(row.first_seen_at),
-        "last_seen_at": _when(row.last_seen_at),
-        "status_changed_at": _when(row.status_changed_at),
+        "first_seen_at": json_time(row.first_seen_at),
+        "last_seen_at": json_time(row.last_seen_at),
+        "status_changed_at": json_time(row.status_changed_at),
         "last_report_id": row.last_report_id,
         "changed_by_report_id": row.changed_by_report_id,
     }

@@ -116,7 +116,7 @@ def test_large_reports_tracked_ahead_of_the_lock_match_the_full_path(
     planned: list[bool] = []
     real = ingest._Plan.holds
 
-    def spy(self: ingest._Plan, site: Site) -> bool:
+    def spy(self: ingest._Plan, site: ingest._SiteMark) -> bool:
         planned.append(real(self, site))
         return planned[-1]
 
@@ -147,10 +147,10 @@ def test_a_plan_made_before_another_report_landed_is_not_used(sqlite_collector: 
         plan = ingest._plan(collector.db, identity, checked, conn)
     assert plan is not None
     with collector.db.read() as s:
-        assert plan.holds(s.get_one(Site, agent.site_id))
+        assert plan.holds(ingest._SiteMark.of(s.get_one(Site, agent.site_id)))
     _post_nights(collector, agent, [SAME])  # another report of the site lands first
     with collector.db.read() as s:
-        assert not plan.holds(s.get_one(Site, agent.site_id))
+        assert not plan.holds(ingest._SiteMark.of(s.get_one(Site, agent.site_id)))
     # The stale plan's report is still stored correctly: tracked again under the lock.
     assert collector.post(agent, body).status_code == 201
 
