@@ -259,7 +259,7 @@ def receipt_of(row: ReportRow, *, duplicate: bool) -> Receipt:
 def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, checked: Checked) -> IngestResult:
     if db.gate is None or not _is_large(checked.report):
         return _store(db, agent, signed, checked, None, db.write(agent.client_id))
-    # SQLite, a large report: tracked and staged on this connection outside the write lock, then
+    # SQLite, a report of many items: tracked and staged on this connection outside the write lock, then
     # published on it (its TEMP tables are the stage: ``collector/staging.py``).
     with db.pinned() as conn:
         plan = _plan(db, agent, checked, conn)
@@ -415,11 +415,10 @@ _AGENT_MARK = (
     .where(_AGENTS.c.id == bindparam("agent"))
     .with_for_update()
 )
-_SITE_MARK = (
-    select(_SITES.c.steady_report_id, _SITES.c.steady_fingerprint, _SITES.c.steady_seen_at)
-    .where(_SITES.c.id == bindparam("site"))
-    .with_for_update()
+_SITE_READ = select(_SITES.c.steady_report_id, _SITES.c.steady_fingerprint, _SITES.c.steady_seen_at).where(
+    _SITES.c.id == bindparam("site")
 )
+_SITE_MARK = _SITE_READ.with_for_update()
 _STORED = select(
     _REPORTS.c.agent_id, _REPORTS.c.report_hash, _REPORTS.c.sequence, _REPORTS.c.received_at, _REPORTS.c.chain_gap
 ).where(_REPORTS.c.client_id == bindparam("client"), _REPORTS.c.id == bindparam("report"))
@@ -611,8 +610,11 @@ def _settled(s: Session, agent: AgentIdentity, report_id: str) -> bool:
     return True
 
 
-#: Reports with at least this many findings and assets are tracked ahead of the write lock (SQLite).
-PLAN_AHEAD_ITEMS = 1_000
+#: Reports with at least this many findings and assets are tracked and staged ahead of SQLite's
+#: write lock, which is then held only to publish them: every writer waits for the one holding it.
+#: Smaller reports (a quiet night's few findings) are tracked under the lock: it costs them less
+#: than the extra transaction that reserves their ids.
+PLAN_AHEAD_ITEMS = 50
 
 
 def _is_large(report: Report) -> bool:
@@ -693,13 +695,16 @@ def _plan(db: Database, agent: AgentIdentity, checked: Checked, conn: Connection
     if agent.vantage != outside.INTERNAL:
         return None
     with db.read_on(conn) as s:
-        site = s.get(Site, agent.site_id)
-        agent_row = s.get(Agent, agent.id)
-        if site is None or agent_row is None or outside.has_outside_agent(s, agent.site_id):
+        c = s.connection()
+        site = c.execute(_SITE_READ, {"site": agent.site_id}).first()
+        last = c.execute(_AGENT_MARK, {"agent": agent.id}).first()
+        if site is None or last is None:
             return None
-        if _is_steady(_SiteMark.of(site), agent_row.last_report_id, agent, checked):
+        if _is_steady(_SiteMark(*site), last.last_report_id, agent, checked):
             return None  # a few UPDATEs under the lock
-        if s.get(ReportRow, (agent.client_id, str(report.report_id))) is not None:
+        if outside.has_outside_agent(s, agent.site_id):
+            return None
+        if c.execute(_STORED, {"client": agent.client_id, "report": str(report.report_id)}).first() is not None:
             return None  # a duplicate or a conflict: answered under the lock
         tracked = _track(s, agent, report)
         _load_data(s, tracked.transitions)  # the JSON of resolved findings, for their feed entries
