@@ -54,11 +54,21 @@ _FINDING_COLUMNS = ("id", *columns(FindingRow))
 _ASSET_COLUMNS = ("id", *columns(AssetRow))
 
 
+_MADE = "duecare.staging.made_on"
+_EMPTY = tuple(delete(t) for t in _ALL)
+
+
 def clear(conn: Connection) -> None:
-    """Empty this connection's staging tables (made on first use). Touches no shared table."""
-    for t in _ALL:
-        conn.execute(CreateTable(t, if_not_exists=True))
-        conn.execute(delete(t))
+    """Empty this connection's staging tables (made on its first use: a TEMP table lives as long as
+    the database connection, which ``info`` names, so a new one makes them again). Touches no
+    shared table."""
+    raw = conn.connection.dbapi_connection
+    if conn.info.get(_MADE) is not raw:
+        for t in _ALL:
+            conn.execute(CreateTable(t, if_not_exists=True))
+        conn.info[_MADE] = raw
+    for stmt in _EMPTY:
+        conn.execute(stmt)
 
 
 def stage(

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import event
 
-from duecare.collector import ingest
+from duecare.collector import ingest, persist
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.schemas import report_summary
+from duecare.wire import Exposure
 from duecare.wire.api import ChangePayload
+from tests.collector.conftest import Collector
+from tests.collector.factories import finding
 
 _offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 _times = st.builds(
@@ -63,3 +70,28 @@ def test_a_receipt_built_from_the_row_is_the_stored_row_s() -> None:
     }
     stored = ReportRow(**row)
     assert ingest._receipt(row, duplicate=True) == ingest.receipt_of(stored, duplicate=True)
+
+
+def test_postgresql_statistics_follow_what_ingest_loaded(collector: Collector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small reports of new findings (a new client's first nights) get the planner's statistics
+    refreshed like one large one: without them every lookup by (site, ident) scans the site."""
+    monkeypatch.setattr(persist, "_ANALYZE_AFTER", 150)
+    monkeypatch.setattr(persist, "_since_analyze", defaultdict(int))
+    seen: list[str] = []
+
+    def spy(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("ANALYZE"):
+            seen.append(statement)
+
+    event.listen(collector.db.engine, "before_cursor_execute", spy)
+    agent = collector.enroll("acme", "new-client")
+    for night in range(3):
+        items = [
+            finding(f"10.1.{night}.{h}", e, 1000 + i) for i, e in enumerate(list(Exposure)[:10]) for h in range(1, 7)
+        ]
+        assert (
+            collector.post(agent, agent.chain.next(findings=items, targets=[f"10.1.{night}.0/24"])).status_code == 201
+        )
+    postgres = collector.db.engine.dialect.name == "postgresql"
+    # 60 findings a night: the 150th row is loaded on the third night.
+    assert seen == (["ANALYZE findings"] if postgres else [])
