@@ -6,13 +6,24 @@ from typing import Protocol
 
 
 class Progress(Protocol):
-    def stage(self, name: str, total: int | None = None) -> None: ...
+    def stage(self, name: str, total: int | None = None, *, beside: bool = False) -> None:
+        """A new stage. It ends the stages still running, unless ``beside``: then they go on
+        (pipelined stages overlap) until ``end`` closes them."""
+        ...
+
+    def end(self, name: str) -> None:
+        """The stage ``name`` is over (its bar complete), whatever stage is newest."""
+        ...
+
     def advance(self, n: int = 1) -> None: ...
     def note(self, message: str) -> None: ...
 
 
 class NullProgress:
-    def stage(self, name: str, total: int | None = None) -> None:
+    def stage(self, name: str, total: int | None = None, *, beside: bool = False) -> None:
+        pass
+
+    def end(self, name: str) -> None:
         pass
 
     def advance(self, n: int = 1) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -115,10 +117,8 @@ def _text(value: str | None, limit: int) -> str | None:
     return None if value is None else printable(value, limit)
 
 
-def _asset(host: HostPorts | None, ip: str, mac: str | None, how: str, oui: dict[str, str]) -> Asset:
-    mac = mac or (host.mac if host else None)
-    vendor = (host.vendor if host else None) or (oui.get(mac[:8]) if mac else None)
-    services = (
+def _services(host: HostPorts | None) -> tuple[Service, ...]:
+    return (
         ()
         if host is None
         else tuple(
@@ -134,16 +134,125 @@ def _asset(host: HostPorts | None, ip: str, mac: str | None, how: str, oui: dict
             for p in host.ports
         )
     )
+
+
+def _asset(host: HostPorts | None, ip: str, mac: str | None, how: str, oui: dict[str, str]) -> Asset:
+    mac = mac or (host.mac if host else None)
+    vendor = (host.vendor if host else None) or (oui.get(mac[:8]) if mac else None)
     return Asset(
         ip=ip_address(ip),
         mac=mac,
         vendor=_text(vendor, TITLE),
         hostname=_text(host.hostname if host else None, HOSTNAME),
         discovered_by="arp" if how == "arp" else "nmap-ping",
-        services=services,
+        services=_services(host),
         filtered_tcp=host.filtered_tcp if host else "",
         filtered_udp=host.filtered_udp if host else "",
     )
+
+
+def with_udp(asset: Asset, udp: HostPorts | None) -> Asset:
+    """The host as one port scan would have described it: its TCP services (named by identification
+    where it did), then what the UDP scan found. What the TCP scan said of the host comes first."""
+    if udp is None:
+        return asset
+    extra = tuple(s for s in _services(udp) if s.proto is Proto.UDP)
+    update: dict[str, Any] = {"services": (*asset.services, *extra), "filtered_udp": udp.filtered_udp}
+    if asset.mac is None and udp.mac is not None:
+        update["mac"] = udp.mac
+    if asset.vendor is None and udp.vendor is not None:
+        update["vendor"] = _text(udp.vendor, TITLE)
+    if asset.hostname is None and udp.hostname is not None:
+        update["hostname"] = _text(udp.hostname, HOSTNAME)
+    return asset.model_copy(update=update)
+
+
+def in_job_order(
+    order: list[tuple[Probe[Any], Target]], jobs: list[tuple[Probe[Any], Target]], outcomes: list[ProbeOutcome]
+) -> list[ProbeOutcome]:
+    """``outcomes`` (of ``jobs``, as they were pipelined) in the order of ``order``: the report's
+    attempts read as they did when one port scan preceded every probe."""
+    by_job: dict[tuple[str, str, int | None, Proto | None], list[ProbeOutcome]] = {}
+    for (probe, target), out in zip(jobs, outcomes, strict=True):
+        by_job.setdefault((probe.id, target.host, target.port, target.proto), []).append(out)
+    ordered = []
+    for probe, target in order:
+        queue = by_job.get((probe.id, target.host, target.port, target.proto))
+        if queue:
+            ordered.append(queue.pop(0))
+    return ordered + [out for queue in by_job.values() for out in queue]
+
+
+class PortHalves:
+    """The port stage as two nmap runs, TCP then UDP, each awaited on its own: the TCP probes need
+    not wait for the UDP scan.
+
+    The UDP run starts when the TCP run ends, not beside it: a closed UDP port is known by the host's
+    ICMP port unreachable, which Linux rate-limits per peer (a burst of 6, then one a second), so a
+    UDP scan that starts earlier after the previous scan finds fewer tokens and reads closed ports
+    as open|filtered (seen on the lab's back-to-back scans). One nmap run also did TCP, then UDP.
+
+    A half that fails costs its own ports only (a note says so) as long as the other half answered;
+    when both fail the scan fails as it did with one run."""
+
+    def __init__(self, scanner: PortScanner, hosts: list[str], plan: PortPlan, timeout_s: float, *, udp: bool) -> None:
+        self.notes: list[str] = []
+        self.seconds: dict[str, float] = {}
+
+        def timed(name: str, tcp: str, udp: str) -> PortScan:
+            t0 = time.perf_counter()
+            try:
+                return scanner.ports(hosts, tcp=tcp, udp=udp, timeout_s=timeout_s)
+            finally:
+                self.seconds[name] = time.perf_counter() - t0
+
+        async def udp_after_tcp() -> PortScan:
+            with contextlib.suppress(ProbeError):  # the TCP half reports its own failure
+                await asyncio.shield(self._tcp)
+            return await asyncio.to_thread(timed, "UDP", "", plan.udp)
+
+        self._tcp = asyncio.ensure_future(asyncio.to_thread(timed, "TCP", plan.tcp, ""))
+        self._udp = asyncio.ensure_future(udp_after_tcp()) if udp and plan.udp else None
+
+    @property
+    def udp_running(self) -> bool:
+        return self._udp is not None and not self._udp.done()
+
+    async def tcp(self) -> PortScan:
+        try:
+            return await self._tcp
+        except ProbeError as exc:
+            if self._udp is None:
+                raise
+            try:
+                await self._udp
+            except ProbeError:
+                raise exc from None
+            self.notes.append(f"TCP port scan failed ({exc}); only UDP services were probed")
+            return PortScan()
+
+    async def udp(self) -> PortScan:
+        if self._udp is None:
+            return PortScan()
+        try:
+            return await self._udp
+        except ProbeError as exc:
+            self.notes.append(f"UDP port scan failed ({exc}); no UDP service was probed")
+            return PortScan()
+
+    def line(self) -> str:
+        took = ", then ".join(f"{name} {self.seconds[name]:.2f} s" for name in ("TCP", "UDP") if name in self.seconds)
+        return f"ports: {took}"
+
+    async def aclose(self) -> None:
+        """A half nobody awaited (the scan failed or was cancelled) is not left behind unread."""
+        for task in (self._tcp, self._udp):
+            if task is None:
+                continue
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # reported, or superseded
+                await task
 
 
 def probe_targets(asset: Asset, privileged: bool, udp_ports: set[int]) -> list[Target]:
@@ -221,35 +330,7 @@ async def run_scan(
     plan = plan_ports(config, probes)
     progress.stage("ports", len(live))
     order = sorted(live, key=lambda s: ip_address(s))
-    scan: PortScan = await asyncio.to_thread(
-        nmap.ports, order, tcp=plan.tcp, udp=plan.udp, timeout_s=config.timeouts.ports
-    )
-    progress.advance(len(live))
-    by_ip = {h.ip: h for h in scan.hosts}
-    ctx.rtt.update({h.ip: h.srtt_us / 1e6 for h in scan.hosts if h.srtt_us})
-    neighbors = read_neighbors()
-    seen = (live[ip][0] or neighbors.get(ip) or (by_ip[ip].mac if ip in by_ip else None) for ip in order)
-    oui = mac_vendors(read_data_file("nmap-mac-prefixes"), only=[m for m in seen if m])
-    assets = [_asset(by_ip.get(ip), ip, live[ip][0] or neighbors.get(ip), live[ip][1], oui) for ip in order]
-
     udp_needed = {p for pr in probes if pr.proto is Proto.UDP for p in pr.ports}
-    pending = {(str(a.ip), port) for a, port in unclaimed(assets, probes)}
-
-    def jobs_for(named: list[Asset], later: bool) -> list[tuple[Probe[Any], Target]]:
-        """Probe jobs of the claimed ports now (``later`` False), of the identified ones after."""
-        return [
-            (probe, target)
-            for asset in named
-            for target in probe_targets(asset, privileged, udp_needed)
-            if ((target.proto is Proto.TCP and (target.host, target.port) in pending) is later)
-            for probe in probes
-            if probe.applies(target)
-        ]
-
-    now = jobs_for(assets, later=False)
-    # The probes of claimed ports start at once; identification runs beside them (it waits mostly on
-    # silent ports' first bytes), and the probes of what it names follow it. The total grows then.
-    progress.stage("probes", None if pending else len(now))
     gate = asyncio.Semaphore(config.limits.concurrency)
     silent = SilentHosts(config.limits.silent_host_timeouts, ctx.fast_rtt)
 
@@ -260,24 +341,83 @@ async def run_scan(
         progress.advance()
         return out
 
-    async def identified_then_probed() -> tuple[list[Asset], list[ProbeOutcome]]:
-        named, ident = await identify_services(
-            assets,
-            probes,
-            ctx,
-            nmap,
-            nmap_timeout_s=config.timeouts.ports,
-            host_timeout_s=config.timeouts.probe,
-        )
-        notes.extend(ident.notes)
-        progress.note(ident.line())
-        return named, list(await asyncio.gather(*(one(p, t) for p, t in jobs_for(named, later=True))))
-
+    # The TCP and the UDP port scans are two nmap runs, one after the other as in one run. The TCP
+    # probes and identification start when the TCP scan is done, while UDP ports are still being
+    # asked; the UDP probes start when the UDP scan is done.
+    halves = PortHalves(nmap, order, plan, config.timeouts.ports, udp=privileged)
     try:
-        first, (assets, then) = await asyncio.gather(
-            asyncio.gather(*(one(p, t) for p, t in now)), identified_then_probed()
+        tcp_scan = await halves.tcp()
+        ctx.rtt.update({h.ip: h.srtt_us / 1e6 for h in tcp_scan.hosts if h.srtt_us})
+        neighbors = read_neighbors()
+        tcp_by_ip = {h.ip: h for h in tcp_scan.hosts}
+
+        def mac_of(ip: str) -> str | None:
+            return live[ip][0] or neighbors.get(ip)
+
+        seen = (mac_of(ip) or (tcp_by_ip[ip].mac if ip in tcp_by_ip else None) for ip in order)
+        oui = mac_vendors(read_data_file("nmap-mac-prefixes"), only=[m for m in seen if m])
+        tcp_assets = [_asset(tcp_by_ip.get(ip), ip, mac_of(ip), live[ip][1], oui) for ip in order]
+        pending = {(str(a.ip), port) for a, port in unclaimed(tcp_assets, probes)}
+
+        def jobs_for(named: list[Asset], later: bool) -> list[tuple[Probe[Any], Target]]:
+            """Probe jobs of the claimed ports now (``later`` False), of the identified ones after."""
+            return [
+                (probe, target)
+                for asset in named
+                for target in probe_targets(asset, privileged, udp_needed)
+                if ((target.proto is Proto.TCP and (target.host, target.port) in pending) is later)
+                for probe in probes
+                if probe.applies(target)
+            ]
+
+        now = jobs_for(tcp_assets, later=False)
+        # The probes of claimed ports start at once; identification runs beside them (it waits mostly on
+        # silent ports' first bytes), and the probes of what it names follow it. The total grows then.
+        progress.stage("probes", None if pending or halves.udp_running else len(now), beside=halves.udp_running)
+
+        async def identified_then_probed() -> tuple[list[Asset], list[ProbeOutcome]]:
+            named, ident = await identify_services(
+                tcp_assets,
+                probes,
+                ctx,
+                nmap,
+                nmap_timeout_s=config.timeouts.ports,
+                host_timeout_s=config.timeouts.probe,
+            )
+            notes.extend(ident.notes)
+            progress.note(ident.line())
+            return named, list(await asyncio.gather(*(one(p, t) for p, t in jobs_for(named, later=True))))
+
+        async def udp_then_probed() -> tuple[PortScan, list[tuple[Probe[Any], Target]], list[ProbeOutcome]]:
+            udp_scan = await halves.udp()
+            progress.end("ports")
+            progress.note(halves.line())
+            for h in udp_scan.hosts:
+                if h.srtt_us and h.ip not in ctx.rtt:
+                    ctx.rtt[h.ip] = h.srtt_us / 1e6
+            udp_by_ip = {h.ip: h for h in udp_scan.hosts}
+            udp_assets = [_asset(udp_by_ip.get(ip), ip, mac_of(ip), live[ip][1], oui) for ip in order]
+            jobs = [
+                (probe, target)
+                for asset in udp_assets
+                for target in probe_targets(asset, True, set())
+                if target.proto is Proto.UDP
+                for probe in probes
+                if probe.applies(target)
+            ]
+            return udp_scan, jobs, list(await asyncio.gather(*(one(p, t) for p, t in jobs)))
+
+        first, (named, then), (udp_scan, udp_jobs, udp_out) = await asyncio.gather(
+            asyncio.gather(*(one(p, t) for p, t in now)), identified_then_probed(), udp_then_probed()
         )
     finally:
+        await halves.aclose()
         await ctx.aclose()
-    outcomes = [*first, *then]
+    notes.extend(halves.notes)
+    udp_by_ip = {h.ip: h for h in udp_scan.hosts}
+    assets = [with_udp(a, udp_by_ip.get(str(a.ip))) for a in named]
+    # The attempts in the order one port scan gave them: each host's claimed TCP and UDP ports, then
+    # the identified ones.
+    unnamed = [with_udp(a, udp_by_ip.get(str(a.ip))) for a in tcp_assets]
+    outcomes = [*in_job_order(jobs_for(unnamed, later=False), [*now, *udp_jobs], [*first, *udp_out]), *then]
     return ScanResult(started, ctx.clock(), privileged, assets, outcomes, plan, notes)

@@ -90,28 +90,48 @@ def _run(lab: Lab, argv: list[str], label: str) -> Measured:
     return m
 
 
-_STAGE = re.compile(r"(\w[\w-]*) (\d+(?:\.\d+)?) s")
+_STAGE = re.compile(r"(\w[\w-]*) (\d+(?:\.\d+)?) s(?: \[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\])?")
+
+
+def stage_windows(m: Measured) -> dict[str, tuple[float, float]]:
+    """Each stage's window (start, end) in seconds from the first stage's start, where the line
+    gives it: pipelined stages overlap, so their durations do not add up to the scan's time."""
+    text = m.stderr.decode(errors="replace")
+    line = next((x for x in reversed(text.splitlines()) if x.startswith("stages: ")), "")
+    return {name: (float(a), float(b)) for name, _sec, a, b in _STAGE.findall(line) if a and b}
 
 
 def stages(m: Measured) -> dict[str, float]:
-    """The scan's own ``stages: discovery 2.31 s · ports …`` line (stderr), plus what is left of the
-    wall time: interpreter start-up, imports, writing the report and exit."""
+    """The scan's own ``stages: discovery 2.31 s [0.00-2.31] · ports …`` line (stderr), plus what is
+    left of the wall time: interpreter start-up, imports, writing the report and exit. With windows,
+    what is left is the wall time less the stages' span (overlaps counted once), not less their sum."""
     text = m.stderr.decode(errors="replace")
     line = next((x for x in reversed(text.splitlines()) if x.startswith("stages: ")), "")
-    found = {name: float(sec) for name, sec in _STAGE.findall(line)}
+    found = {name: float(sec) for name, sec, _a, _b in _STAGE.findall(line)}
     if found:
-        found["start-up and exit"] = max(m.wall_s - sum(found.values()), 0.0)
+        windows = stage_windows(m)
+        if len(windows) == len(found):
+            span = max(b for _a, b in windows.values()) - min(a for a, _b in windows.values())
+        else:
+            span = sum(found.values())
+        found["start-up and exit"] = max(m.wall_s - span, 0.0)
     return found
 
 
 def _stage_lines(runs: list[Measured]) -> list[str]:
     per_run = [stages(m) for m in runs]
+    per_window = [stage_windows(m) for m in runs]
     names = [n for n in per_run[0]] if per_run and per_run[0] else []
-    lines = ["duecare full audit, where the time goes (median of runs):"]
+    lines = ["duecare full audit, where the time goes (median of runs; window from the first stage's start):"]
     for name in names:
         values = [s.get(name, 0.0) for s in per_run]
+        starts = [w[name][0] for w in per_window if name in w]
+        window = ""
+        if len(starts) == len(runs):
+            ends = [w[name][1] for w in per_window]
+            window = f"  [{statistics.median(starts):.2f}-{statistics.median(ends):.2f}]"
         lines.append(
-            f"  {name:<18} {statistics.median(values):6.2f} s   runs: {' / '.join(f'{v:.2f}' for v in values)}"
+            f"  {name:<18} {statistics.median(values):6.2f} s{window}   runs: {' / '.join(f'{v:.2f}' for v in values)}"
         )
     return lines if names else ["duecare full audit: no stage line on stderr"]
 

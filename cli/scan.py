@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
@@ -19,13 +20,27 @@ from duecare.probes.errors import ProbeError
 from duecare.wire import Report, Verdict
 
 
+@dataclass
+class StageTime:
+    """One stage's window, in seconds from the first stage's start: pipelined stages overlap."""
+
+    name: str
+    start: float
+    end: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return (self.end if self.end is not None else self.start) - self.start
+
+
 class RichProgress:
     """Progress bar and live counts on stderr; at the end, one line of where the time went."""
 
     def __init__(self, console: Console) -> None:
         self._console = console
-        self.stages: list[tuple[str, float]] = []
-        self._stage_started = 0.0
+        self.stages: list[StageTime] = []
+        self._origin: float | None = None
+        self._tasks: dict[str, Any] = {}
         self._p = Progress(
             TextColumn("[bold]{task.description:<10}"),
             BarColumn(),
@@ -41,24 +56,38 @@ class RichProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._task is not None and exc[0] is None:
-            self._p.update(self._task, completed=self._p.tasks[-1].total or self._p.tasks[-1].completed)
-        self._close_stage()
+        for st in self.stages:
+            if st.end is None:
+                self._close(st, complete=exc[0] is None)
         self._p.stop()
         if self.stages:
             self._console.print(stage_line(self.stages), markup=False, highlight=False)
 
-    def stage(self, name: str, total: int | None = None) -> None:
-        if self._task is not None:
-            self._p.update(self._task, completed=self._p.tasks[-1].total or self._p.tasks[-1].completed)
-        self._close_stage()
-        self.stages.append((name, 0.0))
-        self._stage_started = time.perf_counter()
-        self._task = self._p.add_task(name, total=total)
+    def _now(self) -> float:
+        now = time.perf_counter()
+        if self._origin is None:
+            self._origin = now
+        return now - self._origin
 
-    def _close_stage(self) -> None:
-        if self.stages and self.stages[-1][1] == 0.0:
-            self.stages[-1] = (self.stages[-1][0], time.perf_counter() - self._stage_started)
+    def _close(self, st: StageTime, *, complete: bool = True) -> None:
+        st.end = self._now()
+        task = self._tasks.get(st.name)
+        if task is not None and complete:
+            t = next(x for x in self._p.tasks if x.id == task)
+            self._p.update(task, completed=t.total or t.completed)
+
+    def stage(self, name: str, total: int | None = None, *, beside: bool = False) -> None:
+        if not beside:
+            for st in self.stages:
+                if st.end is None:
+                    self._close(st)
+        self.stages.append(StageTime(name, self._now()))
+        self._task = self._tasks[name] = self._p.add_task(name, total=total)
+
+    def end(self, name: str) -> None:
+        for st in self.stages:
+            if st.name == name and st.end is None:
+                self._close(st)
 
     def advance(self, n: int = 1) -> None:
         if self._task is not None:
@@ -68,9 +97,13 @@ class RichProgress:
         self._p.console.print(message)
 
 
-def stage_line(stages: list[tuple[str, float]]) -> str:
-    """``stages: discovery 2.31 s · ports 3.02 s · …`` — the benchmark reads this line too."""
-    return "stages: " + " · ".join(f"{name} {seconds:.2f} s" for name, seconds in stages)
+def stage_line(stages: list[StageTime]) -> str:
+    """``stages: discovery 2.31 s [0.00-2.31] · ports 3.02 s [2.31-5.33] · …``: each stage's duration
+    and its window from the first stage's start, so stages that overlap are not read as serial.
+    The benchmark reads this line too."""
+    return "stages: " + " · ".join(
+        f"{s.name} {s.seconds:.2f} s [{s.start:.2f}-{s.start + s.seconds:.2f}]" for s in stages
+    )
 
 
 def exit_code(report: Report, config: AgentConfig) -> int:

@@ -72,14 +72,18 @@ class Nmap:
         return self._run(hosts, None, ["-sn"], timeout_s)
 
     def ports(self, hosts: Sequence[str], *, tcp: str, udp: str, timeout_s: float) -> PortScan:
-        """Port states for already-discovered hosts (``-Pn``): SYN scan or connect scan."""
-        techniques = ["-sS" if self.privileged else "-sT"]
+        """Port states for already-discovered hosts (``-Pn``): SYN scan or connect scan, and the UDP
+        scan when privileged. The scan asks for one of them (the other spec empty) to pipeline them."""
+        techniques = []
         spec = []
         if tcp:
+            techniques.append("-sS" if self.privileged else "-sT")
             spec.append(f"T:{tcp}")
         if udp and self.privileged:
             techniques.append("-sU")
             spec.append(f"U:{udp}")
+        if not spec:
+            return PortScan()
         args = [*techniques, "-Pn", "--reason", "--max-retries", "2"]
         if self.min_rate:
             args += ["--min-rate", str(self.min_rate)]
