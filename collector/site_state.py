@@ -98,6 +98,10 @@ def may_cover(site: Any, key: Any, coverage: Coverage) -> Any:
     return or_(*terms) if terms else false()
 
 
+def _by_id(row: FindingRow | AssetRow) -> int:
+    return row.id or 0
+
+
 def _finding_rows(s: Session, where: Any) -> Iterable[FindingRow]:
     cols = [_FINDINGS.c.id, *(_FINDINGS.c[n] for n in _FINDING_COLS)]
     for r in s.execute(select(*cols).where(where)).mappings():
@@ -124,8 +128,9 @@ def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
         for fid, ident, ip, port, proto in s.execute(candidates)
         if ident not in rows and cover.finding(ip, port, proto)
     ]
-    for chunk in _chunks(ids):
-        rows.update((r.ident, r) for r in _finding_rows(s, _FINDINGS.c.id.in_(chunk)))
+    # In id order (first seen first), whichever plan read them: the order of the feed's resolutions.
+    found = sorted((r for chunk in _chunks(ids) for r in _finding_rows(s, _FINDINGS.c.id.in_(chunk))), key=_by_id)
+    rows.update((r.ident, r) for r in found)
     return rows
 
 
@@ -151,8 +156,8 @@ def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
     )
     candidates = candidates.where(may_cover(site, _ASSETS.c.ip_key, ctx.coverage))
     ids = [aid for aid, ip in s.execute(candidates) if ip not in rows and cover.address(ip)]
-    for chunk in _chunks(ids):
-        rows.update((r.ip, r) for r in _asset_rows(s, _ASSETS.c.id.in_(chunk)))
+    found = sorted((r for chunk in _chunks(ids) for r in _asset_rows(s, _ASSETS.c.id.in_(chunk))), key=_by_id)
+    rows.update((r.ip, r) for r in found)
     return rows
 
 
