@@ -242,6 +242,10 @@ class FindingState(Base):
         Index("ix_findings_client_site_status", "client_id", "site_id", "status"),
         # A report's resolve candidates: one index range per network it scanned (``site_state``, 0008).
         Index("ix_findings_site_ip_key", "site_id", "ip_key"),
+        # The steady night's "seen again" (every row the previous report saw) and ``_settled``'s "none of
+        # this agent's live rows left unseen": index ranges, not the site's rows (0008).
+        Index("ix_findings_site_report", "site_id", "last_report_id"),
+        Index("ix_findings_site_agent_status", "site_id", "last_agent_id", "status", "last_report_id"),
         # The few rows an outside view marked: "none at this site" without reading the site (0008).
         Index(
             "ix_findings_site_exposed",
@@ -285,6 +289,8 @@ class AssetState(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "ip", name="uq_assets_site_ip"),
         Index("ix_assets_site_ip_key", "site_id", "ip_key"),
+        Index("ix_assets_site_report", "site_id", "last_report_id"),
+        Index("ix_assets_site_agent_status", "site_id", "last_agent_id", "status", "last_report_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)

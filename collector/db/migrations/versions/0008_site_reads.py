@@ -1,7 +1,9 @@
 """Index-driven site reads (issue 15): findings and assets carry their address as a 16-byte key that
 sorts like the address (IPv4 as IPv4-mapped IPv6), indexed with the site, so a report's resolve
 candidates are one index range per scanned network; and a partial index of the findings an outside
-view marked, so "none at this site" is answered without reading the site.
+view marked, so "none at this site" is answered without reading the site; and (site, last report)
+and (site, agent, status, last report) indexes, so the steady night's "seen again" update and the
+check that an agent left nothing unseen read index ranges, not the site.
 
 Revision ID: 0008
 Revises: 0007
@@ -54,6 +56,10 @@ def upgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column("ip_key", existing_type=sa.LargeBinary(length=16), nullable=False)
             batch_op.create_index(f"ix_{table}_site_ip_key", ["site_id", "ip_key"], unique=False)
+            batch_op.create_index(f"ix_{table}_site_report", ["site_id", "last_report_id"], unique=False)
+            batch_op.create_index(
+                f"ix_{table}_site_agent_status", ["site_id", "last_agent_id", "status", "last_report_id"], unique=False
+            )
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.create_index(
             "ix_findings_site_exposed",
@@ -69,5 +75,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_findings_site_exposed")
     for table in ("assets", "findings"):
         with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(f"ix_{table}_site_agent_status")
+            batch_op.drop_index(f"ix_{table}_site_report")
             batch_op.drop_index(f"ix_{table}_site_ip_key")
             batch_op.drop_column("ip_key")
