@@ -1,12 +1,12 @@
-"""Query plans of the per-report path at a grown site (issue 15): every statement a new-findings and a
-steady report run, EXPLAINed with their own parameters, full scans of site tables flagged.
+"""Query plans of the per-report path at a grown site (issue 15): every statement a new-findings, a
+settling and a steady report run, EXPLAINed with their own parameters, full scans of site state flagged.
 
 A site is filled with ~50,000 findings of four agents (big reports, as nights of a /16 would), then
 one agent posts a report of 100 new findings in a fresh /24, then a fifth agent the same report of
-50 findings four times (the third settles, the fourth takes the steady path). Each statement executed for those reports is
-recorded (SQLAlchemy's ``before_cursor_execute``) and explained on the same connection kind:
-SQLite ``EXPLAIN QUERY PLAN``, PostgreSQL ``EXPLAIN``. A plan that reads a whole table of site
-state (``SCAN findings`` without an index, ``Seq Scan on findings``) is marked ``FULL``.
+50 findings four times (the third settles, the fourth takes the steady path). Each statement
+executed for those reports is recorded (SQLAlchemy's ``before_cursor_execute``) and explained:
+SQLite ``EXPLAIN QUERY PLAN``, PostgreSQL ``EXPLAIN``. A plan that reads every row of the site's
+findings or assets (``SCAN``, a ``SEARCH`` by the site alone, ``Seq Scan``) is marked ``FULL``.
 
 Usage: python bench/site_plans.py [--backends sqlite,postgresql] [--findings 50000] [--verbose]
 """
@@ -39,7 +39,9 @@ from tests.collector.factories import finding
 _SITE_TABLES = ("findings", "assets")
 #: SQLite: SCAN (a whole table or a whole index, in order), or a SEARCH of findings or assets by the
 #: site alone (every row of the site), as opposed to a SEARCH of an index range.
-_SQLITE_FULL = re.compile(r"^SCAN (\w+)|^SEARCH (findings|assets) USING (?!INDEX ix_findings_site_exposed).*\(site_id=\?\)$")
+_SQLITE_FULL = re.compile(
+    r"^SCAN (\w+)|^SEARCH (findings|assets) USING (?!INDEX ix_findings_site_exposed).*\(site_id=\?\)$"
+)
 _PG_FULL = re.compile(r"Seq Scan on (\w+)()")
 
 
@@ -110,9 +112,10 @@ def run(kind: str, total: int, verbose: bool) -> int:
                 seen: list[tuple[str, Any]] = []
                 before = fulls
 
-                def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-                    params = parameters[0] if many and parameters else parameters
-                    seen.append((statement, params))
+                def record(
+                    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool, out: Any = seen
+                ) -> None:
+                    out.append((statement, parameters[0] if many and parameters else parameters))
 
                 event.listen(db.engine, "before_cursor_execute", record)
                 try:

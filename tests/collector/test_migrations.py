@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from duecare.collector.db import migrate
 from duecare.collector.db.models import Base
@@ -176,7 +177,7 @@ def test_0008_on_a_database_populated_at_0007(db_url: str) -> None:
         indexes = {ix["name"] for ix in inspect(engine).get_indexes("findings")}
         assert {"ix_findings_site_ip_key", "ix_findings_site_exposed"} <= indexes
         assert "ix_assets_site_ip_key" in {ix["name"] for ix in inspect(engine).get_indexes("assets")}
-        with engine.begin() as c, pytest.raises(Exception):  # noqa: B017, PT011 - either database's integrity error
+        with engine.begin() as c, pytest.raises(IntegrityError):
             c.execute(
                 text(
                     "INSERT INTO assets (client_id, site_id, ip, status, first_seen_at, last_seen_at, "
