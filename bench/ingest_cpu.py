@@ -82,9 +82,10 @@ def _run(kind: str, reports: int, asgi: bool, profile: Path | None) -> None:
                 for raw in bodies[:5]:  # warm-up (the first reports of a site insert and settle)
                     one(raw)
                 prof = cProfile.Profile() if profile is not None else None
-                costs = []
+                costs, walls = [], []
                 wall0 = time.perf_counter()
                 for raw in bodies[5:]:
+                    w0 = time.perf_counter()
                     c0 = time.process_time()
                     if prof is not None:
                         prof.enable()
@@ -92,15 +93,20 @@ def _run(kind: str, reports: int, asgi: bool, profile: Path | None) -> None:
                     if prof is not None:
                         prof.disable()
                     costs.append(time.process_time() - c0)
+                    walls.append(time.perf_counter() - w0)
                 wall = time.perf_counter() - wall0
                 if prof is not None and profile is not None:
                     prof.dump_stats(f"{profile}.{kind}.{scenario}")
+                tenth = max(1, len(walls) // 10)
                 load = "/".join(f"{x:.2f}" for x in os.getloadavg())
                 print(
                     f"SUMMARY {kind:<10} cpu-{scenario:<8} via={'asgi' if asgi else 'inproc'} reports={len(costs)} "
                     f"cpu_ms_mean={statistics.mean(costs) * 1000:.2f} "
                     f"cpu_ms_median={statistics.median(costs) * 1000:.2f} "
-                    f"wall_ms_mean={wall / len(costs) * 1000:.2f} load={load}",
+                    f"wall_ms_mean={wall / len(costs) * 1000:.2f} "
+                    # The first and the last tenth: whether a report's cost grows with the site.
+                    f"wall_ms_first={statistics.mean(walls[:tenth]) * 1000:.2f} "
+                    f"wall_ms_last={statistics.mean(walls[-tenth:]) * 1000:.2f} load={load}",
                     flush=True,
                 )
         finally:

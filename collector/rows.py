@@ -8,9 +8,19 @@ Field names are the column names (``db/models.py``).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+
+
+def ip_key(ip: str) -> bytes:
+    """The address as 16 bytes that sort like the addresses (IPv4 as IPv4-mapped IPv6): an index on
+    (site, key) turns each scanned network into one range, on SQLite (BLOB) and PostgreSQL (bytea)."""
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv4Address):
+        return b"\x00" * 10 + b"\xff\xff" + addr.packed
+    return addr.packed
 
 
 @dataclass(slots=True, eq=False)
@@ -34,12 +44,18 @@ class FindingRow:
     changed_by_report_id: str
     data: dict[str, Any] | None = None
     data_digest: str | None = None
+    #: ``ip_key(ip)``, set on construction: every path that inserts a row (executemany, COPY, staging) has it.
+    ip_key: bytes | None = None
     id: int | None = None
     #: Changed by this report (written back), and whether ``data`` changed with it.
     touched: bool = field(default=False, compare=False)
     data_changed: bool = field(default=False, compare=False)
     #: The column values as loaded: only what differs from them is written back.
     orig: dict[str, Any] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.ip_key is None:
+            self.ip_key = ip_key(self.ip)
 
 
 @dataclass(slots=True, eq=False)
@@ -56,9 +72,14 @@ class AssetRow:
     last_agent_id: str
     last_report_id: str
     changed_by_report_id: str
+    ip_key: bytes | None = None
     id: int | None = None
     touched: bool = field(default=False, compare=False)
     orig: dict[str, Any] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.ip_key is None:
+            self.ip_key = ip_key(self.ip)
 
 
 @dataclass(slots=True, eq=False)

@@ -54,41 +54,52 @@ class _Cover:
         return self.coverage.covers_port(self.memo[ip][0], port, None if proto is None else Proto(proto))
 
 
-#: Listed assets named in SQL at most (a larger list: no pre-filter, the scope is tested in Python).
-_MAX_LISTED = 200
+#: Index ranges per query at most: beyond, the closest ranges are merged (a wider superset).
+MAX_RANGES = 32
+_V4_MAPPED = 0xFFFF << 32
 
 
-def ipv4_prefix(net: IPNetwork) -> str | None:
-    """The text every address of an IPv4 network starts with, widened to whole octets ("10.0.5."
-    for 10.0.5.0/24 and 10.0.5.0/26, "10.0." for 10.0.0.0/20); None when no octet is fixed."""
-    if not isinstance(net, ipaddress.IPv4Network):
-        return None
-    octets = net.prefixlen // 8
-    if octets == 0:
-        return None
-    parts = str(net.network_address).split(".")[:octets]
-    return ".".join(parts) + ("" if octets == 4 else ".")
+def _span(net: IPNetwork) -> tuple[int, int]:
+    """The network's first and last address as integers of the 16-byte key (``rows.ip_key``)."""
+    lo, hi = int(net.network_address), int(net.broadcast_address)
+    if isinstance(net, ipaddress.IPv4Network):
+        return _V4_MAPPED | lo, _V4_MAPPED | hi
+    return lo, hi
 
 
-def may_cover(column: Any, coverage: Coverage) -> Any | None:
-    """A SQL condition on an address column true for every address ``coverage`` covers (and maybe
-    some it does not: Python applies the exact rule after); None when it cannot narrow anything.
-    A report of one /24 in a site of many then reads the rows of its /24, not the whole site."""
-    listed = sorted({str(a) for a in coverage.assets})
-    if len(listed) > _MAX_LISTED:
-        return None
-    if coverage.targets is None or coverage.exclusions is None:
-        return column.in_(listed) if listed else false()  # an unreadable scope covers only the listed
-    prefixes = set()
-    for net in coverage.targets:
-        prefix = ipv4_prefix(net)
-        if prefix is None:
-            return None
-        prefixes.add(prefix)
-    conds = [column.like(p + "%") if p.endswith(".") else column == p for p in sorted(prefixes)]
-    if listed:
-        conds.append(column.in_(listed))
-    return or_(*conds) if conds else false()
+def key_ranges(coverage: Coverage) -> list[tuple[bytes, bytes]]:
+    """Inclusive ranges of ``rows.ip_key`` holding every address ``coverage`` covers (and maybe some
+    it does not: exclusions are ignored, close ranges merged; Python applies the exact rule after)."""
+    nets: list[IPNetwork] = [ipaddress.ip_network(a) for a in coverage.assets]
+    if coverage.targets is not None and coverage.exclusions is not None:
+        nets.extend(coverage.targets)  # an unreadable scope covers only the listed assets
+    spans = sorted(_span(n) for n in nets)
+    merged: list[list[int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    if len(merged) > MAX_RANGES:
+        # A scope of many pieces: keep the widest gaps as breaks, join across the others.
+        gaps = sorted(range(1, len(merged)), key=lambda j: merged[j][0] - merged[j - 1][1], reverse=True)
+        breaks = sorted(gaps[: MAX_RANGES - 1])
+        starts = [0, *breaks]
+        ends = [*(b - 1 for b in breaks), len(merged) - 1]
+        merged = [[merged[a][0], merged[b][1]] for a, b in zip(starts, ends, strict=True)]
+    return [(lo.to_bytes(16, "big"), hi.to_bytes(16, "big")) for lo, hi in merged]
+
+
+def may_cover(site: Any, key: Any, coverage: Coverage) -> Any:
+    """A SQL condition true for every row whose address ``coverage`` covers: for each key range, the
+    site's equality and the range, so each term is one range of the (site, key) index (SQLite reads
+    the terms as a MULTI-INDEX OR, PostgreSQL as a BitmapOr). ``site`` is a condition on the site."""
+    terms = [site & (key == lo if lo == hi else key.between(lo, hi)) for lo, hi in key_ranges(coverage)]
+    return or_(*terms) if terms else false()
+
+
+def _by_id(row: FindingRow | AssetRow) -> int:
+    return row.id or 0
 
 
 def _finding_rows(s: Session, where: Any) -> Iterable[FindingRow]:
@@ -111,16 +122,15 @@ def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
         _FINDINGS.c.last_agent_id == ctx.agent_id,
         _FINDINGS.c.last_seen_at <= report.started_at,
     )
-    narrow = may_cover(_FINDINGS.c.ip, ctx.coverage)
-    if narrow is not None:
-        candidates = candidates.where(narrow)
+    candidates = candidates.where(may_cover(site, _FINDINGS.c.ip_key, ctx.coverage))
     ids = [
         fid
         for fid, ident, ip, port, proto in s.execute(candidates)
         if ident not in rows and cover.finding(ip, port, proto)
     ]
-    for chunk in _chunks(ids):
-        rows.update((r.ident, r) for r in _finding_rows(s, _FINDINGS.c.id.in_(chunk)))
+    # In id order (first seen first), whichever plan read them: the order of the feed's resolutions.
+    found = sorted((r for chunk in _chunks(ids) for r in _finding_rows(s, _FINDINGS.c.id.in_(chunk))), key=_by_id)
+    rows.update((r.ident, r) for r in found)
     return rows
 
 
@@ -144,12 +154,10 @@ def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
         _ASSETS.c.last_agent_id == ctx.agent_id,
         _ASSETS.c.last_seen_at <= report.started_at,
     )
-    narrow = may_cover(_ASSETS.c.ip, ctx.coverage)
-    if narrow is not None:
-        candidates = candidates.where(narrow)
+    candidates = candidates.where(may_cover(site, _ASSETS.c.ip_key, ctx.coverage))
     ids = [aid for aid, ip in s.execute(candidates) if ip not in rows and cover.address(ip)]
-    for chunk in _chunks(ids):
-        rows.update((r.ip, r) for r in _asset_rows(s, _ASSETS.c.id.in_(chunk)))
+    found = sorted((r for chunk in _chunks(ids) for r in _asset_rows(s, _ASSETS.c.id.in_(chunk))), key=_by_id)
+    rows.update((r.ip, r) for r in found)
     return rows
 
 

@@ -14,11 +14,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -238,6 +240,19 @@ class FindingState(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "ident", name="uq_findings_site_ident"),
         Index("ix_findings_client_site_status", "client_id", "site_id", "status"),
+        # A report's resolve candidates: one index range per network it scanned (``site_state``, 0008).
+        Index("ix_findings_site_ip_key", "site_id", "ip_key"),
+        # The steady night's "seen again" (every row the previous report saw) and ``_settled``'s "none of
+        # this agent's live rows left unseen": index ranges, not the site's rows (0008).
+        Index("ix_findings_site_report", "site_id", "last_report_id"),
+        Index("ix_findings_site_agent_status", "site_id", "last_agent_id", "status", "last_report_id"),
+        # The few rows an outside view marked: "none at this site" without reading the site (0008).
+        Index(
+            "ix_findings_site_exposed",
+            "site_id",
+            sqlite_where=text("internet_exposed IS NOT NULL"),
+            postgresql_where=text("internet_exposed IS NOT NULL"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
@@ -245,6 +260,8 @@ class FindingState(Base):
     #: "ip|exposure|port|proto" with "-" for a missing port or proto: the stable key.
     ident: Mapped[str] = mapped_column(String(200))
     ip: Mapped[str] = mapped_column(String(45))
+    #: ``rows.ip_key(ip)``: 16 bytes that sort like the address (IPv4 as IPv4-mapped IPv6), indexed.
+    ip_key: Mapped[bytes] = mapped_column(LargeBinary(16))
     exposure: Mapped[str] = mapped_column(String(64))
     port: Mapped[int | None] = mapped_column(Integer)
     proto: Mapped[str | None] = mapped_column(String(3))
@@ -269,11 +286,17 @@ class FindingState(Base):
 
 class AssetState(Base):
     __tablename__ = "assets"
-    __table_args__ = (UniqueConstraint("site_id", "ip", name="uq_assets_site_ip"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "ip", name="uq_assets_site_ip"),
+        Index("ix_assets_site_ip_key", "site_id", "ip_key"),
+        Index("ix_assets_site_report", "site_id", "last_report_id"),
+        Index("ix_assets_site_agent_status", "site_id", "last_agent_id", "status", "last_report_id"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
     ip: Mapped[str] = mapped_column(String(45))
+    ip_key: Mapped[bytes] = mapped_column(LargeBinary(16))
     status: Mapped[str] = mapped_column(String(16))
     hostname: Mapped[str | None] = mapped_column(String(255))
     mac: Mapped[str | None] = mapped_column(String(17))

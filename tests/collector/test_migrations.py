@@ -9,10 +9,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from duecare.collector.db import migrate
 from duecare.collector.db.models import Base
 from duecare.collector.db.session import make_engine
+from duecare.collector.rows import ip_key
 from tests.collector.processes import REPO
 
 pytestmark = pytest.mark.slow  # real processes, a database server or a browser: not in `make test-fast`
@@ -134,6 +136,61 @@ def test_0006_on_a_database_populated_at_0005(db_url: str) -> None:
             c.execute(text("DELETE FROM reports WHERE client_id = 'cl_b' AND sequence = 4"))
         migrate.downgrade(engine, "0005")
         migrate.upgrade(engine)
-        assert migrate.current_revision(engine) == "0007"
+        assert migrate.current_revision(engine) == "0008"
+    finally:
+        engine.dispose()
+
+
+_ADDRESSES = ("10.0.5.7", "192.168.1.200", "2001:db8::1", "fe80::a:b")
+
+
+def test_0008_on_a_database_populated_at_0007(db_url: str) -> None:
+    """Existing findings and assets get the address key the code computes, and the site reads use it."""
+    engine = make_engine(db_url)
+    try:
+        migrate.upgrade(engine, "0007")
+        _populate_0005(engine)  # clients, sites and agents (the columns it writes are the same at 0007)
+        with engine.begin() as c:
+            for n, ip in enumerate(_ADDRESSES):
+                c.execute(
+                    text(
+                        "INSERT INTO findings (client_id, site_id, ident, ip, exposure, port, proto, status, severity, "
+                        "title, kev, first_seen_at, last_seen_at, status_changed_at, last_agent_id, last_report_id, "
+                        "changed_by_report_id, data, internet_exposed) VALUES ('cl_a', 'st_a', :i, :ip, 'rdp', 3389, "
+                        "'tcp', 'new', 'high', 't', false, :t, :t, :t, 'ag_a', 'r', 'r', '{}', :x)"
+                    ),
+                    {"i": f"{ip}|rdp|3389|tcp", "ip": ip, "t": _AT, "x": True if n == 0 else None},
+                )
+                c.execute(
+                    text(
+                        "INSERT INTO assets (client_id, site_id, ip, status, first_seen_at, last_seen_at, "
+                        "status_changed_at, last_agent_id, last_report_id, changed_by_report_id) VALUES "
+                        "('cl_a', 'st_a', :ip, 'new', :t, :t, :t, 'ag_a', 'r', 'r')"
+                    ),
+                    {"ip": ip, "t": _AT},
+                )
+        migrate.upgrade(engine, "0008")
+        with engine.begin() as c:
+            for table in ("findings", "assets"):
+                keys = {ip: bytes(k) for ip, k in c.execute(text(f"SELECT ip, ip_key FROM {table}"))}
+                assert keys == {ip: ip_key(ip) for ip in _ADDRESSES}
+        indexes = {ix["name"] for ix in inspect(engine).get_indexes("findings")}
+        assert {"ix_findings_site_ip_key", "ix_findings_site_exposed"} <= indexes
+        assert "ix_assets_site_ip_key" in {ix["name"] for ix in inspect(engine).get_indexes("assets")}
+        with engine.begin() as c, pytest.raises(IntegrityError):
+            c.execute(
+                text(
+                    "INSERT INTO assets (client_id, site_id, ip, status, first_seen_at, last_seen_at, "
+                    "status_changed_at, last_agent_id, last_report_id, changed_by_report_id) VALUES "
+                    "('cl_a', 'st_a', '10.9.9.9', 'new', :t, :t, :t, 'ag_a', 'r', 'r')"
+                ),
+                {"t": _AT},
+            )  # a row without its key is refused
+        migrate.downgrade(engine, "0007")
+        assert "ip_key" not in {col["name"] for col in inspect(engine).get_columns("findings")}
+        with engine.begin() as c:
+            assert c.execute(text("SELECT count(*) FROM findings")).scalar_one() == len(_ADDRESSES)
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == "0008"
     finally:
         engine.dispose()
