@@ -73,8 +73,8 @@ def _insert(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...
         copy_rows(s, table, ("id", *names), ([r.id, *(getattr(r, n) for n in names)] for r in rows))
         if _loaded(table.name, len(rows)):
             # Planner statistics catch up with what this process loaded at once, not at autovacuum's
-            # next pass (a minute or more, or never: it may be off): until then the next report's lookups by (site, ident) scan
-            # every row of the site (the planner guesses a site holds 0.5 % of a table it never measured).
+            # next pass (a minute or more, or never: it may be off): until then the next report's
+            # lookups by (site, ident) scan the site (a never-measured table gets default guesses).
             s.execute(text(f"ANALYZE {table.name} ({', '.join(_planned(table))})"))
         return
     # SQLite: this transaction holds the database's one write lock (BEGIN IMMEDIATE), so the ids
