@@ -20,7 +20,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,50 +69,56 @@ def _poster(collector: Collector, agent: Enrolled, asgi: bool) -> Callable[[byte
     return one
 
 
-def _run(kind: str, reports: int, asgi: bool, profile: Path | None) -> None:
-    with tempfile.TemporaryDirectory(prefix="duecare-cpu-") as tmp, database_url(kind, Path(tmp)) as url:
+@contextmanager
+def in_process(kind: str, prefix: str) -> Iterator[Collector]:
+    """A migrated collector on a fresh database of ``kind``, called without a socket (no rate limit)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, database_url(kind, Path(tmp)) as url:
         db = Database(make_engine(url))
         migrate.upgrade(db.engine)
         gen = make_collector(db, agent_rate_per_minute=0)
-        collector = next(gen)
         try:
-            for scenario in ("steady", "new"):
-                agent = collector.enroll("bench", f"{scenario}-site")
-                bodies = _bodies(agent, scenario, reports + 5)
-                one = _poster(collector, agent, asgi)
-                for raw in bodies[:5]:  # warm-up (the first reports of a site insert and settle)
-                    one(raw)
-                prof = cProfile.Profile() if profile is not None else None
-                costs, walls = [], []
-                wall0 = time.perf_counter()
-                for raw in bodies[5:]:
-                    w0 = time.perf_counter()
-                    c0 = time.process_time()
-                    if prof is not None:
-                        prof.enable()
-                    one(raw)
-                    if prof is not None:
-                        prof.disable()
-                    costs.append(time.process_time() - c0)
-                    walls.append(time.perf_counter() - w0)
-                wall = time.perf_counter() - wall0
-                if prof is not None and profile is not None:
-                    prof.dump_stats(f"{profile}.{kind}.{scenario}")
-                tenth = max(1, len(walls) // 10)
-                load = "/".join(f"{x:.2f}" for x in os.getloadavg())
-                print(
-                    f"SUMMARY {kind:<10} cpu-{scenario:<8} via={'asgi' if asgi else 'inproc'} reports={len(costs)} "
-                    f"cpu_ms_mean={statistics.mean(costs) * 1000:.2f} "
-                    f"cpu_ms_median={statistics.median(costs) * 1000:.2f} "
-                    f"wall_ms_mean={wall / len(costs) * 1000:.2f} "
-                    # The first and the last tenth: whether a report's cost grows with the site.
-                    f"wall_ms_first={statistics.mean(walls[:tenth]) * 1000:.2f} "
-                    f"wall_ms_last={statistics.mean(walls[-tenth:]) * 1000:.2f} load={load}",
-                    flush=True,
-                )
+            yield next(gen)
         finally:
             next(gen, None)
             db.dispose()
+
+
+def _run(kind: str, reports: int, asgi: bool, profile: Path | None) -> None:
+    with in_process(kind, "duecare-cpu-") as collector:
+        for scenario in ("steady", "new"):
+            agent = collector.enroll("bench", f"{scenario}-site")
+            bodies = _bodies(agent, scenario, reports + 5)
+            one = _poster(collector, agent, asgi)
+            for raw in bodies[:5]:  # warm-up (the first reports of a site insert and settle)
+                one(raw)
+            prof = cProfile.Profile() if profile is not None else None
+            costs, walls = [], []
+            wall0 = time.perf_counter()
+            for raw in bodies[5:]:
+                w0 = time.perf_counter()
+                c0 = time.process_time()
+                if prof is not None:
+                    prof.enable()
+                one(raw)
+                if prof is not None:
+                    prof.disable()
+                costs.append(time.process_time() - c0)
+                walls.append(time.perf_counter() - w0)
+            wall = time.perf_counter() - wall0
+            if prof is not None and profile is not None:
+                prof.dump_stats(f"{profile}.{kind}.{scenario}")
+            tenth = max(1, len(walls) // 10)
+            load = "/".join(f"{x:.2f}" for x in os.getloadavg())
+            print(
+                f"SUMMARY {kind:<10} cpu-{scenario:<8} via={'asgi' if asgi else 'inproc'} reports={len(costs)} "
+                f"cpu_ms_mean={statistics.mean(costs) * 1000:.2f} "
+                f"cpu_ms_median={statistics.median(costs) * 1000:.2f} "
+                f"wall_ms_mean={wall / len(costs) * 1000:.2f} "
+                # The first and the last tenth: whether a report's cost grows with the site.
+                f"wall_ms_first={statistics.mean(walls[:tenth]) * 1000:.2f} "
+                f"wall_ms_last={statistics.mean(walls[-tenth:]) * 1000:.2f} load={load}",
+                flush=True,
+            )
 
 
 def _key(db: Database, agent_id: str) -> str:

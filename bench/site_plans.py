@@ -17,7 +17,6 @@ import argparse
 import json
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,9 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from sqlalchemy import event
 
 from bench.collector_bench import EXPOSURES, _new_findings, _same_findings
-from bench.ingest_cpu import _poster
+from bench.ingest_cpu import _poster, in_process
 from duecare.collector import admin
-from duecare.collector.db import migrate
-from duecare.collector.db.session import Database, make_engine
-from tests.collector.conftest import make_collector
-from tests.collector.databases import database_url
+from duecare.collector.db.session import Database
 from tests.collector.factories import finding
 
 #: The tables that grow with a site. (PostgreSQL reads the few rows of sites, agents and a young
@@ -75,74 +71,67 @@ def _full(kind: str, plan: list[str]) -> list[str]:
 
 def run(kind: str, total: int, verbose: bool) -> int:
     fulls = 0
-    with tempfile.TemporaryDirectory(prefix="duecare-plans-") as tmp, database_url(kind, Path(tmp)) as url:
-        db = Database(make_engine(url))
-        migrate.upgrade(db.engine)
-        gen = make_collector(db, agent_rate_per_minute=0)
-        collector = next(gen)
-        try:
-            agents = [collector.enroll("plans", "grown")]
-            for _ in range(3):
-                token = admin.mint_enrollment_token(db, "plans", "grown").secret
-                agents.append(collector.enroll("plans", "grown", token))
-            for no, agent in enumerate(agents):
-                items, net = _big(no, total // 4)
-                _poster(collector, agent, False)(json.dumps(agent.chain.next(findings=items, targets=[net])).encode())
-            if kind == "postgresql":
-                # Planner statistics as autovacuum would have them for a site grown over nights (a
-                # bulk load of fewer than ``persist._ANALYZE_AFTER`` rows does not analyze).
-                with db.engine.connect() as conn:
-                    conn.exec_driver_sql("ANALYZE")
-            one = _poster(collector, agents[0], False)
-            items, net = _new_findings(200 * 250)
-            new = json.dumps(agents[0].chain.next(findings=items, targets=[net])).encode()
-            # The steady night is an agent whose every report says the same (nothing left to resolve).
+    with in_process(kind, "duecare-plans-") as collector:
+        db = collector.db
+        agents = [collector.enroll("plans", "grown")]
+        for _ in range(3):
             token = admin.mint_enrollment_token(db, "plans", "grown").secret
-            quiet = collector.enroll("plans", "grown", token)
-            same = [
-                json.dumps(quiet.chain.next(findings=_same_findings(), targets=["198.18.0.0/24"])).encode()
-                for _ in range(4)
-            ]
-            steady = _poster(collector, quiet, False)
-            # "settle": the report that changes nothing and checks that nothing is left unseen (``_settled``).
-            runs = (("new", [], new, one), ("settle", same[:2], same[2], steady), ("steady", [], same[3], steady))
-            for name, warm, body, post in runs:
-                for raw in warm:
-                    post(raw)
-                seen: list[tuple[str, Any]] = []
-                before = fulls
+            agents.append(collector.enroll("plans", "grown", token))
+        for no, agent in enumerate(agents):
+            items, net = _big(no, total // 4)
+            _poster(collector, agent, False)(json.dumps(agent.chain.next(findings=items, targets=[net])).encode())
+        if kind == "postgresql":
+            # Planner statistics as autovacuum would have them for a site grown over nights (a
+            # bulk load of fewer than ``persist._ANALYZE_AFTER`` rows does not analyze).
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+        one = _poster(collector, agents[0], False)
+        items, net = _new_findings(200 * 250)
+        new = json.dumps(agents[0].chain.next(findings=items, targets=[net])).encode()
+        # The steady night is an agent whose every report says the same (nothing left to resolve).
+        token = admin.mint_enrollment_token(db, "plans", "grown").secret
+        quiet = collector.enroll("plans", "grown", token)
+        same = [
+            json.dumps(quiet.chain.next(findings=_same_findings(), targets=["198.18.0.0/24"])).encode()
+            for _ in range(4)
+        ]
+        steady = _poster(collector, quiet, False)
+        # "settle": the report that changes nothing and checks that nothing is left unseen (``_settled``).
+        runs = (("new", [], new, one), ("settle", same[:2], same[2], steady), ("steady", [], same[3], steady))
+        for name, warm, body, post in runs:
+            for raw in warm:
+                post(raw)
+            seen: list[tuple[str, Any]] = []
+            before = fulls
 
-                def record(
-                    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool, out: Any = seen
-                ) -> None:
-                    out.append((statement, parameters[0] if many and parameters else parameters))
+            def record(
+                conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool, out: Any = seen
+            ) -> None:
+                out.append((statement, parameters[0] if many and parameters else parameters))
 
-                event.listen(db.engine, "before_cursor_execute", record)
-                try:
-                    post(body)
-                finally:
-                    event.remove(db.engine, "before_cursor_execute", record)
-                for statement, params in seen:
-                    head = statement.split()[0].upper()
-                    if head not in ("SELECT", "UPDATE", "DELETE", "INSERT", "WITH") or "FROM STDIN" in statement:
-                        continue
-                    if "stage_" in statement and kind == "sqlite":
-                        # Reads of this connection's TEMP stage (collector/staging.py): a few rows, and
-                        # another connection cannot see them to explain them; publish copies them whole.
-                        print(f"{kind} {name} stage: {' '.join(statement.split())[:160]}")
-                        continue
-                    plan = _explain(db, kind, statement, params)
-                    full = _full(kind, plan)
-                    fulls += bool(full)
-                    flat = " ".join(statement.split())
-                    if full or verbose:
-                        print(f"{kind} {name} {'FULL ' + ','.join(full) if full else 'ok'}: {flat[:300]}")
-                        for line in plan:
-                            print(f"    {line}")
-                print(f"SUMMARY {kind} {name}: {len(seen)} statements, {fulls - before} with a full scan of site state")
-        finally:
-            next(gen, None)
-            db.dispose()
+            event.listen(db.engine, "before_cursor_execute", record)
+            try:
+                post(body)
+            finally:
+                event.remove(db.engine, "before_cursor_execute", record)
+            for statement, params in seen:
+                head = statement.split()[0].upper()
+                if head not in ("SELECT", "UPDATE", "DELETE", "INSERT", "WITH") or "FROM STDIN" in statement:
+                    continue
+                if "stage_" in statement and kind == "sqlite":
+                    # Reads of this connection's TEMP stage (collector/staging.py): a few rows, and
+                    # another connection cannot see them to explain them; publish copies them whole.
+                    print(f"{kind} {name} stage: {' '.join(statement.split())[:160]}")
+                    continue
+                plan = _explain(db, kind, statement, params)
+                full = _full(kind, plan)
+                fulls += bool(full)
+                flat = " ".join(statement.split())
+                if full or verbose:
+                    print(f"{kind} {name} {'FULL ' + ','.join(full) if full else 'ok'}: {flat[:300]}")
+                    for line in plan:
+                        print(f"    {line}")
+            print(f"SUMMARY {kind} {name}: {len(seen)} statements, {fulls - before} with a full scan of site state")
     return fulls
 
 
