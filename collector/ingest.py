@@ -245,15 +245,10 @@ def ingest(db: Database, agent: AgentIdentity, signed: SignedReport, checked: Ch
 
 def receipt_of(row: ReportRow, *, duplicate: bool) -> Receipt:
     """The receipt of a stored report (``GET /v1/reports/{id}``)."""
-    return Receipt(
-        report_id=row.id,
-        report_hash=row.report_hash,
-        sequence=row.sequence,
-        received_at=row.received_at,
-        duplicate=duplicate,
-        chain_gap=row.chain_gap,
-        agent_id=row.agent_id,
-    )
+    return _receipt({c: getattr(row, c) for c in _RECEIPT_COLUMNS}, duplicate=duplicate)
+
+
+_RECEIPT_COLUMNS = ("id", "report_hash", "sequence", "received_at", "chain_gap", "agent_id")
 
 
 def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, checked: Checked) -> IngestResult:
@@ -359,15 +354,13 @@ def _store(
             _AGENT_REPORTED,
             {"agent": agent.id, "report": report_id, "hash": digest, "at": now, "count": mark.report_count + 1},
         )
+        # The feed first (its counter row stays locked from there to COMMIT), then any deliveries.
+        feed = changes.record(s, pending, now, staged)
         webhook_ids: tuple[int, ...] = ()
         if alert_rows:
-            # The feed first (its counter row stays locked from there to COMMIT), then the deliveries.
-            feed = changes.record(s, pending, now, staged)
             alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
             client = s.execute(select(Client).where(Client.id == agent.client_id)).scalar_one()
             webhook_ids = _queue_webhooks(s, client, alerts, now)
-        else:
-            feed = changes.record(s, pending, now, staged)
     receipt = _receipt(row, duplicate=False)
     log.info(
         "report stored",
