@@ -222,6 +222,14 @@ def redis(host: Host, workdir: Path) -> Daemon:
     return Daemon("redis", argv, tcp_ports=(port,))
 
 
+# TigerVNC counts every unauthenticated connection per source and never forgets (Blacklist.cxx): a
+# lab scanned dozens of times in one session would lock its scanner out with doubling timeouts
+# (10 s, 20 s, 40 s...) and turn the password host indeterminate at random. A zero timeout lets
+# every connection through; the blacklist itself is exercised against an Xvnc with the defaults
+# (tests/probes/vnc/test_xvnc_blacklist.py), which also checks this setting.
+XVNC_LAB_BLACKLIST = ("-BlacklistTimeout", "0")
+
+
 def xvnc(host: Host, workdir: Path) -> Daemon:
     """Xvnc with no X listeners at all: ``-nolock`` and ``-nolisten unix`` leave /tmp alone (no
     /tmp/.X<n>-lock or /tmp/.X11-unix/X<n>), and the abstract X socket is per network namespace."""
@@ -257,6 +265,7 @@ def xvnc(host: Host, workdir: Path) -> Daemon:
         pw.write_bytes(out)
         pw.chmod(0o600)
         argv += ["-SecurityTypes", "VncAuth", "-PasswordFile", str(pw)]
+        argv += list(XVNC_LAB_BLACKLIST)
     else:
         argv += ["-SecurityTypes", "None"]
     env = {"HOME": str(home), "XAUTHORITY": str(home / ".Xauthority")}

@@ -28,6 +28,7 @@ import pytest
 
 from duecare.advisories.predicates import default_registry
 from duecare.advisories.predicates.base import NoParams
+from duecare.lab.services import XVNC_LAB_BLACKLIST
 from duecare.probes.base import Target
 from duecare.probes.context import ProbeContext
 from duecare.probes.runner import run_probe
@@ -49,7 +50,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def xvnc(workdir: Path, security: str) -> Iterator[int]:
+def xvnc(workdir: Path, security: str, extra: tuple[str, ...] = ()) -> Iterator[int]:
     """Xvnc on 127.0.0.1 with no X listeners and no lock file; readiness read from its log, because
     even a bare TCP connect would count against the blacklist we are measuring."""
     port = _free_port()
@@ -73,6 +74,7 @@ def xvnc(workdir: Path, security: str) -> Iterator[int]:
         security,
         "-BlacklistThreshold",
         "5",
+        *extra,
     ]
     if security == "VncAuth":
         pw = workdir / "passwd"
@@ -127,3 +129,11 @@ def test_ten_probes_against_an_open_server_never_accumulate_marks(tmp_path: Path
     facts: list[VncFacts] = [o.observation.facts for o in outcomes]
     assert all(f.none_accepted for f in facts)  # entering through None authenticates: marks cleared
     assert {f.desktop_name for f in facts} == {"blacklist-test"}
+
+
+def test_the_lab_setting_lets_a_session_of_scans_through(tmp_path: Path) -> None:
+    """The namespace lab is scanned dozens of times per test session: its password host must keep
+    answering with its security list, or the suite would flake on the blacklist's timing."""
+    with xvnc(tmp_path, "VncAuth", XVNC_LAB_BLACKLIST) as port:
+        outcomes = probe_n_times(port, 12)
+    assert [o.observation.facts.security_types for o in outcomes] == [(2,)] * 12
