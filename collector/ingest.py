@@ -17,11 +17,12 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
 from pydantic import ValidationError
@@ -704,10 +705,8 @@ def _plan(db: Database, agent: AgentIdentity, checked: Checked, conn: Connection
         version = site.steady_report_id
     new_findings = [r for r in tracked.findings.values() if r.id is None]
     new_assets = [r for r in tracked.assets.values() if r.id is None]
-    if new_findings or new_assets:
-        with db.write(agent.client_id) as w:  # milliseconds under the lock
-            _reserve(w, persist.FINDINGS, new_findings)
-            _reserve(w, persist.ASSETS, new_assets)
+    _give_ids(db, agent.client_id, persist.FINDINGS, new_findings)
+    _give_ids(db, agent.client_id, persist.ASSETS, new_assets)
     hostnames = {ip: a.hostname for ip, a in tracked.assets.items()}
     # Obligations (a few per report, after the findings and assets) are built after the write, with their ids.
     count = 0
@@ -722,11 +721,30 @@ def _plan(db: Database, agent: AgentIdentity, checked: Checked, conn: Connection
     return _Plan(version, tracked, hostnames, built, count)
 
 
-def _reserve(s: Session, table: Any, rows: list[Any]) -> None:
-    if rows:
-        first = persist.reserve(s, table, len(rows))
-        for i, r in enumerate(rows):
-            r.id = first + i
+_BLOCKS: WeakKeyDictionary[Database, persist.IdBlocks] = WeakKeyDictionary()
+_BLOCKS_LOCK = threading.Lock()
+
+
+def _id_blocks(db: Database) -> persist.IdBlocks:
+    with _BLOCKS_LOCK:
+        blocks = _BLOCKS.get(db)
+        if blocks is None:
+            blocks = _BLOCKS[db] = persist.IdBlocks()
+        return blocks
+
+
+def _give_ids(db: Database, client: str, table: Any, rows: Sequence[FindingRow | AssetRow]) -> None:
+    """Ids for staged rows, from this process's block (``persist.IdBlocks``)."""
+    if not rows:
+        return
+
+    def reserve_block(count: int) -> int:
+        with db.write(client) as w:  # milliseconds under the lock, once per block
+            return persist.reserve(w, table, count)
+
+    first = _id_blocks(db).take(table, len(rows), reserve_block)
+    for i, r in enumerate(rows):
+        r.id = first + i
 
 
 def _apply_lifecycle(

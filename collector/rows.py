@@ -9,17 +9,25 @@ Field names are the column names (``db/models.py``).
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+_V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
+
 
 def ip_key(ip: str) -> bytes:
     """The address as 16 bytes that sort like the addresses (IPv4 as IPv4-mapped IPv6): an index on
-    (site, key) turns each scanned network into one range, on SQLite (BLOB) and PostgreSQL (bytea)."""
+    (site, key) turns each scanned network into one range, on SQLite (BLOB) and PostgreSQL (bytea).
+    ``inet_pton`` first: a report of new findings builds a row (and a key) per finding."""
+    try:
+        return _V4_MAPPED + socket.inet_pton(socket.AF_INET, ip)
+    except OSError:
+        pass
     addr = ipaddress.ip_address(ip)
     if isinstance(addr, ipaddress.IPv4Address):
-        return b"\x00" * 10 + b"\xff\xff" + addr.packed
+        return _V4_MAPPED + addr.packed
     return addr.packed
 
 

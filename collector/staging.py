@@ -22,9 +22,10 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bin
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
+from duecare.collector import persist
 from duecare.collector.db.models import AssetState, Change, FindingState
 from duecare.collector.db.types import JsonText, UTCDateTime
-from duecare.collector.rows import AssetRow, FindingRow, columns, values
+from duecare.collector.rows import AssetRow, FindingRow, columns
 
 _FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
 _ASSETS: Table = AssetState.__table__  # type: ignore[assignment]
@@ -52,9 +53,12 @@ STAGE_CHANGES = Table(
 _ALL = (STAGE_FINDINGS, STAGE_ASSETS, STAGE_CHANGES)
 _FINDING_COLUMNS = ("id", *columns(FindingRow))
 _ASSET_COLUMNS = ("id", *columns(AssetRow))
+_CHANGE_COLUMNS = ("seq", "kind", "subject", "payload")
 
 
 _MADE = "duecare.staging.made_on"
+#: Set while this connection's staging tables may hold rows (staged, not yet cleared).
+_HOLDS = "duecare.staging.holds"
 _EMPTY = tuple(delete(t) for t in _ALL)
 
 
@@ -67,8 +71,11 @@ def clear(conn: Connection) -> None:
         for t in _ALL:
             conn.execute(CreateTable(t, if_not_exists=True))
         conn.info[_MADE] = raw
+    elif conn.info.get(_HOLDS) is not raw:
+        return  # emptied after its last report: nothing staged since
     for stmt in _EMPTY:
         conn.execute(stmt)
+    conn.info.pop(_HOLDS, None)
 
 
 def stage(
@@ -79,13 +86,12 @@ def stage(
 ) -> None:
     """Write new rows (ids already reserved) and feed entries (kind, subject, payload) to stage."""
     clear(conn)
-    if findings:
-        conn.execute(insert(STAGE_FINDINGS), [values(r, _FINDING_COLUMNS) for r in findings])
-    if assets:
-        conn.execute(insert(STAGE_ASSETS), [values(r, _ASSET_COLUMNS) for r in assets])
-    if changes:
-        rows = [{"seq": i, "kind": k, "subject": subj[:200], "payload": p} for i, (k, subj, p) in enumerate(changes)]
-        conn.execute(insert(STAGE_CHANGES), rows)
+    conn.info[_HOLDS] = conn.connection.dbapi_connection
+    for table, names, rows in ((STAGE_FINDINGS, _FINDING_COLUMNS, findings), (STAGE_ASSETS, _ASSET_COLUMNS, assets)):
+        persist.sqlite_rows(conn, table, names, ([getattr(r, n) for n in names] for r in rows))
+    persist.sqlite_rows(
+        conn, STAGE_CHANGES, _CHANGE_COLUMNS, ((i, k, subj[:200], p) for i, (k, subj, p) in enumerate(changes))
+    )
 
 
 def publish_rows(s: Session) -> None:

@@ -108,3 +108,10 @@ def test_every_covered_address_is_kept(
     coverage = Coverage.of(report)
     covered = {ip for ip in ips + listed if coverage.covers_address(ipaddress.ip_address(ip))}
     assert covered <= _kept(coverage, ips + listed)
+
+
+@given(st.ip_addresses())
+def test_ip_key_is_the_mapped_address_for_every_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    """The ``inet_pton`` fast path and the ``ipaddress`` one give the same 16 bytes."""
+    mapped = addr if isinstance(addr, ipaddress.IPv6Address) else ipaddress.IPv6Address(f"::ffff:{addr}")
+    assert ip_key(str(addr)) == mapped.packed

@@ -7,19 +7,23 @@ import json
 import random
 import threading
 import time
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, insert, select
 
-from duecare.collector import ingest
+from duecare.collector import ingest, persist
 from duecare.collector.db.models import AssetState, ChainGap, Change, FindingState
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database, make_engine
+from duecare.collector.rows import FindingRow, columns
 from duecare.wire import Exposure, SignedReport
-from tests.collector.conftest import Collector
+from tests.collector.conftest import Collector, Enrolled
 from tests.collector.factories import AgentChain, finding
 from tests.collector.processes import Server, cli
 
@@ -146,3 +150,90 @@ def test_kill_9_while_a_large_report_is_staged_then_retry_stores_it_once(tmp_pat
         assert len(ids) == 3 * (1 + 4000 + 4000)
     check.dispose()
     assert kills == 3
+
+
+_offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+_times = st.builds(
+    lambda dt, tz: dt.replace(tzinfo=UTC).astimezone(tz),
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 12, 31)),
+    _offsets,
+)
+_FINDING_NAMES = ("id", *columns(FindingRow))
+_PARENTS: dict[int, tuple[Enrolled, str]] = {}
+
+
+def _parents(collector: Collector) -> tuple[Enrolled, str]:
+    """A client, site, agent and stored report for rows to name (the schema's foreign keys)."""
+    if id(collector) not in _PARENTS:
+        agent = collector.enroll("acme", "tuples")
+        body = agent.chain.next(findings=[])
+        assert collector.post(agent, body).status_code == 201
+        _PARENTS[id(collector)] = (agent, body["report"]["report_id"])
+    return _PARENTS[id(collector)]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    seen=st.lists(_times, min_size=3, max_size=3),
+    title=st.text(max_size=40),
+    data=st.dictionaries(
+        st.text(max_size=8), st.one_of(st.integers(-(2**53), 2**53), st.text(max_size=12)), max_size=4
+    ),
+    port=st.one_of(st.none(), st.integers(0, 65535)),
+    kev=st.booleans(),
+    ip=st.ip_addresses().map(str),
+)
+def test_rows_written_as_tuples_are_stored_as_insert_stores_them(
+    sqlite_collector: Collector,
+    seen: list[datetime],
+    title: str,
+    data: dict[str, Any],
+    port: int | None,
+    kev: bool,
+    ip: str,
+) -> None:
+    """``persist.sqlite_rows`` (staging, new rows on SQLite) stores the very values, byte for byte,
+    that ``insert(table)`` stores: the same text for times and JSON, the same integers and blobs."""
+    agent, report = _parents(sqlite_collector)
+    row = FindingRow(
+        client_id=agent.client_id, site_id=agent.site_id, ident=f"id-{ip}", ip=ip, exposure="rdp-exposed",
+        port=port, proto="tcp", status="open", severity="high", title=title, kev=kev, first_seen_at=seen[0],
+        last_seen_at=seen[1], status_changed_at=seen[2], last_agent_id=agent.agent_id, last_report_id=report,
+        changed_by_report_id=report, data=data, data_digest="d",
+    )  # fmt: skip
+    table = persist.FINDINGS
+    with sqlite_collector.db.write() as s:
+        conn = s.connection()
+        conn.execute(insert(table), [{"id": 1, **{n: getattr(row, n) for n in _FINDING_NAMES[1:]}}])
+        row.ident += "-tuple"  # the (site, ident) key is unique
+        persist.sqlite_rows(conn, table, _FINDING_NAMES, [[2, *(getattr(row, n) for n in _FINDING_NAMES[1:])]])
+        names = ", ".join(n for n in _FINDING_NAMES if n not in ("id", "ident"))
+        stored = conn.exec_driver_sql(f"SELECT {names} FROM findings WHERE id < 3 ORDER BY id").all()
+        conn.exec_driver_sql("DELETE FROM findings WHERE id < 3")
+    (a, b) = stored
+    assert a == b
+
+
+def test_id_blocks_of_two_processes_and_the_path_under_the_lock_never_clash(sqlite_collector: Collector) -> None:
+    """Two workers' blocks (``persist.IdBlocks``) and rows inserted under the lock take disjoint ids."""
+    db = sqlite_collector.db
+    table = persist.FINDINGS
+
+    def reserve(n: int) -> int:
+        with db.write() as w:
+            return persist.reserve(w, table, n)
+
+    one, two = persist.IdBlocks(), persist.IdBlocks()
+    taken: list[int] = []
+    for i in range(40):
+        blocks = one if i % 2 else two
+        count = 100 if i % 7 else persist.IdBlocks.BLOCK + 5  # now and then more than a block
+        first = blocks.take(table, count, reserve)
+        taken += range(first, first + count)
+        with db.write() as w:  # the path under the lock: after the largest id and every reserved one
+            next_id = persist._next_id(w.connection(), table)
+        taken.append(next_id)
+        with db.write() as w:
+            persist.reserve(w, table, 1)  # as if that row were inserted
+    assert len(taken) == len(set(taken))
+    assert taken and min(taken) >= 1
