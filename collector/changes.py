@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from duecare.collector import persist, staging
@@ -51,12 +51,15 @@ def allocate(session: Session, count: int) -> int:
 
 
 def record(
-    session: Session, pending: Sequence[PendingChange], now: datetime, staged: tuple[int, int] = (0, 0)
+    session: Session,
+    pending: Sequence[PendingChange],
+    now: datetime,
+    staged: tuple[int, int, staging.Stage] | None = None,
 ) -> list[dict[str, Any]]:
     """Give ``pending`` their ids (in order) and insert them with one multi-row statement.
 
-    ``staged`` (start, count), SQLite: those entries are already in the staging table
-    (``collector/staging.py``) and are copied from there, not bound again.
+    ``staged`` (start, count, stage), SQLite: those entries are already staged
+    (``collector/staging.py``) and are published from there, not bound again.
     Everything else of the transaction is written before this (the counter row stays locked from
     here to COMMIT, and on PostgreSQL every other ingest waits for it)."""
     if not pending:
@@ -78,14 +81,16 @@ def record(
     ]
     if session.get_bind().dialect.name == "postgresql":
         # COPY: the counter row stays locked (every other ingest waiting) only as long as this takes.
-        names = ("id", "client_id", "site_id", "kind", "subject", "report_id", "created_at", "payload")
-        persist.copy_rows(session, Change.__table__, names, ([r[n] for n in names] for r in rows))  # type: ignore[arg-type]
+        persist.copy_rows(session, _CHANGES, _NAMES, ([r[n] for n in _NAMES] for r in rows))
     else:
-        start, count = staged
+        start, count, stage = staged if staged is not None else (0, 0, None)
+        conn = session.connection()
         for part in (rows[:start], rows[start + count :]) if count else (rows,):
-            if part:
-                session.connection().execute(insert(_CHANGES), part)
-        if count:
+            persist.sqlite_rows(conn, _CHANGES, _NAMES, ([r[n] for n in _NAMES] for r in part))
+        if count and stage is not None:
             p = pending[start]
-            staging.publish_changes(session, first + start, p.client_id, p.site_id, p.report_id, now)
+            stage.publish_changes(session, first + start, p.client_id, p.site_id, p.report_id, now)
     return rows
+
+
+_NAMES = ("id", "client_id", "site_id", "kind", "subject", "report_id", "created_at", "payload")

@@ -262,7 +262,7 @@ def _ingest_once(db: Database, agent: AgentIdentity, signed: SignedReport, check
         try:
             return _store(db, agent, signed, checked, plan, db.write_on(conn, agent.client_id))
         finally:
-            if plan is not None:
+            if staging.holds(conn):
                 with conn.begin():
                     staging.clear(conn)
 
@@ -347,7 +347,7 @@ def _store(
         planned = plan.payloads() if plan is not None else {}
         for t in transitions:
             note_raw(t.kind, _subject(t), planned.get(id(t)) or _payload(t, hostnames))
-        staged = (first_transition, plan.staged) if plan is not None else (0, 0)
+        staged = (first_transition, plan.staged, plan.stage) if plan is not None else None
         alert_rows = {id(t.row) for t in lifecycle.alerts(transitions)}
         # The agent's own report number, not a feed id: a global counter would show the client every
         # other tenant's activity in the gaps between its receipts.
@@ -663,6 +663,8 @@ class _Plan:
     built: dict[int, dict[str, Any]]
     #: How many transitions, from the first, have their feed entry staged.
     staged: int
+    #: Where the new rows and those feed entries wait (TEMP tables, or bound in memory).
+    stage: staging.Stage
 
     def holds(self, site: _SiteMark) -> bool:
         return site.steady_report_id == self.site_version
@@ -672,7 +674,7 @@ class _Plan:
         persist.findings(s, t.findings.values(), staged=True)
         persist.assets(s, t.assets.values(), staged=True)
         persist.obligations(s, t.obligations.values())
-        staging.publish_rows(s)
+        self.stage.publish_rows(s)
         rows = (t.findings, t.assets, t.obligations)
         touched = [r.last_seen_at for table in rows for r in table.values() if r.touched]
         return list(t.transitions), self.hostnames, max(touched, default=t.report.finished_at)
@@ -716,9 +718,14 @@ def _plan(db: Database, agent: AgentIdentity, checked: Checked, conn: Connection
         count += 1
     built = {id(t): _payload(t, hostnames) for t in tracked.transitions[:count]}
     feed = [(t.kind, _subject(t), built[id(t)]) for t in tracked.transitions[:count]]
-    with conn.begin():
-        staging.stage(conn, new_findings, new_assets, feed)
-    return _Plan(version, tracked, hostnames, built, count)
+    stage: staging.Stage
+    if len(new_findings) + len(new_assets) + len(feed) < staging.MEMORY_ROWS:
+        stage = staging.in_memory(conn.dialect, new_findings, new_assets, feed)
+    else:
+        with conn.begin():
+            staging.stage(conn, new_findings, new_assets, feed)
+        stage = staging.InTemp()
+    return _Plan(version, tracked, hostnames, built, count, stage)
 
 
 _BLOCKS: WeakKeyDictionary[Database, persist.IdBlocks] = WeakKeyDictionary()

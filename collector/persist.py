@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Connection, Table, bindparam, func, select, text, update
+from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -57,7 +57,14 @@ def sqlite_rows(conn: Connection, table: Table, names: Sequence[str], rows: Iter
     own bind processor, so what is stored is exactly what an ``insert(table)`` would store, without
     the parameter dict and compiled-statement work SQLAlchemy does per row (most of the CPU of
     writing a report's new findings and their feed entries)."""
-    dialect = conn.dialect
+    insert_bound(conn, table, names, bound_rows(conn.dialect, table, names, rows))
+
+
+def bound_rows(
+    dialect: Dialect, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> list[tuple[Any, ...]]:
+    """SQLite: ``rows`` as the driver will take them (each value through its column's bind
+    processor); made ahead of the write lock, inserted under it by ``insert_bound``."""
     assert dialect.paramstyle == "qmark", dialect.paramstyle
     types = [table.c[n].type.dialect_impl(dialect) for n in names]
     procs: list[tuple[int, Callable[[Any], Any], dict[Any, Any] | None]] = [
@@ -77,9 +84,14 @@ def sqlite_rows(conn: Connection, table: Table, names: Sequence[str], rows: Iter
             else:
                 values[i] = seen[v] = process(v)
         out.append(tuple(values))
-    if out:
+    return out
+
+
+def insert_bound(conn: Connection, table: Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """SQLite: one executemany of rows made by ``bound_rows`` for the same ``names``."""
+    if rows:
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        conn.exec_driver_sql(sql, out)
+        conn.exec_driver_sql(sql, rows)
 
 
 def _json(value: Any) -> str:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
-from duecare.collector import ingest, persist
+from duecare.collector import ingest, persist, staging
 from duecare.collector.db.models import AssetState, ChainGap, Change, FindingState
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database, make_engine
@@ -44,12 +44,20 @@ def _visible(db: Database, site_id: str) -> tuple[int, int, int, int]:
         )
 
 
+#: ``staging.MEMORY_ROWS`` that stages every planned report in TEMP tables, or every one in memory.
+STAGES = pytest.mark.parametrize(
+    ("memory_rows", "kind"), [(0, staging.InTemp), (10**9, staging.InMemory)], ids=["temp", "memory"]
+)
+
+
+@STAGES
 def test_staged_rows_are_invisible_until_published_and_a_lost_stage_is_harmless(
-    sqlite_collector: Collector, monkeypatch: pytest.MonkeyPatch
+    sqlite_collector: Collector, monkeypatch: pytest.MonkeyPatch, memory_rows: int, kind: type
 ) -> None:
     """SQLite only: on PostgreSQL writers do not queue at one lock, so nothing is staged."""
     collector = sqlite_collector
     monkeypatch.setattr(ingest, "PLAN_AHEAD_ITEMS", 10)
+    monkeypatch.setattr(staging, "MEMORY_ROWS", memory_rows)
     agent = collector.enroll("acme", "big")
     quiet = collector.enroll("other", "small")
     body = agent.chain.next(findings=_findings(300))
@@ -58,6 +66,8 @@ def test_staged_rows_are_invisible_until_published_and_a_lost_stage_is_harmless(
     with collector.db.pinned() as conn:
         plan = ingest._plan(collector.db, identity, checked, conn)
         assert plan is not None and plan.staged == 600  # 300 new findings, 300 new assets
+        assert isinstance(plan.stage, kind)
+        assert staging.holds(conn) is (kind is staging.InTemp)
         # Staged, not published: no reader sees any of it, and another client's post goes through.
         assert _visible(collector.db, agent.site_id) == (0, 0, 0, 0)
         assert collector.post(quiet, quiet.chain.next(findings=_findings(3, 1))).status_code == 201
@@ -74,8 +84,12 @@ def test_staged_rows_are_invisible_until_published_and_a_lost_stage_is_harmless(
         assert ids == list(range(1, len(ids) + 1))  # dense: staging took no feed ids
 
 
-def test_staged_publish_matches_the_path_under_the_lock(collector: Collector, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two sites, the same nights (new, some gone, back): staged or not, the same rows and feed."""
+@STAGES
+def test_staged_publish_matches_the_path_under_the_lock(
+    collector: Collector, monkeypatch: pytest.MonkeyPatch, memory_rows: int, kind: type
+) -> None:
+    """Two sites, the same nights (new, some gone, back): staged (either way) or not, the same rows and feed."""
+    monkeypatch.setattr(staging, "MEMORY_ROWS", memory_rows)
     nights = [_findings(120), _findings(80), _findings(120), _findings(120)]
 
     def post_all(site: str) -> list[Any]:
@@ -90,15 +104,32 @@ def test_staged_publish_matches_the_path_under_the_lock(collector: Collector, mo
                 )
             ).all()
             c = s.execute(
-                select(Change.kind, Change.subject).where(Change.site_id == agent.site_id).order_by(Change.id)
+                select(Change.kind, Change.subject, Change.payload)
+                .where(Change.site_id == agent.site_id)
+                .order_by(Change.id)
             )
-            feed = [(kind, "" if kind == "report" else subject) for kind, subject in c]
+            feed = [(kind, "" if kind == "report" else subject, _lasting(payload)) for kind, subject, payload in c]
             return [sorted(map(tuple, f), key=str), feed]
 
     monkeypatch.setattr(ingest, "PLAN_AHEAD_ITEMS", 10)
-    staged = post_all("staged")
+    staged = post_all(f"staged-{kind.__name__}")
     monkeypatch.setattr(ingest, "PLAN_AHEAD_ITEMS", 10**9)
     assert staged == post_all("locked")
+
+
+#: Members of a feed entry that name the site, its report or when: they differ between the two sites.
+_PLACE_AND_TIME = {"id", "site_id", "last_report_id", "changed_by_report_id", "first_seen_at", "last_seen_at",
+                   "status_changed_at"}  # fmt: skip
+
+
+def _lasting(payload: dict[str, Any]) -> Any:
+    """A feed entry's payload without what names the site, the report or the time."""
+    if "report" in payload:
+        return None
+    return {
+        k: {n: v for n, v in item.items() if n not in _PLACE_AND_TIME} if isinstance(item, dict) else item
+        for k, item in payload.items()
+    }
 
 
 @pytest.mark.slow
