@@ -25,6 +25,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -59,6 +60,12 @@ class ReportContext:
     @property
     def seen_at(self) -> datetime:
         return self.report.finished_at
+
+    @cached_property
+    def affected(self) -> dict[str, Finding]:
+        """The report's affected findings by ident (``_worst``): read by the site's lookup and the
+        lifecycle, computed once."""
+        return _worst(f for f in self.report.findings if f.verdict is Verdict.AFFECTED)
 
 
 def finding_ident(f: Finding) -> str:
@@ -101,7 +108,7 @@ def _may_resolve(ctx: ReportContext, last_agent_id: str, last_seen_at: datetime)
 def apply_findings(ctx: ReportContext, rows: dict[str, FindingRow]) -> list[Transition]:
     """Update ``rows`` (the site's findings by ident, new rows added) for one report."""
     report = ctx.report
-    affected = _worst(f for f in report.findings if f.verdict is Verdict.AFFECTED)
+    affected = ctx.affected
     undecided = {finding_ident(f) for f in report.findings if f.verdict is Verdict.INDETERMINATE}
     out: list[Transition] = []
     for key, f in affected.items():

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from duecare.collector import lifecycle, persist
@@ -94,12 +94,28 @@ def _write(s: Session, row: FindingRow, data: dict[str, Any], exposed: bool | No
     )
 
 
+_AGENTS: Table = Agent.__table__  # type: ignore[assignment]
+_SITES: Table = Site.__table__  # type: ignore[assignment]
+# Built once: every report asks these (SQLAlchemy then skips building and compiling them).
+_DECLARED = select(_SITES.c.public_addresses).where(_SITES.c.id == bindparam("site"))
+_OUTSIDE_AGENTS = select(_AGENTS.c.id).where(_AGENTS.c.site_id == bindparam("site"), _AGENTS.c.vantage == INTERNET)
+_ANY_OUTSIDE = _OUTSIDE_AGENTS.limit(1)
+_ANY_INSIDE = select(_AGENTS.c.id).where(_AGENTS.c.site_id == bindparam("site"), _AGENTS.c.vantage != INTERNET).limit(1)
+_LIVE = _FINDINGS.c.status.in_([str(x) for x in LIVE_FINDING])
+_ANY_MARKED = (
+    select(_FINDINGS.c.id)
+    .where(_FINDINGS.c.site_id == bindparam("site"), _LIVE, _FINDINGS.c.internet_exposed.is_not(None))
+    .limit(1)
+)
+
+
 def _view(s: Session, site_id: str) -> tuple[OutsideView | None, set[str]]:
     """The site's outside view (its latest internet-vantage report over its declared addresses)."""
-    site = s.get_one(Site, site_id)
-    declared = list(site.public_addresses or [])
-    outside_agents = set(s.scalars(select(Agent.id).where(Agent.site_id == site_id, Agent.vantage == INTERNET)))
-    if not (declared and outside_agents):
+    outside_agents = set(s.scalars(_OUTSIDE_AGENTS, {"site": site_id}))
+    if not outside_agents:
+        return None, outside_agents
+    declared = list(s.execute(_DECLARED, {"site": site_id}).scalar_one() or [])
+    if not declared:
         return None, outside_agents
     reports = _latest_reports(s, site_id, INTERNET)
     if not reports:
@@ -108,13 +124,11 @@ def _view(s: Session, site_id: str) -> tuple[OutsideView | None, set[str]]:
 
 
 def has_outside_agent(s: Session, site_id: str) -> bool:
-    stmt = select(Agent.id).where(Agent.site_id == site_id, Agent.vantage == INTERNET).limit(1)
-    return s.execute(stmt).first() is not None
+    return s.execute(_ANY_OUTSIDE, {"site": site_id}).first() is not None
 
 
 def has_inside_agent(s: Session, site_id: str) -> bool:
-    stmt = select(Agent.id).where(Agent.site_id == site_id, Agent.vantage != INTERNET).limit(1)
-    return s.execute(stmt).first() is not None
+    return s.execute(_ANY_INSIDE, {"site": site_id}).first() is not None
 
 
 def _inside_fingerprints(s: Session, site_id: str, also: Report | None = None) -> Fingerprints:
@@ -150,17 +164,11 @@ def rejoin(s: Session, site_id: str, vantage: str, report: Report) -> list[lifec
     the findings' references to those obligations level.
     """
     view, outside_agents = _view(s, site_id)
-    live = (_FINDINGS.c.site_id == site_id) & _FINDINGS.c.status.in_([str(x) for x in LIVE_FINDING])
+    live = (_FINDINGS.c.site_id == site_id) & _LIVE
     out: list[lifecycle.Transition] = []
     if vantage != INTERNET:
         unmarked = all(f.internet_exposed is None for f in report.findings if f.verdict is Verdict.AFFECTED)
-        if (
-            unmarked
-            and s.execute(
-                select(_FINDINGS.c.id).where(live & _FINDINGS.c.internet_exposed.is_not(None)).limit(1)
-            ).first()
-            is None
-        ):
+        if unmarked and s.execute(_ANY_MARKED, {"site": site_id}).first() is None:
             # A report that marks nothing, at a site with no marked row: nothing can differ (one
             # query, not a lookup of every finding of a /16 under the write lock).
             carried = {}

@@ -13,14 +13,14 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, false, or_, select
+from sqlalchemy import Table, bindparam, false, or_, select
 from sqlalchemy.orm import Session
 
 from duecare.collector import lifecycle
 from duecare.collector.coverage import Coverage, IPAddress, IPNetwork
 from duecare.collector.db.models import AssetState, FindingState, ObligationState
 from duecare.collector.rows import AssetRow, FindingRow, ObligationRow, columns, loaded
-from duecare.wire import Proto, Verdict
+from duecare.wire import Proto
 from duecare.wire.api import LIVE_ASSET, LIVE_FINDING
 
 _CHUNK = 500  # IN-list length (SQLite limits bound parameters)
@@ -90,78 +90,121 @@ def key_ranges(coverage: Coverage) -> list[tuple[bytes, bytes]]:
     return [(lo.to_bytes(16, "big"), hi.to_bytes(16, "big")) for lo, hi in merged]
 
 
-def may_cover(site: Any, key: Any, coverage: Coverage) -> Any:
-    """A SQL condition true for every row whose address ``coverage`` covers: for each key range, the
-    site's equality and the range, so each term is one range of the (site, key) index (SQLite reads
-    the terms as a MULTI-INDEX OR, PostgreSQL as a BitmapOr). ``site`` is a condition on the site."""
-    terms = [site & (key == lo if lo == hi else key.between(lo, hi)) for lo, hi in key_ranges(coverage)]
+def _ranges(site: Any, key: Any, n: int, values: dict[str, bytes] | None = None) -> Any:
+    """``n`` key ranges as bound parameters ``lo0``, ``hi0``, … (their ``values`` if given): for each,
+    the site's equality and the range, so each term is one range of the (site, key) index (SQLite
+    reads the terms as a MULTI-INDEX OR, PostgreSQL as a BitmapOr). ``site`` is a condition on the site."""
+
+    def bound(name: str) -> Any:
+        return bindparam(name) if values is None else bindparam(name, values[name])
+
+    terms = [site & key.between(bound(f"lo{i}"), bound(f"hi{i}")) for i in range(n)]
     return or_(*terms) if terms else false()
+
+
+def range_params(coverage: Coverage) -> dict[str, bytes]:
+    """The values of ``_ranges``' parameters for ``coverage``."""
+    return {f"{end}{i}": v for i, (lo, hi) in enumerate(key_ranges(coverage)) for end, v in (("lo", lo), ("hi", hi))}
+
+
+def may_cover(site: Any, key: Any, coverage: Coverage) -> Any:
+    """A SQL condition true for every row whose address ``coverage`` covers (``key_ranges``)."""
+    values = range_params(coverage)
+    return _ranges(site, key, len(values) // 2, values)
+
+
+#: Statements built once (SQLAlchemy then skips building, hashing and compiling them per report).
+_BUILT: dict[tuple[str, int], Any] = {}
+
+
+def _candidates(table: Table, cols: tuple[str, ...], live: Iterable[str], n: int) -> Any:
+    """Live rows this agent last saw before the report started, in ``n`` key ranges (bound: ``site``,
+    ``agent``, ``before``, ``range_params``)."""
+    key = (table.name, n)
+    if (stmt := _BUILT.get(key)) is None:
+        site = table.c.site_id == bindparam("site")
+        stmt = _BUILT[key] = select(*(table.c[c] for c in cols)).where(
+            site,
+            table.c.status.in_(list(live)),
+            table.c.last_agent_id == bindparam("agent"),
+            table.c.last_seen_at <= bindparam("before"),
+            _ranges(site, table.c.ip_key, n),
+        )
+    return stmt
 
 
 def _by_id(row: FindingRow | AssetRow) -> int:
     return row.id or 0
 
 
-def _finding_rows(s: Session, where: Any) -> Iterable[FindingRow]:
-    cols = [_FINDINGS.c.id, *(_FINDINGS.c[n] for n in _FINDING_COLS)]
-    for r in s.execute(select(*cols).where(where)).mappings():
+_FINDING_SELECT = select(_FINDINGS.c.id, *(_FINDINGS.c[n] for n in _FINDING_COLS))
+_FINDINGS_NAMED = _FINDING_SELECT.where(
+    _FINDINGS.c.site_id == bindparam("site"), _FINDINGS.c.ident.in_(bindparam("keys", expanding=True))
+)
+_FINDINGS_BY_ID = _FINDING_SELECT.where(_FINDINGS.c.id.in_(bindparam("keys", expanding=True)))
+
+
+def _finding_rows(s: Session, stmt: Any, params: dict[str, Any]) -> Iterable[FindingRow]:
+    for r in s.execute(stmt, params).mappings():
         yield loaded(FindingRow, r)
 
 
 def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
     report = ctx.report
-    named = list({lifecycle.finding_ident(f) for f in report.findings if f.verdict is Verdict.AFFECTED})
-    site = _FINDINGS.c.site_id == ctx.site_id
+    named = list(ctx.affected)
     rows: dict[str, FindingRow] = {}
     for chunk in _chunks(named):
-        rows.update((r.ident, r) for r in _finding_rows(s, site & _FINDINGS.c.ident.in_(chunk)))
+        rows.update((r.ident, r) for r in _finding_rows(s, _FINDINGS_NAMED, {"site": ctx.site_id, "keys": chunk}))
     cover = _Cover(ctx)
-    candidates = select(_FINDINGS.c.id, _FINDINGS.c.ident, _FINDINGS.c.ip, _FINDINGS.c.port, _FINDINGS.c.proto).where(
-        site,
-        _FINDINGS.c.status.in_(list(LIVE_FINDING)),
-        _FINDINGS.c.last_agent_id == ctx.agent_id,
-        _FINDINGS.c.last_seen_at <= report.started_at,
-    )
-    candidates = candidates.where(may_cover(site, _FINDINGS.c.ip_key, ctx.coverage))
+    ranges = range_params(ctx.coverage)
+    stmt = _candidates(_FINDINGS, ("id", "ident", "ip", "port", "proto"), LIVE_FINDING, len(ranges) // 2)
+    params: dict[str, Any] = {**ranges, "site": ctx.site_id, "agent": ctx.agent_id, "before": report.started_at}
     ids = [
         fid
-        for fid, ident, ip, port, proto in s.execute(candidates)
+        for fid, ident, ip, port, proto in s.execute(stmt, params)
         if ident not in rows and cover.finding(ip, port, proto)
     ]
     # In id order (first seen first), whichever plan read them: the order of the feed's resolutions.
-    found = sorted((r for chunk in _chunks(ids) for r in _finding_rows(s, _FINDINGS.c.id.in_(chunk))), key=_by_id)
+    found = sorted(
+        (r for chunk in _chunks(ids) for r in _finding_rows(s, _FINDINGS_BY_ID, {"keys": chunk})), key=_by_id
+    )
     rows.update((r.ident, r) for r in found)
     return rows
 
 
-def _asset_rows(s: Session, where: Any) -> Iterable[AssetRow]:
-    cols = [_ASSETS.c.id, *(_ASSETS.c[n] for n in columns(AssetRow))]
-    for r in s.execute(select(*cols).where(where)).mappings():
+_ASSET_SELECT = select(_ASSETS.c.id, *(_ASSETS.c[n] for n in columns(AssetRow)))
+_ASSETS_NAMED = _ASSET_SELECT.where(
+    _ASSETS.c.site_id == bindparam("site"), _ASSETS.c.ip.in_(bindparam("keys", expanding=True))
+)
+_ASSETS_BY_ID = _ASSET_SELECT.where(_ASSETS.c.id.in_(bindparam("keys", expanding=True)))
+
+
+def _asset_rows(s: Session, stmt: Any, params: dict[str, Any]) -> Iterable[AssetRow]:
+    for r in s.execute(stmt, params).mappings():
         yield loaded(AssetRow, r)
 
 
 def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
     report = ctx.report
     named = list({str(a.ip) for a in report.assets})
-    site = _ASSETS.c.site_id == ctx.site_id
     rows: dict[str, AssetRow] = {}
     for chunk in _chunks(named):
-        rows.update((r.ip, r) for r in _asset_rows(s, site & _ASSETS.c.ip.in_(chunk)))
+        rows.update((r.ip, r) for r in _asset_rows(s, _ASSETS_NAMED, {"site": ctx.site_id, "keys": chunk}))
     cover = _Cover(ctx)
-    candidates = select(_ASSETS.c.id, _ASSETS.c.ip).where(
-        site,
-        _ASSETS.c.status.in_(list(LIVE_ASSET)),
-        _ASSETS.c.last_agent_id == ctx.agent_id,
-        _ASSETS.c.last_seen_at <= report.started_at,
-    )
-    candidates = candidates.where(may_cover(site, _ASSETS.c.ip_key, ctx.coverage))
-    ids = [aid for aid, ip in s.execute(candidates) if ip not in rows and cover.address(ip)]
-    found = sorted((r for chunk in _chunks(ids) for r in _asset_rows(s, _ASSETS.c.id.in_(chunk))), key=_by_id)
+    ranges = range_params(ctx.coverage)
+    stmt = _candidates(_ASSETS, ("id", "ip"), LIVE_ASSET, len(ranges) // 2)
+    params: dict[str, Any] = {**ranges, "site": ctx.site_id, "agent": ctx.agent_id, "before": report.started_at}
+    ids = [aid for aid, ip in s.execute(stmt, params) if ip not in rows and cover.address(ip)]
+    found = sorted((r for chunk in _chunks(ids) for r in _asset_rows(s, _ASSETS_BY_ID, {"keys": chunk})), key=_by_id)
     rows.update((r.ip, r) for r in found)
     return rows
 
 
+_OBLIGATIONS_OF_SITE = select(_OBLIGATIONS.c.id, *(_OBLIGATIONS.c[n] for n in columns(ObligationRow))).where(
+    _OBLIGATIONS.c.site_id == bindparam("site")
+)
+
+
 def obligations(s: Session, ctx: lifecycle.ReportContext) -> dict[tuple[str, str], ObligationRow]:
-    cols = [_OBLIGATIONS.c.id, *(_OBLIGATIONS.c[n] for n in columns(ObligationRow))]
-    stmt = select(*cols).where(_OBLIGATIONS.c.site_id == ctx.site_id)
-    return {(r["framework"], r["requirement"]): loaded(ObligationRow, r) for r in s.execute(stmt).mappings()}
+    rows = s.execute(_OBLIGATIONS_OF_SITE, {"site": ctx.site_id}).mappings()
+    return {(r["framework"], r["requirement"]): loaded(ObligationRow, r) for r in rows}

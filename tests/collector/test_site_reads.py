@@ -72,7 +72,7 @@ def test_narrowed_reads_change_nothing_and_every_row_has_its_key(
     monkeypatch.setattr(ingest, "PLAN_AHEAD_ITEMS", plan_ahead)
     narrowed = _post_all(collector, "narrowed")
     with monkeypatch.context() as m:
-        m.setattr(site_state, "may_cover", lambda site, key, coverage: site)  # every live row of the site
+        m.setattr(site_state, "key_ranges", lambda coverage: [(bytes(16), b"\xff" * 16)])  # the whole site
         whole = _post_all(collector, "whole")
     assert narrowed == whole
     resolved = sum(1 for kind, _s in narrowed[2] if kind == "finding") - len(_hosts())
