@@ -19,6 +19,7 @@ from sqlalchemy.exc import StatementError
 from duecare.collector.api.limits import BodyLimitMiddleware
 from duecare.collector.api.routes import changes, enroll, exports, health, reads, reports
 from duecare.collector.db import errors as db_errors
+from duecare.collector.db.gate import Turns
 from duecare.collector.db.session import Database, make_engine
 from duecare.collector.errors import CollectorError, Unauthorized
 from duecare.collector.notary import Notary
@@ -56,6 +57,7 @@ def create_app(
         product_version(),
         Notary(db, settings.name),
         AgentRateLimit(settings.agent_rate_per_minute, settings.agent_burst),
+        light_lane=Turns(settings.sqlite_busy_timeout_s) if db.gate is not None else None,
     )
 
     @contextlib.asynccontextmanager

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
+from duecare.collector.db.gate import Turns
 from duecare.collector.db.session import Database
 from duecare.collector.notary import Notary
 from duecare.collector.ratelimit import AgentRateLimit
@@ -30,3 +31,5 @@ class AppState:
     rate_limit: AgentRateLimit
     #: Large reports are ingested one at a time per process (``routes/reports.py``).
     heavy_lane: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
+    #: SQLite: and small ones one at a time, clients taking turns (``routes/reports.py``).
+    light_lane: Turns | None = None

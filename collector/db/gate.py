@@ -25,9 +25,11 @@ from duecare.collector.errors import Unavailable
 RETRY_AFTER_S = 5
 
 
-class WriteGate:
-    def __init__(self, lock_file: Path | None, timeout_s: float) -> None:
-        self.lock_file = lock_file
+class Turns:
+    """One holder at a time; those waiting are served round-robin by client (a quiet client waits
+    for at most one turn of a busy one). Waiting past the timeout is ``Unavailable`` (503)."""
+
+    def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
         self._cond = threading.Condition()
         self._busy = False
@@ -40,8 +42,8 @@ class WriteGate:
         return next(iter(self._queues.values()))[0]
 
     @contextmanager
-    def hold(self, client: str | None) -> Iterator[None]:
-        deadline = time.monotonic() + self.timeout_s
+    def hold(self, client: str | None, deadline: float | None = None) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         ticket = object()
         key = client or ""
         with self._cond:
@@ -58,8 +60,7 @@ class WriteGate:
             self._busy = True
             self._leave(key, ticket)
         try:
-            with self._process_lock(deadline):
-                yield
+            yield
         finally:
             with self._cond:
                 self._busy = False
@@ -72,6 +73,19 @@ class WriteGate:
         if queue:
             self._queues[key] = queue
         self._cond.notify_all()
+
+
+class WriteGate:
+    def __init__(self, lock_file: Path | None, timeout_s: float) -> None:
+        self.lock_file = lock_file
+        self.timeout_s = timeout_s
+        self._turns = Turns(timeout_s)
+
+    @contextmanager
+    def hold(self, client: str | None) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout_s
+        with self._turns.hold(client, deadline), self._process_lock(deadline):
+            yield
 
     @contextmanager
     def _process_lock(self, deadline: float) -> Iterator[None]:
