@@ -160,5 +160,20 @@ def test_the_validation_cache_is_bounded_by_the_items_it_holds() -> None:
     report = make_report(findings=SAME)
     for i in range(cache.MAX_TOTAL // len(SAME) + 10):
         cache.put(f"k{i}", report)
+        cache.put(f"k{i}", report)  # held from the second sighting
     assert cache._total <= cache.MAX_TOTAL
     assert cache.get("k0") is None and cache.get(f"k{cache.MAX_TOTAL // len(SAME) + 9}") is not None
+
+
+def test_the_validation_cache_holds_items_sent_twice_only() -> None:
+    """Reports of new findings (each sent once) leave no models behind; a repeated one is held."""
+    cache = ingest._Validated()
+    report = make_report(findings=SAME)
+    for i in range(cache.MAX_SEEN + 100):
+        cache.put(f"new{i}", report)
+    assert cache._total == 0 and not cache._items
+    assert len(cache._seen) == cache.MAX_SEEN  # bounded: the oldest forgotten
+    cache.put("again", report)
+    assert cache.get("again") is None
+    cache.put("again", report)
+    assert cache.get("again") is not None and "again" not in cache._seen
