@@ -9,10 +9,11 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 from duecare.wire.bounds import (
     Details,
@@ -214,7 +215,26 @@ class DeadlineState(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-IPAddress = IPv4Address | IPv6Address
+def _ip(value: Any) -> IPv4Address | IPv6Address:
+    """``ip_address``: IPv4 first, then IPv6, as the plain union did, in one parse (the union tries
+    each member strictly, then laxly, and raises inside pydantic on the way: twice the time, and a
+    report carries an address per finding, asset and attempt)."""
+    if isinstance(value, IPv4Address | IPv6Address):
+        return value
+    if isinstance(value, str | int | bytes) and not isinstance(value, bool):
+        try:
+            return ip_address(value)
+        except ValueError:
+            pass
+    raise PydanticCustomError("ip_any_address", "value is not a valid IPv4 or IPv6 address")
+
+
+IPAddress = Annotated[
+    IPv4Address | IPv6Address,
+    PlainValidator(_ip),
+    PlainSerializer(str, return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"format": "ipv4", "type": "string"}, {"format": "ipv6", "type": "string"}]}),
+]
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 
