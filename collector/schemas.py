@@ -69,9 +69,19 @@ def dropped_report_out(row: DroppedReport) -> DroppedReportOut:
     return DroppedReportOut.model_validate({c: getattr(row, c) for c in DroppedReportOut.model_fields})
 
 
+_LAST_TIME: tuple[datetime | None, str] = (None, "")
+
+
 def json_time(dt: datetime) -> str:
-    """As pydantic dumps an aware UTC datetime in JSON mode."""
-    return dt.isoformat().replace("+00:00", "Z")
+    """As pydantic dumps an aware UTC datetime in JSON mode. The last one is remembered (by identity,
+    so never another time that merely compares equal): a report's new rows share one ``seen_at``."""
+    global _LAST_TIME
+    last = _LAST_TIME
+    if last[0] is dt:
+        return last[1]
+    text = dt.isoformat().replace("+00:00", "Z")
+    _LAST_TIME = (dt, text)
+    return text
 
 
 def finding_dict(row: FindingRow, hostname: str | None) -> dict[str, Any]:

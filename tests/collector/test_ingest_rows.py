@@ -95,3 +95,18 @@ def test_postgresql_statistics_follow_what_ingest_loaded(collector: Collector, m
     postgres = collector.db.engine.dialect.name == "postgresql"
     # 60 findings a night: the 150th row is loaded on the third night.
     assert [s.split(" (")[0] for s in seen] == (["ANALYZE findings"] if postgres else [])
+
+
+@given(when=_times, offset=_offsets)
+def test_json_time_remembers_a_time_by_identity_never_an_equal_one_in_another_offset(
+    when: datetime, offset: timezone
+) -> None:
+    from pydantic import TypeAdapter
+
+    from duecare.collector.schemas import json_time
+
+    dump = TypeAdapter(datetime).dump_python
+    same_instant = when.astimezone(offset)
+    assert json_time(when) == dump(when, mode="json")
+    assert json_time(when) == dump(when, mode="json")  # remembered
+    assert json_time(same_instant) == dump(same_instant, mode="json")  # equal, not identical: its own text
