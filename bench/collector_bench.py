@@ -18,7 +18,7 @@ MSP would. Scenarios, per database (each prints one ``SUMMARY`` line, comparable
 The collector is started with ``--agent-rate 0`` (no per-agent rate limit: the benchmark measures
 the database path, not the limiter) and ``--workers 2`` (one process per core of this machine).
 
-Usage: python bench/collector_bench.py [--backends sqlite,postgresql] [--reports 100] [--changes 100000]
+Usage: python bench/collector_bench.py [--backends sqlite,postgresql] [--reports 100] [--changes 100000] [--keep-alive]
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def _load() -> str:
 
 def _summary(kind: str, scenario: str, **figures: Any) -> None:
     parts = " ".join(f"{k}={v}" for k, v in figures.items())
-    print(f"SUMMARY {kind:<10} {scenario:<12} {parts} load={_load()}", flush=True)
+    conn = "kept" if KEEP_ALIVE else "per-post"
+    print(f"SUMMARY {kind:<10} {scenario:<12} {parts} connections={conn} load={_load()}", flush=True)
 
 
 def _enroll(url: str, token: str) -> tuple[dict[str, str], AgentChain]:
@@ -70,6 +71,13 @@ def _encode(streams: list[tuple[dict[str, str], list[dict[str, Any]]]]) -> list[
     return [(auth, [json.dumps(b).encode() for b in bodies]) for auth, bodies in streams]
 
 
+#: Each report on a connection of its own, as agents post (one report a night: the server's keep-alive
+#: has closed yesterday's connection). With one kept-alive connection per agent instead, the collector's
+#: worker processes get the 4 agents' connections in a random split (4-0, 3-1 or 2-2) for the whole
+#: run, and the figure follows the split (``--keep-alive``).
+KEEP_ALIVE = False
+
+
 def _post_all(url: str, streams: list[tuple[dict[str, str], list[bytes]]]) -> tuple[float, list[float]]:
     """Post every stream in its own thread (in order within a stream); wall time and latencies."""
     latencies: list[float] = []
@@ -77,6 +85,8 @@ def _post_all(url: str, streams: list[tuple[dict[str, str], list[bytes]]]) -> tu
 
     def run(auth: dict[str, str], bodies: list[bytes]) -> None:
         headers = {**auth, "content-type": "application/json"}
+        if not KEEP_ALIVE:
+            headers["connection"] = "close"  # the next post opens a new connection
         with httpx.Client(timeout=300) as http:
             for body in bodies:
                 t0 = time.perf_counter()
@@ -267,7 +277,12 @@ def main() -> None:
     parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}"
     )
+    parser.add_argument(
+        "--keep-alive", action="store_true", help="each agent posts all its reports on one kept-alive connection"
+    )
     args = parser.parse_args()
+    global KEEP_ALIVE
+    KEEP_ALIVE = args.keep_alive
     scenarios = set(args.scenarios.split(","))
     if not scenarios <= set(SCENARIOS):
         parser.error(f"--scenarios: unknown {sorted(scenarios - set(SCENARIOS))}")
