@@ -144,9 +144,10 @@ _FINDINGS_NAMED = _FINDING_SELECT.where(
 _FINDINGS_BY_ID = _FINDING_SELECT.where(_FINDINGS.c.id.in_(bindparam("keys", expanding=True)))
 
 
-def _finding_rows(s: Session, stmt: Any, params: dict[str, Any]) -> Iterable[FindingRow]:
+def _rows(s: Session, cls: type[Any], stmt: Any, params: dict[str, Any]) -> Iterable[Any]:
+    """``cls`` rows (``rows.loaded``) of one of the statements above."""
     for r in s.execute(stmt, params).mappings():
-        yield loaded(FindingRow, r)
+        yield loaded(cls, r)
 
 
 def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
@@ -154,7 +155,7 @@ def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
     named = list(ctx.affected)
     rows: dict[str, FindingRow] = {}
     for chunk in _chunks(named):
-        rows.update((r.ident, r) for r in _finding_rows(s, _FINDINGS_NAMED, {"site": ctx.site_id, "keys": chunk}))
+        rows.update((r.ident, r) for r in _rows(s, FindingRow, _FINDINGS_NAMED, {"site": ctx.site_id, "keys": chunk}))
     cover = _Cover(ctx)
     ranges = range_params(ctx.coverage)
     stmt = _candidates(_FINDINGS, ("id", "ident", "ip", "port", "proto"), LIVE_FINDING, len(ranges) // 2)
@@ -166,7 +167,7 @@ def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
     ]
     # In id order (first seen first), whichever plan read them: the order of the feed's resolutions.
     found = sorted(
-        (r for chunk in _chunks(ids) for r in _finding_rows(s, _FINDINGS_BY_ID, {"keys": chunk})), key=_by_id
+        (r for chunk in _chunks(ids) for r in _rows(s, FindingRow, _FINDINGS_BY_ID, {"keys": chunk})), key=_by_id
     )
     rows.update((r.ident, r) for r in found)
     return rows
@@ -179,23 +180,20 @@ _ASSETS_NAMED = _ASSET_SELECT.where(
 _ASSETS_BY_ID = _ASSET_SELECT.where(_ASSETS.c.id.in_(bindparam("keys", expanding=True)))
 
 
-def _asset_rows(s: Session, stmt: Any, params: dict[str, Any]) -> Iterable[AssetRow]:
-    for r in s.execute(stmt, params).mappings():
-        yield loaded(AssetRow, r)
-
-
 def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
     report = ctx.report
     named = list({str(a.ip) for a in report.assets})
     rows: dict[str, AssetRow] = {}
     for chunk in _chunks(named):
-        rows.update((r.ip, r) for r in _asset_rows(s, _ASSETS_NAMED, {"site": ctx.site_id, "keys": chunk}))
+        rows.update((r.ip, r) for r in _rows(s, AssetRow, _ASSETS_NAMED, {"site": ctx.site_id, "keys": chunk}))
     cover = _Cover(ctx)
     ranges = range_params(ctx.coverage)
     stmt = _candidates(_ASSETS, ("id", "ip"), LIVE_ASSET, len(ranges) // 2)
     params: dict[str, Any] = {**ranges, "site": ctx.site_id, "agent": ctx.agent_id, "before": report.started_at}
     ids = [aid for aid, ip in s.execute(stmt, params) if ip not in rows and cover.address(ip)]
-    found = sorted((r for chunk in _chunks(ids) for r in _asset_rows(s, _ASSETS_BY_ID, {"keys": chunk})), key=_by_id)
+    found = sorted(
+        (r for chunk in _chunks(ids) for r in _rows(s, AssetRow, _ASSETS_BY_ID, {"keys": chunk})), key=_by_id
+    )
     rows.update((r.ip, r) for r in found)
     return rows
 

@@ -23,6 +23,21 @@ def _wait_for(cond: Any, timeout: float = 5.0) -> None:
         time.sleep(0.005)
 
 
+def _holding(turns: Turns, client: str, release: threading.Event) -> threading.Thread:
+    """A thread that holds a turn of ``client`` until ``release`` is set; returned once it holds it."""
+    held = threading.Event()
+
+    def hold() -> None:
+        with turns.hold(client):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(5)
+    return thread
+
+
 def test_turns_one_holder_and_a_quiet_client_waits_for_one_turn_of_a_busy_one() -> None:
     turns = Turns(10.0)
     order: list[str] = []
@@ -44,17 +59,8 @@ def test_turns_one_holder_and_a_quiet_client_waits_for_one_turn_of_a_busy_one() 
             with lock:
                 holders -= 1
 
-    first = threading.Event()
     release = threading.Event()
-
-    def hold_first() -> None:
-        with turns.hold("busy"):
-            first.set()
-            release.wait(5)
-
-    starter = threading.Thread(target=hold_first)
-    starter.start()
-    first.wait(5)
+    starter = _holding(turns, "busy", release)
     threads = [threading.Thread(target=take, args=("busy",)) for _ in range(5)]
     for t in threads:
         t.start()
@@ -73,17 +79,8 @@ def test_turns_one_holder_and_a_quiet_client_waits_for_one_turn_of_a_busy_one() 
 
 def test_turns_waiting_past_the_timeout_is_unavailable_with_retry_after() -> None:
     turns = Turns(0.2)
-    held = threading.Event()
     done = threading.Event()
-
-    def hold() -> None:
-        with turns.hold("a"):
-            held.set()
-            done.wait(5)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    held.wait(5)
+    t = _holding(turns, "a", done)
     started = time.monotonic()
     with pytest.raises(Unavailable) as err, turns.hold("b"):
         pass
