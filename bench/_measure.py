@@ -94,6 +94,34 @@ def tree_rss_kib(root: int, *, include_root: bool = True) -> int:
     return total
 
 
+def cpu_s(pid: int) -> float:
+    """One process's user+system CPU so far (seconds); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(root: int) -> float:
+    """User+system CPU of ``root`` and its live descendants so far (seconds)."""
+    kids = children()
+    total, todo = cpu_s(root), list(kids.get(root, []))
+    while todo:
+        pid = todo.pop()
+        total += cpu_s(pid)
+        todo += kids.get(pid, [])
+    return total
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent not idle so far, all cores (/proc/stat)."""
+    first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(x) for x in first]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class TreePeak:
     """Samples a process tree's summed RSS in a thread until ``stop``."""
 

@@ -38,7 +38,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from bench._measure import measure
+from bench._measure import machine_busy_s, measure, tree_cpu_s
 from duecare.wire import Exposure, Proto
 from duecare.wire.api import ExportFormat
 from tests.collector import noisy
@@ -111,10 +111,20 @@ def _p95(xs: list[float]) -> float:
     return sorted(xs)[max(0, int(len(xs) * 0.95) - 1)]
 
 
-def _ingest(kind: str, scenario: str, url: str, streams: list[tuple[dict[str, str], list[dict[str, Any]]]]) -> None:
+Streams = list[tuple[dict[str, str], list[dict[str, Any]]]]
+
+
+def _ingest(kind: str, scenario: str, server: Server, streams: Streams) -> None:
+    """Throughput and latency, and where the CPU went: the collector's processes, this client's, and
+    the whole machine's (PostgreSQL's backends count in the machine's, not the collector's). The
+    machine's speed varies through the day; CPU per report varies less than reports per second."""
     encoded = _encode(streams)
-    wall, lat = _post_all(url, encoded)
+    assert server.proc is not None
+    before = (tree_cpu_s(server.proc.pid), time.process_time(), machine_busy_s())
+    wall, lat = _post_all(server.url, encoded)
+    after = (tree_cpu_s(server.proc.pid), time.process_time(), machine_busy_s())
     n = sum(len(b) for _, b in encoded)
+    server_ms, client_ms, machine_ms = ((b - a) * 1000 / n for a, b in zip(before, after, strict=True))
     _summary(
         kind,
         scenario,
@@ -124,6 +134,9 @@ def _ingest(kind: str, scenario: str, url: str, streams: list[tuple[dict[str, st
         findings_per_s=f"{n * 100 / wall:.0f}",
         p50_ms=f"{statistics.median(lat) * 1000:.0f}",
         p95_ms=f"{_p95(lat) * 1000:.0f}",
+        server_cpu_ms=f"{server_ms:.1f}",
+        client_cpu_ms=f"{client_ms:.1f}",
+        machine_cpu_ms=f"{machine_ms:.1f}",
     )
 
 
@@ -159,9 +172,9 @@ def bench(kind: str, reports: int, changes: int, workers: int, tmp: Path, scenar
                     (auth, [chain.next(findings=same, targets=["198.18.0.0/24"]) for _ in range(reports)])
                     for auth, chain in steady
                 ]
-                _ingest(kind, "steady", server.url, streams)
+                _ingest(kind, "steady", server, streams)
             if "new" in scenarios:
-                _new(kind, server.url, tokens[4:8], reports)
+                _new(kind, server, tokens[4:8], reports)
             if "big" in scenarios:
                 _big(kind, server.url, tokens[8])
             if "pull" in scenarios:
@@ -172,13 +185,13 @@ def bench(kind: str, reports: int, changes: int, workers: int, tmp: Path, scenar
             server.stop()
 
 
-def _new(kind: str, url: str, tokens: list[str], reports: int) -> None:
-    fresh = [_enroll(url, t) for t in tokens]
+def _new(kind: str, server: Server, tokens: list[str], reports: int) -> None:
+    fresh = [_enroll(server.url, t) for t in tokens]
     streams: list[tuple[dict[str, str], list[dict[str, Any]]]] = [(auth, []) for auth, _ in fresh]
     for r in range(reports * 4):
         items, target = _new_findings(r)
         streams[r % 4][1].append(fresh[r % 4][1].next(findings=items, targets=[target]))
-    _ingest(kind, "new", url, streams)
+    _ingest(kind, "new", server, streams)
 
 
 def _big(kind: str, url: str, token: str) -> None:

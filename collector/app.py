@@ -70,9 +70,15 @@ def create_app(
         sweeper = None
         if settings.webhooks.sweep_interval_s > 0:
             sweeper = asyncio.create_task(state.webhooks.run_sweeper())
+        checkpointer = db.checkpointer()
+        if checkpointer is not None:
+            checkpointer.start()
+        _app.state.checkpointer = checkpointer
         try:
             yield
         finally:
+            if checkpointer is not None:
+                checkpointer.stop()
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

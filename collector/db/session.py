@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from duecare.collector.db import checkpoint
 from duecare.collector.db.gate import WriteGate
 
 WRITE_OPTION = "duecare_write"
@@ -77,6 +78,9 @@ def _sqlite_events(engine: Engine, *, busy_ms: int) -> None:
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # Commits checkpoint only as a safety net: the server's thread does it outside the gate.
+        cur.execute(f"PRAGMA wal_autocheckpoint={checkpoint.SAFETY_NET_PAGES}")
+        cur.execute(f"PRAGMA journal_size_limit={checkpoint.JOURNAL_SIZE_LIMIT}")
         cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.close()
 
@@ -98,6 +102,13 @@ class Database:
             path = engine.url.database
             lock = None if not path or path == ":memory:" else Path(path).with_name(Path(path).name + ".writelock")
             self.gate = WriteGate(lock, _busy_timeout(engine))
+
+    def checkpointer(self) -> checkpoint.Checkpointer | None:
+        """The WAL's checkpointer for a server of a SQLite database file (``checkpoint.py``)."""
+        gate = self.gate
+        if gate is None or gate.lock_file is None or not self.engine.url.database:
+            return None
+        return checkpoint.Checkpointer(Path(self.engine.url.database), lambda: gate.hold(None))
 
     @contextmanager
     def read(self) -> Iterator[Session]:
