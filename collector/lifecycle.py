@@ -34,6 +34,7 @@ from duecare.collector.coverage import Coverage
 from duecare.collector.rows import AssetRow, FindingRow, ObligationRow
 from duecare.wire import Finding, Proto, Report, Severity, Verdict
 from duecare.wire.api import LIVE_ASSET, LIVE_FINDING, AssetStatus, FindingStatus
+from duecare.wire.models import ip_text
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class ReportContext:
 def finding_ident(f: Finding) -> str:
     port = "-" if f.port is None else str(f.port)
     proto = "-" if f.proto is None else f.proto.value
-    return f"{f.ip}|{f.exposure.value}|{port}|{proto}"
+    return f"{ip_text(f.ip)}|{f.exposure.value}|{port}|{proto}"
 
 
 def data_digest(data: dict[str, Any]) -> str:
@@ -120,7 +121,7 @@ def apply_findings(ctx: ReportContext, rows: dict[str, FindingRow]) -> list[Tran
                 client_id=ctx.client_id,
                 site_id=ctx.site_id,
                 ident=key,
-                ip=str(f.ip),
+                ip=ip_text(f.ip),
                 exposure=f.exposure.value,
                 port=f.port,
                 proto=None if f.proto is None else f.proto.value,
@@ -178,7 +179,7 @@ def apply_findings(ctx: ReportContext, rows: dict[str, FindingRow]) -> list[Tran
 
 def apply_assets(ctx: ReportContext, rows: dict[str, AssetRow]) -> list[Transition]:
     out: list[Transition] = []
-    seen = {str(a.ip): a for a in ctx.report.assets}
+    seen = {ip_text(a.ip): a for a in ctx.report.assets}
     for ip, asset in seen.items():
         row = rows.get(ip)
         if row is None:

@@ -22,6 +22,7 @@ from duecare.collector.db.models import AssetState, FindingState, ObligationStat
 from duecare.collector.rows import AssetRow, FindingRow, ObligationRow, columns, loaded
 from duecare.wire import Proto
 from duecare.wire.api import LIVE_ASSET, LIVE_FINDING
+from duecare.wire.models import ip_text
 
 _CHUNK = 500  # IN-list length (SQLite limits bound parameters)
 _FINDINGS: Table = FindingState.__table__  # type: ignore[assignment]
@@ -182,7 +183,7 @@ _ASSETS_BY_ID = _ASSET_SELECT.where(_ASSETS.c.id.in_(bindparam("keys", expanding
 
 def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
     report = ctx.report
-    named = list({str(a.ip) for a in report.assets})
+    named = list({ip_text(a.ip) for a in report.assets})
     rows: dict[str, AssetRow] = {}
     for chunk in _chunks(named):
         rows.update((r.ip, r) for r in _rows(s, AssetRow, _ASSETS_NAMED, {"site": ctx.site_id, "keys": chunk}))

@@ -51,3 +51,12 @@ def test_a_bad_address_names_what_it_is() -> None:
         NEW.validate_json(b"true")
     assert NEW.json_schema() == OLD.json_schema()
     assert NEW.json_schema(mode="serialization") == OLD.json_schema(mode="serialization")
+
+
+@given(text=_texts)
+def test_a_remembered_address_is_taken_and_written_as_the_first_time(text: str) -> None:
+    """The parse and the JSON text are remembered per address (``_parse_ip``, ``ip_text``): the
+    second sighting of a text gives what the union gives, as the first did."""
+    raw = TypeAdapter(str).dump_json(text)
+    first, again = _outcome(NEW, raw), _outcome(NEW, raw)
+    assert first == again == _outcome(OLD, raw)
