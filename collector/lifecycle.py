@@ -54,7 +54,7 @@ class ReportContext:
     agent_id: str
     coverage: Coverage
 
-    @property
+    @cached_property
     def report_id(self) -> str:
         return str(self.report.report_id)
 

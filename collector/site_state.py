@@ -68,13 +68,19 @@ def _span(net: IPNetwork) -> tuple[int, int]:
     return lo, hi
 
 
+def _point(ip: IPAddress) -> tuple[int, int]:
+    """``_span`` of the one-address network of ``ip``, without building the network."""
+    key = int(ip) | _V4_MAPPED if isinstance(ip, ipaddress.IPv4Address) else int(ip)
+    return key, key
+
+
 def key_ranges(coverage: Coverage) -> list[tuple[bytes, bytes]]:
     """Inclusive ranges of ``rows.ip_key`` holding every address ``coverage`` covers (and maybe some
     it does not: exclusions are ignored, close ranges merged; Python applies the exact rule after)."""
-    nets: list[IPNetwork] = [ipaddress.ip_network(a) for a in coverage.assets]
+    spans = [_point(a) for a in coverage.assets]
     if coverage.targets is not None and coverage.exclusions is not None:
-        nets.extend(coverage.targets)  # an unreadable scope covers only the listed assets
-    spans = sorted(_span(n) for n in nets)
+        spans.extend(_span(n) for n in coverage.targets)  # an unreadable scope covers only the listed assets
+    spans.sort()
     merged: list[list[int]] = []
     for lo, hi in spans:
         if merged and lo <= merged[-1][1] + 1:

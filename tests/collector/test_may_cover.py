@@ -12,7 +12,7 @@ from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, crea
 
 from duecare.collector.coverage import Coverage
 from duecare.collector.rows import ip_key
-from duecare.collector.site_state import MAX_RANGES, key_ranges, may_cover
+from duecare.collector.site_state import MAX_RANGES, _point, _span, key_ranges, may_cover
 from tests.collector.factories import asset, make_report
 
 _T = Table(
@@ -115,3 +115,9 @@ def test_ip_key_is_the_mapped_address_for_every_address(addr: ipaddress.IPv4Addr
     """The ``inet_pton`` fast path and the ``ipaddress`` one give the same 16 bytes."""
     mapped = addr if isinstance(addr, ipaddress.IPv6Address) else ipaddress.IPv6Address(f"::ffff:{addr}")
     assert ip_key(str(addr)) == mapped.packed
+
+
+@given(ip=st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)))
+def test_an_asset_is_the_range_of_its_own_network(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    """``_point`` (an asset's key range, built without a network object) is ``_span`` of its /32 or /128."""
+    assert _point(ip) == _span(ipaddress.ip_network(ip))
