@@ -62,8 +62,8 @@ def _poster(collector: Collector, agent: Enrolled, asgi: bool) -> Callable[[byte
             resp = collector.http.post("/v1/reports", content=raw, headers=headers)
             assert resp.status_code == 201, resp.text
             return
-        body = _parse(raw)
-        result = ingest.ingest(db, identity, body, ingest.check_report(identity, body, limits))
+        body, payload = _parse(raw)
+        result = ingest.ingest(db, identity, body, ingest.check_report(identity, body, limits, payload))
         state.notary.sign(result.receipt)
 
     return one

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from duecare.collector import changes, lifecycle, outside, persist, site_state, staging
+from duecare.collector import changes, exact_json, lifecycle, outside, persist, site_state, staging
 from duecare.collector.coverage import Coverage
 from duecare.collector.db.models import (
     Agent,
@@ -104,12 +104,18 @@ class Limits:
     assets: int = 65_536
 
 
-def check_report(agent: AgentIdentity, signed: SignedReport, limits: Limits = Limits()) -> Checked:
-    """Steps 1-3: pure, before any database work (and run off the event loop by the route)."""
-    try:
-        payload = canonical_bytes(signed.report)
-    except (TypeError, ValueError) as exc:
-        raise Unprocessable(f"report: cannot be serialised canonically ({exc})") from exc
+def check_report(
+    agent: AgentIdentity, signed: SignedReport, limits: Limits = Limits(), payload: bytes | None = None
+) -> Checked:
+    """Steps 1-3: pure, before any database work (and run off the event loop by the route).
+
+    ``payload``: the report's canonical bytes when the caller has them (the route computes them from
+    the body as read: ``exact_json``)."""
+    if payload is None:
+        try:
+            payload = canonical_bytes(signed.report)
+        except (TypeError, ValueError) as exc:
+            raise Unprocessable(f"report: cannot be serialised canonically ({exc})") from exc
     try:
         verify_payload(agent.public_key, payload, signed.signature)
     except SignatureError as exc:
@@ -221,7 +227,7 @@ _validated = _Validated()
 
 def _digest(value: Any) -> str | None:
     try:
-        return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return hashlib.sha256(exact_json.dumps_sorted(value)).hexdigest()
     except (TypeError, orjson.JSONEncodeError):
         return None  # not JSON orjson can write (an integer over 64 bits): no shortcut, no fingerprint
 
@@ -240,7 +246,7 @@ def _validate(raw: dict[str, Any], payload: bytes) -> tuple[Report, str | None]:
         if bulky is not None:
             _validated.put(bulky, report)
         return report, fp
-    skeleton = Report.model_validate_json(orjson.dumps(rest))
+    skeleton = Report.model_validate_json(orjson.dumps(rest, default=exact_json.exact_number))
     return skeleton.model_copy(update=dict(zip(_BULKY, cached, strict=True))), fp
 
 

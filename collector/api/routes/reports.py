@@ -8,7 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from duecare.collector import ingest, queries
+from duecare.collector import exact_json, ingest, queries
 from duecare.collector.api.deps import AgentBearer, CurrentReader, State, agent_token, lookup_agent
 from duecare.collector.api.responses import problems
 from duecare.collector.api.routes.params import ClientParam
@@ -31,13 +31,22 @@ _BODY = {
 }
 
 
-def _parse(raw: bytes) -> SignedReport:
+def _parse(raw: bytes) -> tuple[SignedReport, bytes]:
+    """The body, and the canonical bytes of its report (``exact_json``: what its signature is over)."""
     try:
-        return SignedReport.model_validate_json(raw)
+        body = exact_json.loads_exact(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested past the parser
+        raise Unprocessable(f"invalid request: body is not JSON ({str(exc)[:200]})") from exc
+    try:
+        signed = SignedReport.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise Unprocessable(f"invalid request: body.{where}: {first['msg']}") from exc
+    try:
+        return signed, exact_json.canonical_bytes_exact(signed.report)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise Unprocessable(f"report: cannot be serialised canonically ({str(exc)[:200]})") from exc
 
 
 @router.post(
@@ -98,8 +107,8 @@ async def post_report(state: State, creds: AgentBearer, request: Request, backgr
 
 
 def _store(state: AppState, agent: ingest.AgentIdentity, raw: bytes, limits: ingest.Limits) -> ingest.IngestResult:
-    body = _parse(raw)
-    return ingest.ingest(state.db, agent, body, ingest.check_report(agent, body, limits))
+    body, payload = _parse(raw)
+    return ingest.ingest(state.db, agent, body, ingest.check_report(agent, body, limits, payload))
 
 
 @router.get("/reports/{report_id}", response_model=StoredReport, responses=problems(401, 404, 422))
