@@ -242,14 +242,16 @@ class FindingState(Base):
         Index("ix_findings_client_site_status", "client_id", "site_id", "status"),
         # A report's resolve candidates: one index range per network it scanned (``site_state``, 0008).
         Index("ix_findings_site_ip_key", "site_id", "ip_key"),
-        # The steady night's "seen again" (every row the previous report saw) and ``_settled``'s "none of
-        # this agent's live rows left unseen": index ranges, not the site's rows (0008).
-        Index("ix_findings_site_report", "site_id", "last_report_id"),
-        Index("ix_findings_site_agent_status", "site_id", "last_agent_id", "status", "last_report_id"),
-        # The few rows an outside view marked: "none at this site" without reading the site (0008).
+        # ``_settled``'s "none of this agent's live rows left unseen". No index holds ``last_report_id`` or
+        # ``last_seen_at``: the steady night rewrites both on every row the last report saw (0009;
+        # PostgreSQL keeps 30 % of each page free for those updates: heap-only, no index entries).
+        Index("ix_findings_site_agent_status", "site_id", "last_agent_id", "status"),
+        # The few rows an outside view marked: "none live at this site" without reading the site (0008,
+        # with the status since 0009: SQLite preferred the agent index to the site alone).
         Index(
             "ix_findings_site_exposed",
             "site_id",
+            "status",
             sqlite_where=text("internet_exposed IS NOT NULL"),
             postgresql_where=text("internet_exposed IS NOT NULL"),
         ),
@@ -289,8 +291,7 @@ class AssetState(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "ip", name="uq_assets_site_ip"),
         Index("ix_assets_site_ip_key", "site_id", "ip_key"),
-        Index("ix_assets_site_report", "site_id", "last_report_id"),
-        Index("ix_assets_site_agent_status", "site_id", "last_agent_id", "status", "last_report_id"),
+        Index("ix_assets_site_agent_status", "site_id", "last_agent_id", "status"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)

@@ -41,7 +41,7 @@ def pull(*args: str) -> None:
 
 def test_admin_commands_print_secrets_last(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    assert run("init", "--db", db)[-1] == "schema at revision 0008"
+    assert run("init", "--db", db)[-1] == "schema at revision 0009"
     client_id = run("add-client", "acme", "--db", db)[-1]
     assert client_id.startswith("cl_")
     lines = run("add-site", "acme", "hq", "--ttl", "2h", "--db", db)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from duecare.collector import ingest, site_state
+from duecare.collector import ingest, outside, site_state
 from duecare.collector.db.models import AssetState, Change, FindingState
 from duecare.collector.rows import ip_key
 from duecare.wire import Exposure
@@ -81,3 +81,14 @@ def test_narrowed_reads_change_nothing_and_every_row_has_its_key(
         for table in (FindingState, AssetState):
             rows = s.execute(select(table.ip, table.ip_key)).all()
             assert rows and all(k is not None and bytes(k) == ip_key(ip) for ip, k in rows)
+
+
+def test_a_report_asks_for_marked_rows_through_the_partial_index(sqlite_collector: Collector) -> None:
+    """``outside._ANY_MARKED`` (run at every inside report) reads the rows an outside view marked, never
+    the site: SQLite took the (site, agent, status) index for it once that index lost its report column."""
+    engine = sqlite_collector.db.engine
+    sql = str(outside._ANY_MARKED.params(site="st_x").compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        plan = [r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+        assert conn.exec_driver_sql(sql).first() is None
+    assert plan == ["SEARCH findings USING INDEX ix_findings_site_exposed (site_id=? AND status=?)"], plan
