@@ -63,9 +63,8 @@ class Checkpointer:
         self._version: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        #: Passes that copied frames, since start (the tests and logs read it).
+        #: Passes that copied frames, since start (the tests read it).
         self.passes = 0
-        self.last: Pass | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -100,7 +99,6 @@ class Checkpointer:
             result = Pass(frames, copied, under_gate=True)
         if result.copied_frames:
             self.passes += 1
-        self.last = result
         return result
 
     def _run(self) -> None:

@@ -85,6 +85,16 @@ def make_collector(db: Database, **overrides: Any) -> Iterator[Collector]:
         yield Collector(db, http, settings)
 
 
+def collector_on(url: str) -> Iterator[Collector]:
+    """A collector on the database at ``url``, migrated first and disposed after."""
+    db = Database(make_engine(url))
+    migrate.upgrade(db.engine)
+    try:
+        yield from make_collector(db)
+    finally:
+        db.dispose()
+
+
 @pytest.fixture
 def collector(database: Database) -> Iterator[Collector]:
     yield from make_collector(database)
@@ -94,9 +104,4 @@ def collector(database: Database) -> Iterator[Collector]:
 def sqlite_collector(tmp_path: Path) -> Iterator[Collector]:
     """For what only SQLite does (one writer: the fair gate, reports planned and staged ahead)."""
     with database_url("sqlite", tmp_path) as url:
-        db = Database(make_engine(url))
-        migrate.upgrade(db.engine)
-        try:
-            yield from make_collector(db)
-        finally:
-            db.dispose()
+        yield from collector_on(url)

@@ -9,10 +9,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from duecare.collector.db import migrate
-from duecare.collector.db.session import Database, make_engine
 from duecare.wire import Exposure
-from tests.collector.conftest import Collector, make_collector
+from tests.collector.conftest import Collector, collector_on
 from tests.collector.databases import postgres_database
 from tests.collector.factories import finding
 
@@ -22,12 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def pg_collector() -> Iterator[Collector]:
     with postgres_database() as url:
-        db = Database(make_engine(url))
-        migrate.upgrade(db.engine)
-        try:
-            yield from make_collector(db)
-        finally:
-            db.dispose()
+        yield from collector_on(url)
 
 
 def _drop_connections(url: str) -> int:
