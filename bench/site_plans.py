@@ -82,7 +82,7 @@ def run(kind: str, total: int, verbose: bool) -> int:
             _poster(collector, agent, False)(json.dumps(agent.chain.next(findings=items, targets=[net])).encode())
         if kind == "postgresql":
             # Planner statistics as autovacuum would have them for a site grown over nights (a
-            # bulk load of fewer than ``persist._ANALYZE_AFTER`` rows does not analyze).
+            # bulk load of fewer than ``persist._Loads.FIRST`` rows does not analyze).
             with db.engine.connect() as conn:
                 conn.exec_driver_sql("ANALYZE")
         one = _poster(collector, agents[0], False)

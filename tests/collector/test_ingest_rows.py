@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -74,27 +73,47 @@ def test_a_receipt_built_from_the_row_is_the_stored_row_s() -> None:
 
 def test_postgresql_statistics_follow_what_ingest_loaded(collector: Collector, monkeypatch: pytest.MonkeyPatch) -> None:
     """Many small reports of new findings (a new client's first nights) get the planner's statistics
-    refreshed like one large one: without them every lookup by (site, ident) scans the site."""
-    monkeypatch.setattr(persist, "_ANALYZE_AFTER", 150)
-    monkeypatch.setattr(persist, "_since_analyze", defaultdict(int))
-    seen: list[str] = []
+    refreshed like one large one: without them every lookup by (site, ident) reads the whole site.
+    The first refresh comes early; the next once as many rows again were loaded as the table held."""
+    monkeypatch.setattr(persist._Loads, "FIRST", 150)
+    monkeypatch.setattr(persist, "_loads", persist._Loads())
+    seen: list[tuple[int, str]] = []
+    night = 0
 
     def spy(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
         if statement.startswith("ANALYZE"):
-            seen.append(statement)
+            seen.append((night, statement.split(" (")[0]))
 
     event.listen(collector.db.engine, "before_cursor_execute", spy)
     agent = collector.enroll("acme", "new-client")
-    for night in range(3):
+    for night in range(1, 8):
         items = [
             finding(f"10.1.{night}.{h}", e, 1000 + i) for i, e in enumerate(list(Exposure)[:10]) for h in range(1, 7)
         ]
         assert (
             collector.post(agent, agent.chain.next(findings=items, targets=[f"10.1.{night}.0/24"])).status_code == 201
         )
-    postgres = collector.db.engine.dialect.name == "postgresql"
-    # 60 findings a night: the 150th row is loaded on the third night.
-    assert [s.split(" (")[0] for s in seen] == (["ANALYZE findings"] if postgres else [])
+    if collector.db.engine.dialect.name != "postgresql":
+        assert seen == []
+        return
+    # 60 findings a night: the 150th row is loaded on the third night (180 rows in the table); the
+    # next refresh after 180 more rows, on the sixth night.
+    assert seen == [(3, "ANALYZE findings"), (6, "ANALYZE findings")]
+    assert persist._loads._due["findings"] == 360
+
+
+def test_statistics_are_due_again_after_as_many_rows_as_the_table_held() -> None:
+    loads = persist._Loads()
+    assert not loads.add("t", persist._Loads.FIRST - 1)
+    assert loads.add("t", 1)
+    loads.measured("t", 4_000.0)
+    assert not loads.add("t", 3_999)
+    assert loads.add("t", 1)
+    loads.measured("t", 10.0)  # never below the first step
+    assert not loads.add("t", persist._Loads.FIRST - 1)
+    assert loads.add("t", 1)
+    loads.measured("t", 5e6)  # never more than the largest step
+    assert loads.add("t", persist._Loads.MOST)
 
 
 @given(when=_times, offset=_offsets)
