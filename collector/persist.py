@@ -115,12 +115,9 @@ def _insert(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...
         for row, new_id in zip(rows, ids, strict=True):
             row.id = new_id
         copy_rows(s, table, ("id", *names), ([r.id, *(getattr(r, n) for n in names)] for r in rows))
-        if _loads.add(table.name, len(rows)):
-            # Planner statistics catch up with what this process loaded, not at autovacuum's next
-            # pass (a minute or more, or never: it may be off): until then a site that grew since is
-            # guessed small, and the next report's lookup by (site, ident) reads the whole site.
-            s.execute(text(f"ANALYZE {table.name} ({', '.join(_planned(table))})"))
-            _loads.measured(table.name, s.execute(_RELTUPLES, {"t": table.name}).scalar_one())
+        # Until the statistics catch up, a site that grew since is guessed small, and the next
+        # report's lookup by (site, ident) reads the whole site.
+        loaded(s, table, len(rows))
         return
     # SQLite: this transaction holds the database's one write lock (BEGIN IMMEDIATE), so the ids
     # after the largest (and after those reserved for a staged report) are ours; a plain
@@ -262,6 +259,15 @@ class _Loads:
 
 
 _loads = _Loads()
+
+
+def loaded(s: Session, table: Table, count: int) -> None:
+    """PostgreSQL: ``count`` rows were (or are about to be) loaded into ``table``: its planner
+    statistics catch up with what this process loaded (``_Loads``), not at autovacuum's next pass
+    (a minute or more, or never: it may be off)."""
+    if _loads.add(table.name, count):
+        s.execute(text(f"ANALYZE {table.name} ({', '.join(_planned(table))})"))
+        _loads.measured(table.name, s.execute(_RELTUPLES, {"t": table.name}).scalar_one())
 
 
 def _update(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...]) -> None:

@@ -96,22 +96,27 @@ def changes_after_raw(
     ]
 
 
-def changes_after_json(
-    s: Session, f: Filters, cursor: int, limit: int, ids: Ids, until: int | None = None
-) -> tuple[list[bytes], int | None]:
-    """Feed entries as JSON text, each spliced from the stored payload, with public ids
-    (``collector/ids.py``: the carried row's id is replaced in the text, the payload is not parsed;
-    the pull of 100,000 changes is mostly this); returns the entries and the last internal id."""
+def feed_page(f: Filters, cursor: int, limit: int, until: int | None = None) -> Any:
+    """The next ``limit`` feed entries after ``cursor`` (up to ``until``), payloads as stored text."""
     t = Change.__table__
     payload = cast(t.c.payload, Text)
     stmt = select(t.c.id, t.c.kind, t.c.client_id, t.c.site_id, t.c.subject, t.c.report_id, t.c.created_at, payload)
     stmt = _scoped(stmt, t.c, f).where(t.c.id > cursor)
     if until is not None:
         stmt = stmt.where(t.c.id <= until)
+    return stmt.order_by(t.c.id).limit(limit)
+
+
+def changes_after_json(
+    s: Session, f: Filters, cursor: int, limit: int, ids: Ids, until: int | None = None
+) -> tuple[list[bytes], int | None]:
+    """Feed entries as JSON text, each spliced from the stored payload, with public ids
+    (``collector/ids.py``: the carried row's id is replaced in the text, the payload is not parsed;
+    the pull of 100,000 changes is mostly this); returns the entries and the last internal id."""
     out: list[bytes] = []
     last = None
     codecs: dict[str, Codec] = {}
-    for cid, kind, client, site, subject, report, created, body in s.execute(stmt.order_by(t.c.id).limit(limit)):
+    for cid, kind, client, site, subject, report, created, body in s.execute(feed_page(f, cursor, limit, until)):
         codec = codecs.get(client) or codecs.setdefault(client, ids.keys.codec(client))
         head = {
             "id": cid,

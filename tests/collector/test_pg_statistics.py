@@ -1,0 +1,68 @@
+"""PostgreSQL plans that hold only with planner statistics, which the collector refreshes itself as it
+loads rows (``persist._Loads``; autovacuum may be off, or minutes late): a page of the feed walks the
+primary key instead of sorting every entry after the cursor (with the feed never measured, a pull of
+100,000 changes sorted the rest of the feed, on disk, for each of its 20 pages)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from duecare.collector import persist, queries
+from duecare.collector.api.routes.exports import PAGE
+from duecare.collector.db import migrate
+from duecare.collector.db.session import Database, make_engine
+from duecare.wire import Exposure
+from tests.collector.conftest import Collector, make_collector
+from tests.collector.databases import postgres_database
+from tests.collector.factories import finding
+
+
+@pytest.fixture
+def pg_collector() -> Iterator[Collector]:
+    with postgres_database() as url:
+        db = Database(make_engine(url))
+        migrate.upgrade(db.engine)
+        try:
+            yield from make_collector(db, agent_rate_per_minute=0)  # 70 reports at once
+        finally:
+            db.dispose()
+
+
+def _plan(collector: Collector, cursor: int, limit: int) -> str:
+    engine = collector.db.engine
+    stmt = queries.feed_page(queries.Filters(), cursor, limit)
+    sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        return "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+
+
+def _fill(collector: Collector, nights: int) -> None:
+    agent = collector.enroll("acme", "hq")
+    exposures = list(Exposure)[:10]
+    for night in range(nights):
+        items = [finding(f"10.2.{night}.{h}", e, 1000 + i) for i, e in enumerate(exposures) for h in range(1, 11)]
+        resp = collector.post(agent, agent.chain.next(findings=items, targets=[f"10.2.{night}.0/24"]))
+        assert resp.status_code == 201, resp.text
+
+
+def test_a_feed_page_walks_the_primary_key_once_the_feed_was_measured(
+    pg_collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(persist._Loads, "FIRST", 500)
+    monkeypatch.setattr(persist, "_loads", persist._Loads())
+    _fill(pg_collector, 70)  # 7,771 entries, more than a page: measured after 5, 10, 19 and 37 reports
+    assert persist._loads._due["changes"] > 2000  # measured more than once
+    plan = _plan(pg_collector, 0, PAGE)
+    assert "Index Scan using pk_changes" in plan and "Sort" not in plan, plan
+
+
+def test_without_the_collector_s_statistics_the_same_page_sorts_the_feed(
+    pg_collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the test above guards against (autovacuum is off on the test server)."""
+    monkeypatch.setattr(persist._Loads, "FIRST", 10**9)
+    monkeypatch.setattr(persist, "_loads", persist._Loads())
+    _fill(pg_collector, 70)
+    assert "Sort" in _plan(pg_collector, 0, PAGE)
