@@ -23,7 +23,7 @@ from duecare.collector.exports import MEDIA_TYPES, ExportFormat, Names
 from duecare.collector.exports import csv as csv_export
 from duecare.collector.exports import json as json_export
 from duecare.collector.exports import ocsf as ocsf_export
-from duecare.collector.ids import Ids, Kind, public_change
+from duecare.collector.ids import Ids, Kind
 from duecare.collector.schemas import finding_out, obligation_out
 from duecare.wire.api import COUNT_HEADER, CURSOR_HEADER, ChangeOut
 
@@ -170,23 +170,14 @@ def export_changes(
     names = _names(state, filters)
     head_cursor = ids.cursor(Kind.CURSOR_CHANGES, head) if head != after else cursor
 
-    def raw() -> Iterator[dict[str, Any]]:
-        last = after
-        while True:
-            with state.db.read() as s:
-                rows = queries.changes_after_raw(s, filters, last, PAGE, until=head)
-            yield from (public_change(ids, r) for r in rows)
-            if len(rows) < PAGE:
-                return
-            last = int(rows[-1]["id"])
+    def entries() -> Iterator[ChangeOut]:
+        # The JSON export's own entries, read by the model: every format says the same of each change.
+        return (ChangeOut.model_validate_json(item) for item in _spliced(state, filters, ids, after, head))
 
     if format is ExportFormat.CSV:
-        body: Iterator[bytes] = csv_export.changes_csv((ChangeOut.model_validate(c) for c in raw()), names)
+        body: Iterator[bytes] = csv_export.changes_csv(entries(), names)
     elif format is ExportFormat.OCSF:
-        events = ocsf_export.change_events(
-            (ChangeOut.model_validate(c) for c in raw()), names, product_version=state.product_version
-        )
-        body = _json_array(events)
+        body = _json_array(ocsf_export.change_events(entries(), names, product_version=state.product_version))
     else:
         head_doc = {"cursor_before": cursor, "cursor": head_cursor, "clients": names.tenants, "sites": names.sites}
         body = _json_document(head_doc, "changes", _spliced(state, filters, ids, after, head))
