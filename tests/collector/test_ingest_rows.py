@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from duecare.collector import ingest, persist
+from duecare.collector.db.models import Agent
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.schemas import report_summary
-from duecare.wire import Exposure
+from duecare.wire import Exposure, SignedReport
 from duecare.wire.api import ChangePayload
 from tests.collector.conftest import Collector
 from tests.collector.factories import finding
@@ -81,7 +83,7 @@ def test_postgresql_statistics_follow_what_ingest_loaded(collector: Collector, m
     night = 0
 
     def spy(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("ANALYZE"):
+        if statement.startswith("ANALYZE findings"):  # the feed has its own schedule
             seen.append((night, statement.split(" (")[0]))
 
     event.listen(collector.db.engine, "before_cursor_execute", spy)
@@ -129,3 +131,39 @@ def test_json_time_remembers_a_time_by_identity_never_an_equal_one_in_another_of
     assert json_time(when) == dump(when, mode="json")
     assert json_time(when) == dump(when, mode="json")  # remembered
     assert json_time(same_instant) == dump(same_instant, mode="json")  # equal, not identical: its own text
+
+
+def _twice_at_once(db: Any, identity: ingest.AgentIdentity, signed: SignedReport) -> list[ingest.IngestResult]:
+    checked = ingest.check_report(identity, signed)
+    start = threading.Barrier(2)
+    results: list[ingest.IngestResult] = []
+
+    def post() -> None:
+        start.wait()
+        results.append(ingest.ingest(db, identity, signed, checked))
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_one_report_posted_twice_at_once_is_stored_once(collector: Collector) -> None:
+    """An agent that retries while its first post is still in flight: one post stores the report, the
+    other waits for the agent's row and answers the same receipt as a duplicate (on PostgreSQL the
+    waiting transaction's first read cannot see the stored report: its INSERT fails on the report's
+    key and ingest's second try finds it)."""
+    agent = collector.enroll("acme", "hq")
+    with collector.db.read() as s:
+        key = s.execute(select(Agent.public_key).where(Agent.id == agent.agent_id)).scalar_one()
+    identity = ingest.AgentIdentity(agent.agent_id, agent.site_id, agent.client_id, key)
+    for night in range(8):
+        body = agent.chain.next(findings=[finding(f"10.3.0.{night}", Exposure.RDP_EXPOSED, 3389)])
+        results = _twice_at_once(collector.db, identity, SignedReport.model_validate(body))
+        assert sorted(r.created for r in results) == [False, True]
+        first, second = (r.receipt.model_dump(exclude={"duplicate"}) for r in results)
+        assert first == second and first["sequence"] == night + 1
+    with collector.db.read() as s:
+        assert s.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 8

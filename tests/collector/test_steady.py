@@ -24,7 +24,7 @@ def _steady_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     real = ingest._track_steady
 
     def spy(*args: Any) -> None:
-        calls.append(args[3])
+        calls.append(args[3])  # the report id
         real(*args)
 
     monkeypatch.setattr(ingest, "_track_steady", spy)
