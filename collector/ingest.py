@@ -46,7 +46,7 @@ from duecare.collector.db.models import (
 )
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.db.session import Database
-from duecare.collector.errors import Conflict, Forbidden, TooLarge, Unprocessable
+from duecare.collector.errors import Conflict, Forbidden, TooLarge, Unauthorized, Unprocessable
 from duecare.collector.rows import AssetRow, FindingRow, ObligationRow
 from duecare.collector.schemas import (
     asset_dict,
@@ -311,7 +311,13 @@ def _store(
         conn = s.connection()
         marks = conn.execute(
             _MARKS, {"agent": agent.id, "site": agent.site_id, "client": agent.client_id, "report": report_id}
-        ).one()
+        ).first()
+        # The credential was checked before this transaction; the agent may have been revoked or its
+        # client removed since (its row is locked from here to COMMIT: no later change slips in).
+        if marks is None:
+            raise Unauthorized(f"agent {agent.id} no longer exists (its client or site was removed)")
+        if marks.revoked_at is not None:
+            raise Unauthorized("agent credential revoked")
         mark = _AgentMark(marks.last_report_id, marks.last_report_hash, marks.report_count)
         # Report ids are unique per client: an id another tenant used is unrelated (and never confirmed).
         if marks.stored_agent_id is not None:
@@ -453,6 +459,7 @@ _MARKS = (
         _AGENTS.c.last_report_id,
         _AGENTS.c.last_report_hash,
         _AGENTS.c.report_count,
+        _AGENTS.c.revoked_at,
         _SITES.c.steady_report_id,
         _SITES.c.steady_fingerprint,
         _SITES.c.steady_seen_at,

@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
-from duecare.collector import ingest, persist
+from duecare.collector import admin, ingest, persist
 from duecare.collector.db.models import Agent
 from duecare.collector.db.models import Report as ReportRow
+from duecare.collector.errors import Unauthorized
 from duecare.collector.schemas import report_summary
 from duecare.wire import Exposure, SignedReport
 from duecare.wire.api import ChangePayload
@@ -167,3 +168,23 @@ def test_one_report_posted_twice_at_once_is_stored_once(collector: Collector) ->
         assert first == second and first["sequence"] == night + 1
     with collector.db.read() as s:
         assert s.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 8
+
+
+@pytest.mark.parametrize("gone", ["revoked", "client removed"])
+def test_an_agent_revoked_or_removed_while_its_report_was_checked_gets_401(collector: Collector, gone: str) -> None:
+    """The credential is checked before the ingest transaction; what happens in between is seen under
+    the agent's row lock: a 401 naming it, never a 500, and nothing stored."""
+    agent = collector.enroll("acme", "hq")
+    with collector.db.read() as s:
+        key = s.execute(select(Agent.public_key).where(Agent.id == agent.agent_id)).scalar_one()
+    identity = ingest.AgentIdentity(agent.agent_id, agent.site_id, agent.client_id, key)
+    signed = SignedReport.model_validate(agent.chain.next(findings=[finding("10.3.1.1", Exposure.RDP_EXPOSED, 3389)]))
+    checked = ingest.check_report(identity, signed)
+    if gone == "revoked":
+        admin.revoke_agent(collector.db, agent.agent_id)
+    else:
+        admin.remove_client(collector.db, "acme")
+    with pytest.raises(Unauthorized, match="revoked" if gone == "revoked" else "no longer exists"):
+        ingest.ingest(collector.db, identity, signed, checked)
+    with collector.db.read() as s:
+        assert s.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 0
