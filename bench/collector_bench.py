@@ -28,6 +28,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -140,7 +141,9 @@ def _profiler(pid: int, name: str) -> subprocess.Popen[bytes] | None:
     if PROFILE is None:
         return None
     out = f"{PROFILE}.{name}"
-    argv = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "250", "-o", out]
+    # On PATH, or installed in the benchmark's own virtual environment (not on PATH unless activated).
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    argv = [exe, "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "250", "-o", out]
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached before the first post
     return spy
