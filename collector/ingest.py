@@ -444,7 +444,6 @@ _AGENT_MARK = (
 _SITE_READ = select(_SITES.c.steady_report_id, _SITES.c.steady_fingerprint, _SITES.c.steady_seen_at).where(
     _SITES.c.id == bindparam("site")
 )
-_SITE_MARK = _SITE_READ.with_for_update()
 _STORED = select(
     _REPORTS.c.agent_id, _REPORTS.c.report_hash, _REPORTS.c.sequence, _REPORTS.c.received_at, _REPORTS.c.chain_gap
 ).where(_REPORTS.c.client_id == bindparam("client"), _REPORTS.c.id == bindparam("report"))
