@@ -85,12 +85,12 @@ def make_collector(db: Database, **overrides: Any) -> Iterator[Collector]:
         yield Collector(db, http, settings)
 
 
-def collector_on(url: str) -> Iterator[Collector]:
+def collector_on(url: str, **overrides: Any) -> Iterator[Collector]:
     """A collector on the database at ``url``, migrated first and disposed after."""
     db = Database(make_engine(url))
     migrate.upgrade(db.engine)
     try:
-        yield from make_collector(db)
+        yield from make_collector(db, **overrides)
     finally:
         db.dispose()
 

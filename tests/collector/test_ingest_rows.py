@@ -18,7 +18,7 @@ from duecare.collector.errors import Unauthorized
 from duecare.collector.schemas import report_summary
 from duecare.wire import Exposure, SignedReport
 from duecare.wire.api import ChangePayload
-from tests.collector.conftest import Collector
+from tests.collector.conftest import Collector, Enrolled
 from tests.collector.factories import finding
 
 _offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
@@ -134,6 +134,13 @@ def test_json_time_remembers_a_time_by_identity_never_an_equal_one_in_another_of
     assert json_time(same_instant) == dump(same_instant, mode="json")  # equal, not identical: its own text
 
 
+def _identity(collector: Collector, agent: Enrolled) -> ingest.AgentIdentity:
+    """What the route knows of the agent once its credential was checked."""
+    with collector.db.read() as s:
+        key = s.execute(select(Agent.public_key).where(Agent.id == agent.agent_id)).scalar_one()
+    return ingest.AgentIdentity(agent.agent_id, agent.site_id, agent.client_id, key)
+
+
 def _twice_at_once(db: Any, identity: ingest.AgentIdentity, signed: SignedReport) -> list[ingest.IngestResult]:
     checked = ingest.check_report(identity, signed)
     start = threading.Barrier(2)
@@ -157,9 +164,7 @@ def test_one_report_posted_twice_at_once_is_stored_once(collector: Collector) ->
     waiting transaction's first read cannot see the stored report: its INSERT fails on the report's
     key and ingest's second try finds it)."""
     agent = collector.enroll("acme", "hq")
-    with collector.db.read() as s:
-        key = s.execute(select(Agent.public_key).where(Agent.id == agent.agent_id)).scalar_one()
-    identity = ingest.AgentIdentity(agent.agent_id, agent.site_id, agent.client_id, key)
+    identity = _identity(collector, agent)
     for night in range(8):
         body = agent.chain.next(findings=[finding(f"10.3.0.{night}", Exposure.RDP_EXPOSED, 3389)])
         results = _twice_at_once(collector.db, identity, SignedReport.model_validate(body))
@@ -175,9 +180,7 @@ def test_an_agent_revoked_or_removed_while_its_report_was_checked_gets_401(colle
     """The credential is checked before the ingest transaction; what happens in between is seen under
     the agent's row lock: a 401 naming it, never a 500, and nothing stored."""
     agent = collector.enroll("acme", "hq")
-    with collector.db.read() as s:
-        key = s.execute(select(Agent.public_key).where(Agent.id == agent.agent_id)).scalar_one()
-    identity = ingest.AgentIdentity(agent.agent_id, agent.site_id, agent.client_id, key)
+    identity = _identity(collector, agent)
     signed = SignedReport.model_validate(agent.chain.next(findings=[finding("10.3.1.1", Exposure.RDP_EXPOSED, 3389)]))
     checked = ingest.check_report(identity, signed)
     if gone == "revoked":

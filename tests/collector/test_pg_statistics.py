@@ -11,10 +11,8 @@ import pytest
 
 from duecare.collector import persist, queries
 from duecare.collector.api.routes.exports import PAGE
-from duecare.collector.db import migrate
-from duecare.collector.db.session import Database, make_engine
 from duecare.wire import Exposure
-from tests.collector.conftest import Collector, make_collector
+from tests.collector.conftest import Collector, collector_on
 from tests.collector.databases import postgres_database
 from tests.collector.factories import finding
 
@@ -22,12 +20,7 @@ from tests.collector.factories import finding
 @pytest.fixture
 def pg_collector() -> Iterator[Collector]:
     with postgres_database() as url:
-        db = Database(make_engine(url))
-        migrate.upgrade(db.engine)
-        try:
-            yield from make_collector(db, agent_rate_per_minute=0)  # 70 reports at once
-        finally:
-            db.dispose()
+        yield from collector_on(url, agent_rate_per_minute=0)  # 70 reports at once
 
 
 def _plan(collector: Collector, cursor: int, limit: int) -> str:
