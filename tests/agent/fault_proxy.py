@@ -81,10 +81,13 @@ class FaultProxy:
             self._loop.run_forever()
         finally:
             server.close()
-            pending = asyncio.all_tasks(self._loop)
-            for task in pending:  # a handler still relaying to an agent that was killed
-                task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            # Handlers still relaying to an agent that was killed, and any started by a connection
+            # accepted while the first ones were being cancelled (a task left pending is destroyed
+            # with the loop, and pytest reports its coroutine's GeneratorExit as an error).
+            while pending := asyncio.all_tasks(self._loop):
+                for task in pending:
+                    task.cancel()
+                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
