@@ -1,7 +1,9 @@
 """Run the shipped Alembic migrations (``collector init`` and every ``serve`` start).
 
-On PostgreSQL several replicas may start at once: a session advisory lock makes them take turns,
-so only the first one creates the tables and the others find them at head.
+Several replicas may start at once, so they take turns and only the first one migrates: on
+PostgreSQL a session advisory lock, on SQLite one BEGIN IMMEDIATE transaction around every step.
+Alembic commits after each step on SQLite (no transactional DDL in its view), which would let a
+waiting replica in between two steps; the transaction we open first makes Alembic run inside it.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ def _config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = _config()
     # SQLite: the write option makes the transaction BEGIN IMMEDIATE, so a second process
-    # waits for the first one's schema instead of failing on a lock upgrade (session.py).
+    # waits for the first one's whole schema instead of failing on a lock upgrade (session.py).
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             conn.commit()
         try:
+            conn.begin()  # SQLite: BEGIN IMMEDIATE, held until every step and its version row are in
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
             conn.commit()

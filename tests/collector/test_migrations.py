@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -54,6 +57,35 @@ def test_replicas_starting_together_migrate_once(db_url: str) -> None:
         assert migrate.current_revision(engine) == migrate.head_revision()
     finally:
         engine.dispose()
+
+
+def test_sqlite_upgrade_holds_the_write_lock_between_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alembic commits after each step on SQLite; a replica waiting for the lock must not get in between."""
+    path = tmp_path / "collector.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    tries: list[bool] = []
+    begin = MigrationContext.begin_transaction
+
+    def try_to_write_then_begin(self: MigrationContext, _per_migration: bool = False) -> Any:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            tries.append(True)
+            other.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            tries.append(False)  # locked: a replica would wait for the whole schema
+        finally:
+            other.close()
+        return begin(self, _per_migration)
+
+    monkeypatch.setattr(MigrationContext, "begin_transaction", try_to_write_then_begin)
+    try:
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+    assert len(tries) > 1  # the run's own transaction and one per step
+    assert not any(tries), tries
 
 
 _AT = "2026-11-01 02:00:00+00:00"
