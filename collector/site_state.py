@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, bindparam, false, or_, select
+from sqlalchemy import ARRAY, Table, any_, bindparam, false, or_, select
 from sqlalchemy.orm import Session
 
 from duecare.collector import lifecycle
@@ -144,25 +144,48 @@ def _by_id(row: FindingRow | AssetRow) -> int:
     return row.id or 0
 
 
+def _in(column: Any) -> Any:
+    """``column IN (:keys…)``: one bound parameter per key (SQLite has no arrays)."""
+    return column.in_(bindparam("keys", expanding=True))
+
+
+def _any(column: Any) -> Any:
+    """PostgreSQL: ``column = ANY(:keys)``, the keys as one array: the statement's text stays the same
+    for any number of keys, so neither SQLAlchemy nor the driver renders and splits a new one (a
+    hundred ``IN`` parameters per report), PostgreSQL parses a short statement, and no chunking."""
+    return column == any_(bindparam("keys", type_=ARRAY(column.type)))
+
+
+class _Lookup:
+    """One lookup of a table's rows by a list of keys, on either database."""
+
+    def __init__(self, base: Any, column: Any, *where: Any) -> None:
+        self.sqlite = base.where(*where, _in(column))
+        self.postgresql = base.where(*where, _any(column))
+
+    def parts(self, s: Session, keys: list[Any]) -> Iterable[tuple[Any, list[Any]]]:
+        """The statement for this session's database, and the keys it takes at a time."""
+        if s.get_bind().dialect.name == "postgresql":
+            return [(self.postgresql, keys)] if keys else []
+        return ((self.sqlite, chunk) for chunk in _chunks(keys))
+
+
 _FINDING_SELECT = select(_FINDINGS.c.id, *(_FINDINGS.c[n] for n in _FINDING_COLS))
-_FINDINGS_NAMED = _FINDING_SELECT.where(
-    _FINDINGS.c.site_id == bindparam("site"), _FINDINGS.c.ident.in_(bindparam("keys", expanding=True))
-)
-_FINDINGS_BY_ID = _FINDING_SELECT.where(_FINDINGS.c.id.in_(bindparam("keys", expanding=True)))
+_FINDINGS_NAMED = _Lookup(_FINDING_SELECT, _FINDINGS.c.ident, _FINDINGS.c.site_id == bindparam("site"))
+_FINDINGS_BY_ID = _Lookup(_FINDING_SELECT, _FINDINGS.c.id)
 
 
-def _rows(s: Session, cls: type[Any], stmt: Any, params: dict[str, Any]) -> Iterable[Any]:
-    """``cls`` rows (``rows.loaded``) of one of the statements above."""
-    for r in s.execute(stmt, params).mappings():
-        yield loaded(cls, r)
+def _rows(s: Session, cls: type[Any], lookup: _Lookup, keys: list[Any], **params: Any) -> Iterable[Any]:
+    """``cls`` rows (``rows.loaded``) of one of the lookups above."""
+    for stmt, part in lookup.parts(s, keys):
+        for r in s.execute(stmt, {**params, "keys": part}).mappings():
+            yield loaded(cls, r)
 
 
 def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
     report = ctx.report
     named = list(ctx.affected)
-    rows: dict[str, FindingRow] = {}
-    for chunk in _chunks(named):
-        rows.update((r.ident, r) for r in _rows(s, FindingRow, _FINDINGS_NAMED, {"site": ctx.site_id, "keys": chunk}))
+    rows = {r.ident: r for r in _rows(s, FindingRow, _FINDINGS_NAMED, named, site=ctx.site_id)}
     cover = _Cover(ctx)
     ranges = range_params(ctx.coverage)
     stmt = _candidates(_FINDINGS, ("id", "ident", "ip", "port", "proto"), LIVE_FINDING, len(ranges) // 2)
@@ -173,34 +196,26 @@ def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
         if ident not in rows and cover.finding(ip, port, proto)
     ]
     # In id order (first seen first), whichever plan read them: the order of the feed's resolutions.
-    found = sorted(
-        (r for chunk in _chunks(ids) for r in _rows(s, FindingRow, _FINDINGS_BY_ID, {"keys": chunk})), key=_by_id
-    )
+    found = sorted(_rows(s, FindingRow, _FINDINGS_BY_ID, ids), key=_by_id)
     rows.update((r.ident, r) for r in found)
     return rows
 
 
 _ASSET_SELECT = select(_ASSETS.c.id, *(_ASSETS.c[n] for n in columns(AssetRow)))
-_ASSETS_NAMED = _ASSET_SELECT.where(
-    _ASSETS.c.site_id == bindparam("site"), _ASSETS.c.ip.in_(bindparam("keys", expanding=True))
-)
-_ASSETS_BY_ID = _ASSET_SELECT.where(_ASSETS.c.id.in_(bindparam("keys", expanding=True)))
+_ASSETS_NAMED = _Lookup(_ASSET_SELECT, _ASSETS.c.ip, _ASSETS.c.site_id == bindparam("site"))
+_ASSETS_BY_ID = _Lookup(_ASSET_SELECT, _ASSETS.c.id)
 
 
 def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
     report = ctx.report
     named = list({ip_text(a.ip) for a in report.assets})
-    rows: dict[str, AssetRow] = {}
-    for chunk in _chunks(named):
-        rows.update((r.ip, r) for r in _rows(s, AssetRow, _ASSETS_NAMED, {"site": ctx.site_id, "keys": chunk}))
+    rows = {r.ip: r for r in _rows(s, AssetRow, _ASSETS_NAMED, named, site=ctx.site_id)}
     cover = _Cover(ctx)
     ranges = range_params(ctx.coverage)
     stmt = _candidates(_ASSETS, ("id", "ip"), LIVE_ASSET, len(ranges) // 2)
     params: dict[str, Any] = {**ranges, "site": ctx.site_id, "agent": ctx.agent_id, "before": report.started_at}
     ids = [aid for aid, ip in s.execute(stmt, params) if ip not in rows and cover.address(ip)]
-    found = sorted(
-        (r for chunk in _chunks(ids) for r in _rows(s, AssetRow, _ASSETS_BY_ID, {"keys": chunk})), key=_by_id
-    )
+    found = sorted(_rows(s, AssetRow, _ASSETS_BY_ID, ids), key=_by_id)
     rows.update((r.ip, r) for r in found)
     return rows
 

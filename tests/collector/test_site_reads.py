@@ -92,3 +92,22 @@ def test_a_report_asks_for_marked_rows_through_the_partial_index(sqlite_collecto
         plan = [r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
         assert conn.exec_driver_sql(sql).first() is None
     assert plan == ["SEARCH findings USING INDEX ix_findings_site_exposed (site_id=? AND status=?)"], plan
+
+
+def test_lookups_of_more_keys_than_one_sqlite_statement_binds(collector: Collector) -> None:
+    """A report naming 1,300 findings on 260 hosts, then one that resolves them all: SQLite looks them up
+    500 keys at a time (its bound-parameter limit), PostgreSQL with one array; every row is found."""
+    hosts = [f"10.1.{i // 250}.{i % 250 + 1}" for i in range(260)]
+    items = [finding(h, e, 100 + n) for h in hosts for n, e in enumerate(list(Exposure)[:5])]
+    agent = collector.enroll("acme", "wide")
+    for night in ({"findings": items}, {"findings": items}, {"findings": [], "assets": []}):
+        resp = collector.post(agent, agent.chain.next(targets=["10.1.0.0/16"], **night))
+        assert resp.status_code == 201, resp.text
+    with collector.db.read() as s:
+        statuses = s.execute(select(FindingState.status).where(FindingState.site_id == agent.site_id)).scalars()
+        assets = s.execute(select(AssetState.status).where(AssetState.site_id == agent.site_id)).scalars()
+        assert sorted(statuses) == ["resolved"] * len(items)
+        assert sorted(assets) == ["vanished"] * len(hosts)
+        kinds = s.execute(select(Change.kind).where(Change.site_id == agent.site_id)).scalars().all()
+    # new, then open (a second sighting), then resolved: three entries per finding, none doubled.
+    assert kinds.count("finding") == 3 * len(items)
