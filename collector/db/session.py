@@ -9,6 +9,7 @@ isolation / Savepoints / Transactional DDL" for pysqlite).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from duecare.collector.db import checkpoint
@@ -55,9 +57,38 @@ def make_engine(
         _sqlite_events(engine, busy_ms=int(sqlite_busy_timeout_s * 1000))
         return engine
     options = f"-c lock_timeout={int(lock_timeout_s * 1000)}"
-    return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args={"options": options}, **codec
-    )
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, connect_args={"options": options}, **codec)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection unused for this long is pinged before it is handed out.
+IDLE_PING_S = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle (a server restarted overnight, a
+    firewall that dropped a quiet connection): then a dead one is replaced and nobody sees it.
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: two round trips a post (the agent's
+    credential, then the ingest), 0.1 ms of CPU each on the two sides (bench/README.md).
+    A connection that breaks while in steady use fails its request with 503 + Retry-After (the
+    agent retries), and SQLAlchemy then drops every connection of the pool opened before it."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out another (SQLAlchemy's documented
+            # "pessimistic disconnect handling" with a custom ping).
+            raise DisconnectionError(f"pooled connection idle since {since:.0f} is gone: {exc}") from exc
 
 
 _BUSY: dict[int, float] = {}
