@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from duecare.collector import persist, queries
+from duecare.collector import persist, queries, site_state
 from duecare.collector.api.routes.exports import PAGE
 from duecare.wire import Exposure
 from tests.collector.conftest import Collector, collector_on
@@ -59,3 +59,36 @@ def test_without_the_collector_s_statistics_the_same_page_sorts_the_feed(
     monkeypatch.setattr(persist, "_loads", persist._Loads())
     _fill(pg_collector, 70)
     assert "Sort" in _plan(pg_collector, 0, PAGE)
+
+
+def _lookup_plan(collector: Collector) -> str:
+    engine = collector.db.engine
+    with engine.connect() as conn:
+        site = conn.exec_driver_sql("SELECT site_id FROM findings LIMIT 1").scalar_one()
+        idents = list(conn.exec_driver_sql("SELECT ident FROM findings ORDER BY id DESC LIMIT 100").scalars())
+        sql = site_state._FINDINGS_NAMED.postgresql.compile(engine).string
+        return "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}", {"site": site, "keys": idents}))
+
+
+def test_a_report_s_lookup_by_ident_takes_the_unique_index_once_measured(
+    pg_collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report's findings by (site, ident): the statistics the collector keeps are of the indexed
+    columns only (``persist._planned``), which is what this choice needs."""
+    monkeypatch.setattr(persist._Loads, "FIRST", 500)
+    monkeypatch.setattr(persist, "_loads", persist._Loads())
+    _fill(pg_collector, 40)
+    plan = _lookup_plan(pg_collector)
+    assert "uq_findings_site_ident" in plan and "ix_findings_site_agent_status" not in plan, plan
+    assert set(persist._planned(persist.FINDINGS)) >= {"site_id", "ident", "last_agent_id", "status", "ip_key"}
+    assert "data" not in persist._planned(persist.FINDINGS) and "title" not in persist._planned(persist.FINDINGS)
+
+
+def test_without_the_collector_s_statistics_the_lookup_reads_the_whole_site(
+    pg_collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unmeasured, the findings table looks tiny, and so does every site in it."""
+    monkeypatch.setattr(persist._Loads, "FIRST", 10**9)
+    monkeypatch.setattr(persist, "_loads", persist._Loads())
+    _fill(pg_collector, 40)
+    assert "ix_findings_site_agent_status" in _lookup_plan(pg_collector)
