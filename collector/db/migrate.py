@@ -43,6 +43,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(cfg, revision)
             conn.commit()
         finally:
+            if conn.in_transaction():
+                conn.rollback()  # a step failed: nothing of the run stays, and the lock can be released
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 conn.commit()

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from duecare.cli.collector import app, parse_ttl
 from duecare.cli.pull import app as pull_app
+from duecare.collector.db import migrate
 from duecare.collector.db.models import EnrollmentToken
 from duecare.collector.db.session import Database, make_engine
 from tests.collector.factories import AgentChain, finding
@@ -41,7 +42,7 @@ def pull(*args: str) -> None:
 
 def test_admin_commands_print_secrets_last(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    assert run("init", "--db", db)[-1] == "schema at revision 0009"
+    assert run("init", "--db", db)[-1] == f"schema at revision {migrate.head_revision()}"
     client_id = run("add-client", "acme", "--db", db)[-1]
     assert client_id.startswith("cl_")
     lines = run("add-site", "acme", "hq", "--ttl", "2h", "--db", db)

@@ -259,6 +259,53 @@ def test_0009_takes_the_last_report_out_of_every_index(db_url: str) -> None:
             with engine.connect() as c:
                 assert c.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'findings'")).scalar() is None
         migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+
+
+def _insert_finding(engine: Engine, client: str, site: str, ip: str) -> None:
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO findings (client_id, site_id, ident, ip, ip_key, exposure, port, proto, status, severity, "
+                "title, kev, first_seen_at, last_seen_at, status_changed_at, last_agent_id, last_report_id, "
+                "changed_by_report_id, data) VALUES (:c, :s, :i, :ip, :k, 'rdp', 3389, 'tcp', 'new', 'high', 't', "
+                "false, :t, :t, :t, 'ag_a', 'r', 'r', '{}')"
+            ),
+            {"c": client, "s": site, "i": f"{ip}|rdp|3389|tcp", "ip": ip, "k": ip_key(ip), "t": _AT},
+        )
+
+
+def test_0010_holds_each_row_to_its_site_s_client(db_url: str) -> None:
+    """After 0010 a finding naming client B with a site of client A is refused (before, each key held
+    alone and it passed); the rows already there stay; downgrading brings the two keys back."""
+    engine = make_engine(db_url)
+    try:
+        migrate.upgrade(engine, "0009")
+        _populate_0005(engine)  # clients cl_a and cl_b, sites st_a and st_b
+        _insert_finding(engine, "cl_a", "st_a", "10.0.0.1")
+        _insert_finding(engine, "cl_b", "st_a", "10.0.0.2")  # allowed by two separate keys
+        with engine.begin() as c:
+            c.execute(text("DELETE FROM findings WHERE client_id = 'cl_b'"))
+        migrate.upgrade(engine, "0010")
+        _insert_finding(engine, "cl_a", "st_a", "10.0.0.3")
+        with pytest.raises(IntegrityError):
+            _insert_finding(engine, "cl_b", "st_a", "10.0.0.4")
+        with pytest.raises(IntegrityError):
+            _insert_finding(engine, "cl_a", "st_nowhere", "10.0.0.5")
+        with engine.connect() as c:
+            assert c.execute(text("SELECT count(*) FROM findings")).scalar_one() == 2
+        keys = {fk["name"]: fk["constrained_columns"] for fk in inspect(engine).get_foreign_keys("findings")}
+        assert keys == {"fk_findings_site_client_sites": ["site_id", "client_id"]}
+        migrate.downgrade(engine, "0009")
+        _insert_finding(engine, "cl_b", "st_a", "10.0.0.6")
+        with pytest.raises(IntegrityError):
+            migrate.upgrade(engine)  # that row contradicts the key: the whole run is refused, nothing kept
         assert migrate.current_revision(engine) == "0009"
+        with engine.begin() as c:
+            c.execute(text("DELETE FROM findings WHERE client_id = 'cl_b'"))
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision()
     finally:
         engine.dispose()
