@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -12,13 +13,14 @@ from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
 from duecare.collector import admin, ingest, persist
-from duecare.collector.db.models import Agent
+from duecare.collector.db.models import Agent, Change
 from duecare.collector.db.models import Report as ReportRow
 from duecare.collector.errors import Unauthorized
 from duecare.collector.schemas import report_summary
 from duecare.wire import Exposure, SignedReport
 from duecare.wire.api import ChangePayload
-from tests.collector.conftest import Collector, Enrolled
+from tests.collector.conftest import Collector, Enrolled, collector_on
+from tests.collector.databases import postgres_database
 from tests.collector.factories import finding
 
 _offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
@@ -191,3 +193,33 @@ def test_an_agent_revoked_or_removed_while_its_report_was_checked_gets_401(colle
         ingest.ingest(collector.db, identity, signed, checked)
     with collector.db.read() as s:
         assert s.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 0
+
+
+@pytest.fixture
+def pg_collector() -> Iterator[Collector]:
+    with postgres_database() as url:
+        yield from collector_on(url)
+
+
+@pytest.mark.slow
+def test_copy_writes_each_time_as_the_utc_column_would(pg_collector: Collector) -> None:
+    """PostgreSQL's COPY takes times as text made by the collector (``persist.copy_rows``; SQLite binds
+    through the column type): the same instants come back, whatever offset they were given in, and a
+    naive time is refused as the column type refuses it."""
+    collector = pg_collector
+    agent = collector.enroll("acme", "times")
+    given = [
+        datetime(2026, 11, 1, 2, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 11, 1, 3, 30, 0, 1, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14))),
+    ]
+    names = ("id", "client_id", "site_id", "kind", "subject", "report_id", "created_at", "payload")
+    rows = [(10**12 + i, agent.client_id, agent.site_id, "report", "s", None, t, {}) for i, t in enumerate(given)]
+    with collector.db.write() as s:
+        persist.copy_rows(s, Change.__table__, names, rows)  # type: ignore[arg-type]
+        stored = s.execute(select(Change.created_at).where(Change.id >= 10**12).order_by(Change.id)).scalars()
+        assert list(stored) == given
+        s.rollback()
+    naive = [(10**12, agent.client_id, agent.site_id, "report", "s", None, datetime(2026, 11, 1), {})]
+    with collector.db.write() as s, pytest.raises(ValueError, match="naive"):
+        persist.copy_rows(s, Change.__table__, names, naive)  # type: ignore[arg-type]
