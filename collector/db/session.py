@@ -81,14 +81,15 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < IDLE_PING_S:
+        idle = 0.0 if since is None else time.monotonic() - since
+        if idle < IDLE_PING_S:
             return
         try:
             engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as exc:
             # The pool discards this connection and checks out another (SQLAlchemy's documented
             # "pessimistic disconnect handling" with a custom ping).
-            raise DisconnectionError(f"pooled connection idle since {since:.0f} is gone: {exc}") from exc
+            raise DisconnectionError(f"pooled connection idle for {idle:.0f} s is gone: {exc}") from exc
 
 
 _BUSY: dict[int, float] = {}

@@ -3,6 +3,7 @@ then replaced unseen; one that dies in steady use fails its request once (a 503)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,8 +36,13 @@ def _backend(engine: Engine) -> int:
 
 
 def _terminate(pid: int) -> None:
+    """End a pooled connection's server process, and wait until it is gone (the call only signals it)."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() is not None:
+            assert time.monotonic() < deadline, f"backend {pid} still running 10 s after pg_terminate_backend"
+            time.sleep(0.02)
 
 
 def _count_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
