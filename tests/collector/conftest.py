@@ -13,7 +13,7 @@ from duecare.collector.app import create_app
 from duecare.collector.db import migrate
 from duecare.collector.db.session import Database, make_engine
 from duecare.collector.settings import CollectorSettings, WebhookSettings
-from tests.collector.databases import database_url
+from tests.collector.databases import database_url, postgres_database
 from tests.collector.factories import AgentChain
 
 
@@ -98,6 +98,14 @@ def collector_on(url: str, **overrides: Any) -> Iterator[Collector]:
 @pytest.fixture
 def collector(database: Database) -> Iterator[Collector]:
     yield from make_collector(database)
+
+
+@pytest.fixture
+def pg_collector() -> Iterator[Collector]:
+    """For what only PostgreSQL does (COPY, planner statistics, pooled server connections); no rate
+    limit, as some post dozens of reports at once."""
+    with postgres_database() as url:
+        yield from collector_on(url, agent_rate_per_minute=0)
 
 
 @pytest.fixture

@@ -4,23 +4,14 @@ Retry-After, never a 500; nothing is stored twice or lost."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
 from duecare.wire import Exposure
-from tests.collector.conftest import Collector, collector_on
-from tests.collector.databases import postgres_database
+from tests.collector.conftest import Collector
 from tests.collector.factories import finding
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def pg_collector() -> Iterator[Collector]:
-    with postgres_database() as url:
-        yield from collector_on(url)
 
 
 def _drop_connections(url: str) -> int:

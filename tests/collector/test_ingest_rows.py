@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -19,8 +18,7 @@ from duecare.collector.errors import Unauthorized
 from duecare.collector.schemas import report_summary
 from duecare.wire import Exposure, SignedReport
 from duecare.wire.api import ChangePayload
-from tests.collector.conftest import Collector, Enrolled, collector_on
-from tests.collector.databases import postgres_database
+from tests.collector.conftest import Collector, Enrolled
 from tests.collector.factories import finding
 
 _offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
@@ -193,12 +191,6 @@ def test_an_agent_revoked_or_removed_while_its_report_was_checked_gets_401(colle
         ingest.ingest(collector.db, identity, signed, checked)
     with collector.db.read() as s:
         assert s.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 0
-
-
-@pytest.fixture
-def pg_collector() -> Iterator[Collector]:
-    with postgres_database() as url:
-        yield from collector_on(url)
 
 
 @pytest.mark.slow

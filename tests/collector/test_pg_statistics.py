@@ -5,22 +5,13 @@ primary key instead of sorting every entry after the cursor (with the feed never
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from duecare.collector import persist, queries, site_state
 from duecare.collector.api.routes.exports import PAGE
 from duecare.wire import Exposure
-from tests.collector.conftest import Collector, collector_on
-from tests.collector.databases import postgres_database
+from tests.collector.conftest import Collector
 from tests.collector.factories import finding
-
-
-@pytest.fixture
-def pg_collector() -> Iterator[Collector]:
-    with postgres_database() as url:
-        yield from collector_on(url, agent_rate_per_minute=0)  # 70 reports at once
 
 
 def _plan(collector: Collector, cursor: int, limit: int) -> str:
@@ -40,12 +31,18 @@ def _fill(collector: Collector, nights: int) -> None:
         assert resp.status_code == 201, resp.text
 
 
+def _fill_with_statistics(collector: Collector, monkeypatch: pytest.MonkeyPatch, nights: int, *, kept: bool) -> None:
+    """``_fill``, the collector keeping the statistics from its 500th row on (``kept``) or never."""
+    monkeypatch.setattr(persist._Loads, "FIRST", 500 if kept else 10**9)
+    monkeypatch.setattr(persist, "_loads", persist._Loads())
+    _fill(collector, nights)
+
+
 def test_a_feed_page_walks_the_primary_key_once_the_feed_was_measured(
     pg_collector: Collector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(persist._Loads, "FIRST", 500)
-    monkeypatch.setattr(persist, "_loads", persist._Loads())
-    _fill(pg_collector, 70)  # 7,771 entries, more than a page: measured after 5, 10, 19 and 37 reports
+    # 7,771 entries, more than a page: measured after 5, 10, 19 and 37 reports.
+    _fill_with_statistics(pg_collector, monkeypatch, 70, kept=True)
     assert persist._loads._due["changes"] > 2000  # measured more than once
     plan = _plan(pg_collector, 0, PAGE)
     assert "Index Scan using pk_changes" in plan and "Sort" not in plan, plan
@@ -55,9 +52,7 @@ def test_without_the_collector_s_statistics_the_same_page_sorts_the_feed(
     pg_collector: Collector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the test above guards against (autovacuum is off on the test server)."""
-    monkeypatch.setattr(persist._Loads, "FIRST", 10**9)
-    monkeypatch.setattr(persist, "_loads", persist._Loads())
-    _fill(pg_collector, 70)
+    _fill_with_statistics(pg_collector, monkeypatch, 70, kept=False)
     assert "Sort" in _plan(pg_collector, 0, PAGE)
 
 
@@ -75,9 +70,7 @@ def test_a_report_s_lookup_by_ident_takes_the_unique_index_once_measured(
 ) -> None:
     """A report's findings by (site, ident): the statistics the collector keeps are of the indexed
     columns only (``persist._planned``), which is what this choice needs."""
-    monkeypatch.setattr(persist._Loads, "FIRST", 500)
-    monkeypatch.setattr(persist, "_loads", persist._Loads())
-    _fill(pg_collector, 40)
+    _fill_with_statistics(pg_collector, monkeypatch, 40, kept=True)
     plan = _lookup_plan(pg_collector)
     assert "uq_findings_site_ident" in plan and "ix_findings_site_agent_status" not in plan, plan
     assert set(persist._planned(persist.FINDINGS)) >= {"site_id", "ident", "last_agent_id", "status", "ip_key"}
@@ -88,7 +81,5 @@ def test_without_the_collector_s_statistics_the_lookup_reads_the_whole_site(
     pg_collector: Collector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Unmeasured, the findings table looks tiny, and so does every site in it."""
-    monkeypatch.setattr(persist._Loads, "FIRST", 10**9)
-    monkeypatch.setattr(persist, "_loads", persist._Loads())
-    _fill(pg_collector, 40)
+    _fill_with_statistics(pg_collector, monkeypatch, 40, kept=False)
     assert "ix_findings_site_agent_status" in _lookup_plan(pg_collector)
