@@ -114,6 +114,21 @@ def tree_cpu_s(root: int) -> float:
     return total
 
 
+def named_cpu_s(name: str) -> float:
+    """User+system CPU so far of every live process whose name is ``name`` (PostgreSQL's server,
+    its backends and its background workers are all ``postgres``): what the database spent."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm == name:
+                total += cpu_s(int(entry.name))
+    return total
+
+
 def machine_busy_s() -> float:
     """CPU seconds the whole machine spent not idle so far, all cores (/proc/stat)."""
     first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
