@@ -18,6 +18,7 @@ from duecare.collector.db import migrate
 from duecare.collector.db.models import Base
 from duecare.collector.db.session import make_engine
 from duecare.collector.rows import ip_key
+from tests.collector.databases import postgres_database
 from tests.collector.processes import REPO
 
 pytestmark = pytest.mark.slow  # real processes, a database server or a browser: not in `make test-fast`
@@ -307,5 +308,48 @@ def test_0010_holds_each_row_to_its_site_s_client(db_url: str) -> None:
             c.execute(text("DELETE FROM findings WHERE client_id = 'cl_b'"))
         migrate.upgrade(engine)
         assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+
+
+def _raw_report_compression(engine: Engine) -> str:
+    """PostgreSQL's compression of new values of ``reports.raw_report``: '' the server's default,
+    'p' pglz, 'l' lz4 (``pg_attribute.attcompression``)."""
+    with engine.connect() as c:
+        return str(
+            c.execute(
+                text(
+                    "SELECT attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'reports'::regclass AND attname = 'raw_report'"
+                )
+            ).scalar_one()
+        )
+
+
+def test_0011_compresses_reports_with_lz4_and_keeps_them_readable() -> None:
+    """This machine's PostgreSQL (Debian's 15) has lz4: after 0011 a report's text is stored with it,
+    reads back the same, and the downgrade goes back to pglz with the stored text intact."""
+    with postgres_database() as url:
+        _lz4_both_ways(make_engine(url))
+
+
+def _lz4_both_ways(engine: Engine) -> None:
+    try:
+        migrate.upgrade(engine, "0010")
+        assert _raw_report_compression(engine) == ""
+        migrate.upgrade(engine, "0011")
+        assert _raw_report_compression(engine) == "l"
+        _populate_0005(engine)
+        raw = '{"findings": [' + ",".join(f'{{"ip": "10.0.{i // 250}.{i % 250}"}}' for i in range(2000)) + "]}"
+        with engine.begin() as c:
+            c.execute(text("UPDATE reports SET raw_report = :raw"), {"raw": raw})
+        with engine.connect() as c:
+            methods = c.execute(text("SELECT DISTINCT pg_column_compression(raw_report) FROM reports")).scalars()
+            assert methods.all() == ["lz4"]
+            assert set(c.execute(text("SELECT raw_report FROM reports")).scalars()) == {raw}
+        migrate.downgrade(engine, "0010")
+        assert _raw_report_compression(engine) == "p"
+        with engine.connect() as c:
+            assert set(c.execute(text("SELECT raw_report FROM reports")).scalars()) == {raw}
     finally:
         engine.dispose()
