@@ -44,9 +44,24 @@ _BUMP = (
 _CHANGES: Any = Change.__table__
 
 
-def allocate(session: Session, count: int) -> int:
+@dataclass(frozen=True)
+class Along:
+    """PostgreSQL: writes that go with the counter's bump in its statement (``bump_with``): one round
+    trip for what the transaction writes last."""
+
+    bump: Any
+    params: dict[str, Any]
+
+
+def bump_with(*ctes: Any) -> Any:
+    """The counter's bump with ``ctes`` (data-modifying WITH clauses; not one bound as ``count``)."""
+    return _BUMP.add_cte(*ctes)
+
+
+def allocate(session: Session, count: int, along: Along | None = None) -> int:
     """Reserve ``count`` ids; returns the first. Locks the counter row until commit."""
-    last = session.connection().execute(_BUMP, {"count": count}).scalar_one()
+    stmt, params = (_BUMP, {}) if along is None else (along.bump, along.params)
+    last = session.connection().execute(stmt, {**params, "count": count}).scalar_one()
     return int(last) - count + 1
 
 
@@ -55,14 +70,18 @@ def record(
     pending: Sequence[PendingChange],
     now: datetime,
     staged: tuple[int, int, staging.Stage] | None = None,
+    along: Along | None = None,
 ) -> list[dict[str, Any]]:
     """Give ``pending`` their ids (in order) and insert them with one multi-row statement.
 
     ``staged`` (start, count, stage), SQLite: those entries are already staged
-    (``collector/staging.py``) and are published from there, not bound again.
+    (``collector/staging.py``) and are published from there, not bound again. ``along``
+    (PostgreSQL): written with the bump, and only if there is something to record.
     Everything else of the transaction is written before this (the counter row stays locked from
-    here to COMMIT, and on PostgreSQL every other ingest waits for it)."""
+    here to COMMIT, and on PostgreSQL every other ingest waits for it): the rows are made first."""
     if not pending:
+        if along is not None:
+            allocate(session, 0, along)
         return []
     session.flush()
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -71,10 +90,9 @@ def record(
         # statistics a page of the feed (``id > cursor ORDER BY id LIMIT n``) is planned as a
         # sort of every entry after the cursor, not a walk of the primary key.
         persist.loaded(session, _CHANGES, len(pending))
-    first = allocate(session, len(pending))
     rows = [
         {
-            "id": first + i,
+            "id": 0,
             "client_id": p.client_id,
             "site_id": p.site_id,
             "kind": p.kind,
@@ -83,14 +101,20 @@ def record(
             "created_at": now,
             "payload": p.payload,
         }
-        for i, p in enumerate(pending)
+        for p in pending
     ]
-    if postgres and len(rows) <= _FEW:
-        # A steady night's one entry: an INSERT costs less than setting up a COPY.
-        session.connection().execute(_INSERT, rows)
+    # COPY: made before the counter row is locked, which then stays locked (every other ingest
+    # waiting) only as long as sending them takes. A steady night's one entry: an INSERT costs less
+    # than setting up a COPY.
+    copy = postgres and len(rows) > _FEW
+    made = list(persist.copy_values(_CHANGES, _NAMES[1:], ([r[n] for n in _NAMES[1:]] for r in rows))) if copy else []
+    first = allocate(session, len(pending), along)
+    for i, r in enumerate(rows):
+        r["id"] = first + i
+    if copy:
+        persist.copy_formatted(session, _CHANGES, _NAMES, ([first + i, *v] for i, v in enumerate(made)))
     elif postgres:
-        # COPY: the counter row stays locked (every other ingest waiting) only as long as this takes.
-        persist.copy_rows(session, _CHANGES, _NAMES, ([r[n] for n in _NAMES] for r in rows))
+        session.connection().execute(_INSERT, rows)
     else:
         start, count, stage = staged if staged is not None else (0, 0, None)
         conn = session.connection()

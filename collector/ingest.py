@@ -357,13 +357,18 @@ def _store(
             note(ChangeKind.CHAIN_GAP, agent.id, ChangePayload(chain_gap=chain_gap_out(gap_row)))
         transitions: list[lifecycle.Transition] = []
         hostnames: dict[str, str | None] = {}
+        with_bump: changes.Along | None = None
         # The agent's own report number, not a feed id: a global counter would show the client every
         # other tenant's activity in the gaps between its receipts.
-        reported = {"agent": agent.id, "report": report_id, "hash": digest, "at": now, "count": mark.report_count + 1}
+        reported = {"agent": agent.id, "report": report_id, "hash": digest, "at": now, "reports": mark.report_count + 1}
         if _is_steady(site, mark.last_report_id, agent, checked):
             # The site's rows, the site's mark and the agent's row in one go (``_track_steady``).
             _track_steady(conn, agent.site_id, site.steady_report_id, report_id, report.finished_at, reported)
         else:
+            # The site's agents with internet vantage, read once for the join, the rejoin and ``_settled``;
+            # none and no reachability mark as ``_MARKS`` saw the site: neither is read again.
+            plain = not marks.internet and not marks.marked
+            internet = frozenset() if plain else outside.internet_agents(s, agent.site_id)
             if plan is not None and plan.holds(site):
                 transitions, hostnames, seen_at = plan.write(s)
             else:
@@ -372,15 +377,15 @@ def _store(
                 # inside report is joined, and its verdicts that depend on reachability selected, before
                 # it is tracked.
                 if agent.vantage != outside.INTERNET:
-                    report = outside.join_report(s, agent.site_id, report)
+                    report = outside.join_report(s, agent.site_id, report, internet)
                 transitions, hostnames, seen_at = _apply_lifecycle(s, agent, report)
             s.flush()  # the report, tombstone and gap rows, before the feed's counter is locked
-            transitions += outside.rejoin(s, agent.site_id, agent.vantage, report)
+            transitions += outside.rejoin(s, agent.site_id, agent.vantage, report, internet, False if plain else None)
             _load_data(s, transitions)
-            fingerprint = checked.fingerprint if not transitions and _settled(s, agent, report_id) else None
-            steady = {"steady_report_id": report_id, "steady_seen_at": seen_at, "steady_fingerprint": fingerprint}
-            conn.execute(update(_SITES).where(_SITES.c.id == agent.site_id).values(**steady))
-            conn.execute(_AGENT_REPORTED, reported)
+            settled = not transitions and _settled(s, agent, report_id, internet)
+            fingerprint = checked.fingerprint if settled else None
+            marked = {"site": agent.site_id, "report": report_id, "seen_at": seen_at, "fingerprint": fingerprint}
+            with_bump = _mark_site_and_agent(conn, marked, reported)
         first_transition = len(pending)
         planned = plan.payloads() if plan is not None else {}
         for t in transitions:
@@ -388,7 +393,7 @@ def _store(
         staged = (first_transition, plan.staged, plan.stage) if plan is not None else None
         alert_rows = {id(t.row) for t in lifecycle.alerts(transitions)}
         # The feed first (its counter row stays locked from there to COMMIT), then any deliveries.
-        feed = changes.record(s, pending, now, staged)
+        feed = changes.record(s, pending, now, staged, with_bump)
         webhook_ids: tuple[int, ...] = ()
         if alert_rows:
             alerts = [(feed[first_transition + i], t) for i, t in enumerate(transitions) if id(t.row) in alert_rows]
@@ -450,9 +455,13 @@ _STORED = select(
 _HELD: Any = HeldReport.__table__
 #: What the ingest transaction reads first, in one round trip: the posting agent's row and the site's
 #: steady mark, both locked until COMMIT (on PostgreSQL; SQLite's write lock is the database's); the
-#: stored report of this client with this id, if any; whether the agent has reports listed as held.
-#: (On PostgreSQL a report stored by a transaction this one waited for is not seen here: its INSERT
-#: then fails on the report's key, and ``ingest`` tries once more and finds it.)
+#: stored report of this client with this id, if any; whether the agent has reports listed as held;
+#: whether the site has an agent with internet vantage, and a live finding marked reachable or not.
+#: (On PostgreSQL what a transaction this one waited for wrote is not seen here, but the rows it
+#: locked. A report it stored: this one's INSERT then fails on the report's key, and ``ingest``
+#: tries once more and finds it. Marks it wrote: only a report joined with an outside view writes
+#: them, and that needs an agent with internet vantage, enrolled before it, so seen here; then
+#: both are read again, after the lock.)
 _MARKS = (
     select(
         _AGENTS.c.last_report_id,
@@ -468,6 +477,8 @@ _MARKS = (
         _REPORTS.c.received_at.label("stored_received_at"),
         _REPORTS.c.chain_gap.label("stored_chain_gap"),
         exists().where(_HELD.c.agent_id == _AGENTS.c.id).label("holds"),
+        outside.HAS_INTERNET_AGENT.label("internet"),
+        outside.HAS_MARKED.label("marked"),
     )
     .select_from(
         _AGENTS.join(_SITES, _SITES.c.id == bindparam("site")).outerjoin(
@@ -485,7 +496,7 @@ _AGENT_REPORTED = (
         last_report_id=bindparam("report"),
         last_report_hash=bindparam("hash"),
         last_report_at=bindparam("at"),
-        report_count=bindparam("count"),
+        report_count=bindparam("reports"),
         last_used_at=bindparam("at"),
     )
 )
@@ -644,6 +655,32 @@ _STEADY_MARK = (
 )
 
 
+_SITE_MARK = (
+    update(_SITES)
+    .where(_SITES.c.id == bindparam("site"))
+    .values(
+        steady_report_id=bindparam("report"),
+        steady_seen_at=bindparam("seen_at"),
+        steady_fingerprint=bindparam("fingerprint"),
+    )
+)
+#: PostgreSQL: the site's mark and the agent's last report as data-modifying WITH clauses of the
+#: feed counter's bump (``changes.record``): both rows are this transaction's already (``_MARKS``
+#: locked them), and the three take one round trip.
+_BUMP_AND_MARK = changes.bump_with(_SITE_MARK.cte("site_marked"), _AGENT_REPORTED.cte("agent_reported"))
+
+
+def _mark_site_and_agent(conn: Connection, marked: dict[str, Any], reported: dict[str, Any]) -> changes.Along | None:
+    """After a report was tracked: the site's steady mark (``marked``: ``_SITE_MARK``'s parameters;
+    the report that last wrote the site's rows) and the agent's last report (``reported``). On
+    PostgreSQL returned, to be written with the feed's counter bump; on SQLite written here."""
+    if conn.dialect.name == "postgresql":
+        return changes.Along(_BUMP_AND_MARK, {**marked, **reported})
+    conn.execute(_SITE_MARK, marked)
+    conn.execute(_AGENT_REPORTED, reported)
+    return None
+
+
 def _steady_in_one() -> Any:
     """PostgreSQL: the steady night's five UPDATEs as one statement (each a data-modifying WITH
     clause, all run to completion, on five different tables): one round trip instead of five,
@@ -672,11 +709,11 @@ def _track_steady(
     conn.execute(_AGENT_REPORTED, reported)
 
 
-def _settled(s: Session, agent: AgentIdentity, report_id: str) -> bool:
+def _settled(s: Session, agent: AgentIdentity, report_id: str, internet: frozenset[str]) -> bool:
     """Whether the next identical report may take the steady path: an inside agent, no agent with
-    internet vantage at the site (no outside view to join), and every live finding and asset this
-    agent last saw was seen by this report (none left for a later report to resolve)."""
-    if agent.vantage != outside.INTERNAL or outside.has_outside_agent(s, agent.site_id):
+    internet vantage at the site (``internet``: no outside view to join), and every live finding and
+    asset this agent last saw was seen by this report (none left for a later report to resolve)."""
+    if agent.vantage != outside.INTERNAL or internet:
         return False
     for table, live in ((FindingState, LIVE_FINDING), (AssetState, LIVE_ASSET)):
         stmt = select(table.id).where(

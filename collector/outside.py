@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from duecare.collector import lifecycle, persist
@@ -102,25 +102,31 @@ _OUTSIDE_AGENTS = select(_AGENTS.c.id).where(_AGENTS.c.site_id == bindparam("sit
 _ANY_OUTSIDE = _OUTSIDE_AGENTS.limit(1)
 _ANY_INSIDE = select(_AGENTS.c.id).where(_AGENTS.c.site_id == bindparam("site"), _AGENTS.c.vantage != INTERNET).limit(1)
 _LIVE = _FINDINGS.c.status.in_([str(x) for x in LIVE_FINDING])
-_ANY_MARKED = (
-    select(_FINDINGS.c.id)
-    .where(_FINDINGS.c.site_id == bindparam("site"), _LIVE, _FINDINGS.c.internet_exposed.is_not(None))
-    .limit(1)
-)
+_MARKED = (_FINDINGS.c.site_id == bindparam("site")) & _LIVE & _FINDINGS.c.internet_exposed.is_not(None)
+_ANY_MARKED = select(_FINDINGS.c.id).where(_MARKED).limit(1)
+_SITE_AGENTS = _AGENTS.alias("site_agents")
+#: For a statement with the bound ``site`` (ingest's first read): whether the site has an agent with
+#: internet vantage, and whether any of its live findings carries a reachability mark.
+HAS_INTERNET_AGENT = exists().where(_SITE_AGENTS.c.site_id == bindparam("site"), _SITE_AGENTS.c.vantage == INTERNET)
+HAS_MARKED = exists().where(_MARKED)
 
 
-def _view(s: Session, site_id: str) -> tuple[OutsideView | None, set[str]]:
+def internet_agents(s: Session, site_id: str) -> frozenset[str]:
+    """The site's agents with internet vantage: read once per report (join, rejoin, settled)."""
+    return frozenset(s.scalars(_OUTSIDE_AGENTS, {"site": site_id}))
+
+
+def _view(s: Session, site_id: str, agents: frozenset[str]) -> OutsideView | None:
     """The site's outside view (its latest internet-vantage report over its declared addresses)."""
-    outside_agents = set(s.scalars(_OUTSIDE_AGENTS, {"site": site_id}))
-    if not outside_agents:
-        return None, outside_agents
+    if not agents:
+        return None
     declared = list(s.execute(_DECLARED, {"site": site_id}).scalar_one() or [])
     if not declared:
-        return None, outside_agents
+        return None
     reports = _latest_reports(s, site_id, INTERNET)
     if not reports:
-        return None, outside_agents
-    return outside_view(max(reports, key=lambda r: str(r["finished_at"])), declared), outside_agents
+        return None
+    return outside_view(max(reports, key=lambda r: str(r["finished_at"])), declared)
 
 
 def has_outside_agent(s: Session, site_id: str) -> bool:
@@ -143,32 +149,39 @@ def _inside_fingerprints(s: Session, site_id: str, also: Report | None = None) -
     return fps
 
 
-def join_report(s: Session, site_id: str, report: Report) -> Report:
+def join_report(s: Session, site_id: str, report: Report, agents: frozenset[str]) -> Report:
     """An inside report with the site's outside view joined, and every verdict that depends on it
     selected to match (``wire/rejudge.py``), before its findings and obligations are tracked: what
-    the collector stores and feeds is the re-judged report, one transition per change."""
-    view, _agents = _view(s, site_id)
+    the collector stores and feeds is the re-judged report, one transition per change.
+    ``agents``: the site's agents with internet vantage (``internet_agents``)."""
+    view = _view(s, site_id, agents)
     if view is None:
         return report
     joined = join_outside(report.findings, view, _inside_fingerprints(s, site_id, report))
     return rejudge_report(report.model_copy(update={"findings": tuple(joined)}))
 
 
-def rejoin(s: Session, site_id: str, vantage: str, report: Report) -> list[lifecycle.Transition]:
+def rejoin(
+    s: Session, site_id: str, vantage: str, report: Report, outside_agents: frozenset[str], marked: bool | None = None
+) -> list[lifecycle.Transition]:
     """Recompute the site's join after one report; the findings whose reachability changed, and the
     obligations whose status or deadline changed with it, as transitions.
 
     An inside report arrives joined (``join_report``): only its findings' reachability column is
     brought level. An outside report rejoins every live inside finding of the site, selects their
     clocks, re-judges the site's obligations from the stakes the inside agent recorded, and brings
-    the findings' references to those obligations level.
+    the findings' references to those obligations level. ``outside_agents``: ``internet_agents``;
+    ``marked``: whether any live finding of the site has a reachability mark, when the caller knows
+    (``HAS_MARKED``), else None (read here).
     """
-    view, outside_agents = _view(s, site_id)
+    view = _view(s, site_id, outside_agents)
     live = (_FINDINGS.c.site_id == site_id) & _LIVE
     out: list[lifecycle.Transition] = []
     if vantage != INTERNET:
         unmarked = all(f.internet_exposed is None for f in report.findings if f.verdict is Verdict.AFFECTED)
-        if unmarked and s.execute(_ANY_MARKED, {"site": site_id}).first() is None:
+        if marked is None and unmarked:
+            marked = s.execute(_ANY_MARKED, {"site": site_id}).first() is not None
+        if unmarked and not marked:
             # A report that marks nothing, at a site with no marked row: nothing can differ (one
             # query, not a lookup of every finding of a /16 under the write lock).
             carried = {}
@@ -256,7 +269,7 @@ def _rejudge_obligations(
     return out, statuses
 
 
-def _all_inside(s: Session, live: Any, outside_agents: set[str]) -> list[Finding]:
+def _all_inside(s: Session, live: Any, outside_agents: frozenset[str]) -> list[Finding]:
     """The site's live inside findings with reachability evidence: what can explain an outside service."""
     where = live & ~_FINDINGS.c.last_agent_id.in_(list(outside_agents)) & _FINDINGS.c.internet_exposed.is_(True)
     return [Finding.model_validate(data) for _row, data, _b in _rows(s, where, with_data=True)]

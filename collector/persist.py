@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -46,26 +46,37 @@ _OBLIGATION_MUTABLE = (
 
 
 def copy_rows(s: Session, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """PostgreSQL: rows through COPY (one stream, no per-row statement), in this transaction. COPY's
-    text format takes any column as text, so the values that cost the driver most go as text made
-    here: JSON as orjson's (a ``Jsonb`` wrapper and a type test per value cost twice as much CPU),
-    and times as their ISO text, each distinct time once (a report's rows share a few; the driver
-    formatted each of them again: 0.3-0.6 ms of a report of 100 new findings, bench/README.md)."""
-    raw = s.connection().connection.driver_connection
-    assert raw is not None
+    """PostgreSQL: rows through COPY (one stream, no per-row statement), in this transaction."""
+    copy_formatted(s, table, names, copy_values(table, names, rows))
+
+
+def copy_values(table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
+    """``rows`` as ``copy_formatted`` sends them. COPY's text format takes any column as text, so the
+    values that cost the driver most go as text made here: JSON as orjson's (a ``Jsonb`` wrapper and
+    a type test per value cost twice as much CPU), and times as their ISO text, each distinct time
+    once (a report's rows share a few; the driver formatted each of them again: 0.3-0.6 ms of a
+    report of 100 new findings, bench/README.md)."""
     json_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, JSON)]
     time_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, UTCDateTime)]
     times: dict[datetime, str] = {}
+    for row in rows:
+        values = list(row)
+        for i in json_at:
+            if (v := values[i]) is not None:
+                values[i] = _json(v)
+        for i in time_at:
+            if (t := values[i]) is not None:
+                values[i] = times.get(t) or times.setdefault(t, _utc_text(t))
+        yield values
+
+
+def copy_formatted(s: Session, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: rows made by ``copy_values`` (for the same columns) through COPY, in this transaction."""
+    raw = s.connection().connection.driver_connection
+    assert raw is not None
     with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
-            values = list(row)
-            for i in json_at:
-                if (v := values[i]) is not None:
-                    values[i] = _json(v)
-            for i in time_at:
-                if (t := values[i]) is not None:
-                    values[i] = times.get(t) or times.setdefault(t, _utc_text(t))
-            copy.write_row(values)
+            copy.write_row(row)
 
 
 def _utc_text(value: datetime) -> str:

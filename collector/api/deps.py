@@ -80,8 +80,7 @@ def lookup_agent(state: AppState, token: str) -> AgentIdentity:
     """The agent of ``token``, read on every request (a revocation holds from the next one): 401 if none.
 
     Blocking; POST /v1/reports calls it in the same thread-pool hop as its work."""
-    with state.db.engine.connect() as conn:
-        agent = conn.execute(_AGENT_BY_CREDENTIAL, {"hash": hash_secret(token)}).first()
+    agent = state.db.first(_AGENT_BY_CREDENTIAL, {"hash": hash_secret(token)})
     if agent is None or not secret_matches(token, agent.credential_hash):
         raise Unauthorized("agent credential unknown: enroll again")
     _usable(agent.revoked_at, agent.expires_at, "agent credential")

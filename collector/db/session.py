@@ -130,6 +130,8 @@ class Database:
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
         self.gate: WriteGate | None = None
+        # PostgreSQL: one statement needs no transaction of its own (``first``).
+        self._single = engine if is_sqlite(engine) else engine.execution_options(isolation_level="AUTOCOMMIT")
         if is_sqlite(engine):
             path = engine.url.database
             lock = None if not path or path == ":memory:" else Path(path).with_name(Path(path).name + ".writelock")
@@ -158,6 +160,12 @@ class Database:
             return
         with self.gate.hold(client), self._writer() as session, session.begin():
             yield session
+
+    def first(self, statement: Any, params: dict[str, Any]) -> Any:
+        """The first row of one read statement, or None. On PostgreSQL outside a transaction: a
+        BEGIN and a ROLLBACK around it cost as much as the statement itself (bench/README.md)."""
+        with self._single.connect() as conn:
+            return conn.execute(statement, params).first()
 
     @contextmanager
     def pinned(self) -> Iterator[Connection]:

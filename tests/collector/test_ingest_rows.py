@@ -215,3 +215,44 @@ def test_copy_writes_each_time_as_the_utc_column_would(pg_collector: Collector) 
     naive = [(10**12, agent.client_id, agent.site_id, "report", "s", None, datetime(2026, 11, 1), {})]
     with collector.db.write() as s, pytest.raises(ValueError, match="naive"):
         persist.copy_rows(s, Change.__table__, names, naive)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_a_report_of_new_findings_takes_nine_statements_on_postgresql(pg_collector: Collector) -> None:
+    """What a report of new findings costs PostgreSQL in statements, each a round trip (~0.3 ms of CPU
+    on the two sides, bench/README.md): the agent's credential read outside any transaction (no
+    BEGIN and ROLLBACK around it), then in one transaction the first read, the report, the site's
+    rows (findings and assets by name and by range, obligations), and the feed's counter bumped
+    with the site's and the agent's marks in one statement; the rows themselves go by COPY."""
+    collector = pg_collector
+    agent = collector.enroll("acme", "trips")
+    seen: list[tuple[str, bool]] = []
+
+    def spy(conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        raw = conn.connection.driver_connection
+        seen.append((" ".join(statement.split()[:3]), raw.autocommit))
+
+    def items(net: int) -> list[Any]:
+        return [finding(f"10.9.{net}.{h}", e, 1000 + i) for i, e in enumerate(list(Exposure)[:5]) for h in range(1, 5)]
+
+    # The site's second report, as every night's after the first.
+    assert collector.post(agent, agent.chain.next(findings=items(1), targets=["10.9.1.0/24"])).status_code == 201
+    event.listen(collector.db.engine, "before_cursor_execute", spy)
+    try:
+        assert collector.post(agent, agent.chain.next(findings=items(2), targets=["10.9.2.0/24"])).status_code == 201
+    finally:
+        event.remove(collector.db.engine, "before_cursor_execute", spy)
+    assert seen[0] == ("SELECT agents.id, agents.site_id,", True)  # the credential, outside a transaction
+    assert all(not autocommit for _, autocommit in seen[1:])
+    assert [s for s, _ in seen[1:]] == [
+        "SELECT agents.last_report_id, agents.last_report_hash,",
+        "INSERT INTO reports",
+        "SELECT findings.id, findings.client_id,",
+        "SELECT findings.id, findings.ident,",
+        "SELECT assets.id, assets.client_id,",
+        "SELECT assets.id, assets.ip",
+        "SELECT obligations.id, obligations.client_id,",
+        "WITH site_marked AS",
+    ]
+    with collector.db.read() as s:
+        assert s.execute(select(func.count()).select_from(Change)).scalar_one() > 40

@@ -345,3 +345,31 @@ def test_a_report_from_before_the_cases_is_shown_as_judged(collector: Collector)
     assert rows[("cis-controls-v8", "12.7")]["status"] == "unknown"
     bluekeep = found[f"{RDP}|rdp-bluekeep-likely|3389/tcp"]
     assert bluekeep["by_exposure"] is None and bluekeep["timeline"]["bod_26_04"]["publicly_exposed"] is None
+
+
+def test_a_mark_an_inside_report_carried_is_cleared_by_the_next_one(collector: Collector) -> None:
+    """No agent with internet vantage at the site: a finding the inside agent itself marked reachable
+    is stored marked, and its next report without the mark clears it (a transition), although the
+    first read of that report found no outside agent (the mark alone makes ingest look)."""
+    inside = collector.enroll("acme", "hq")
+    rdp = finding("198.18.0.11", Exposure.RDP_NO_NLA, 3389)
+    marked = rdp.model_copy(update={"internet_exposed": True})
+
+    def post(f: Any, hour: int) -> None:
+        report = make_report(findings=[f], started_at=BASE_TIME.replace(hour=hour), report_id=uuid.uuid4())
+        assert _post(collector, inside, report).status_code == 201
+
+    def moves() -> list[tuple[str | None, Any]]:
+        changes = collector.http.get("/v1/changes", headers=collector.reader()).json()["changes"]
+        return [
+            (c["previous_status"], c["finding"]["finding"]["internet_exposed"])
+            for c in changes
+            if c["kind"] == "finding" and c["transition"] == "reachability"
+        ]
+
+    post(marked, 3)
+    assert moves() == [("unknown", True)]
+    post(rdp, 4)
+    assert moves() == [("unknown", True), ("true", None)]
+    post(rdp, 5)  # nothing marked any more: nothing moves
+    assert moves() == [("unknown", True), ("true", None)]
