@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ARRAY, Table, any_, bindparam, false, or_, select
+from sqlalchemy import ARRAY, Table, any_, bindparam, false, null, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from duecare.collector import lifecycle
@@ -140,6 +140,47 @@ def _candidates(table: Table, cols: tuple[str, ...], live: Iterable[str], n: int
     return stmt
 
 
+def _named_or_candidate(named: Any, table: Table, cols: tuple[str, ...], live: Iterable[str], n: int) -> Any:
+    """PostgreSQL: ``named`` (every column of the rows a report names) and ``_candidates`` (``cols``
+    of them, the others null) in one statement, the last column saying which: one round trip
+    instead of two (~0.35 ms of CPU on the two sides, bench/README.md)."""
+    key = (f"{table.name} named", n)
+    if (stmt := _BUILT.get(key)) is None:
+        light = _candidates(table, cols, live, n)
+        picked = {c.name: c for c in light.selected_columns}
+        padded = [picked.get(c.name, null()) for c in named.selected_columns]
+        stmt = _BUILT[key] = union_all(
+            named.add_columns(true().label("named")), light.with_only_columns(*padded, false().label("named"))
+        )
+    return stmt
+
+
+def _site_rows(
+    s: Session, lookup: _Lookup, keys: list[Any], light: tuple[Table, tuple[str, ...], Iterable[str]], params: Any
+) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+    """The rows ``lookup`` finds by ``keys`` (column mappings, for ``rows.loaded``), and ``light``'s
+    (table, columns, live statuses) ``_candidates``, bound with ``params`` (site, agent, before and
+    ``range_params``)."""
+    table, cols, live = light
+    n = sum(1 for k in params if k.startswith("lo"))
+    found: list[dict[str, Any]] = []
+    if s.get_bind().dialect.name == "postgresql":
+        stmt = _named_or_candidate(lookup.postgresql, table, cols, live, n)
+        names = [c.name for c in lookup.postgresql.selected_columns]
+        at = [names.index(c) for c in cols]
+        candidates: list[tuple[Any, ...]] = []
+        for row in s.execute(stmt, {**params, "keys": keys}):
+            if row[-1]:
+                found.append(dict(zip(names, row[:-1], strict=True)))
+            else:
+                candidates.append(tuple(row[i] for i in at))
+        return found, candidates
+    found = [
+        dict(r) for stmt, part in lookup.parts(s, keys) for r in s.execute(stmt, {**params, "keys": part}).mappings()
+    ]
+    return found, [tuple(r) for r in s.execute(_candidates(table, cols, live, n), params)]
+
+
 def _by_id(row: FindingRow | AssetRow) -> int:
     return row.id or 0
 
@@ -184,17 +225,17 @@ def _rows(s: Session, cls: type[Any], lookup: _Lookup, keys: list[Any], **params
 
 def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
     report = ctx.report
-    named = list(ctx.affected)
-    rows = {r.ident: r for r in _rows(s, FindingRow, _FINDINGS_NAMED, named, site=ctx.site_id)}
+    params: dict[str, Any] = {
+        **range_params(ctx.coverage),
+        "site": ctx.site_id,
+        "agent": ctx.agent_id,
+        "before": report.started_at,
+    }
+    light = (_FINDINGS, ("id", "ident", "ip", "port", "proto"), LIVE_FINDING)
+    named, candidates = _site_rows(s, _FINDINGS_NAMED, list(ctx.affected), light, params)
+    rows = {r.ident: r for r in (loaded(FindingRow, m) for m in named)}
     cover = _Cover(ctx)
-    ranges = range_params(ctx.coverage)
-    stmt = _candidates(_FINDINGS, ("id", "ident", "ip", "port", "proto"), LIVE_FINDING, len(ranges) // 2)
-    params: dict[str, Any] = {**ranges, "site": ctx.site_id, "agent": ctx.agent_id, "before": report.started_at}
-    ids = [
-        fid
-        for fid, ident, ip, port, proto in s.execute(stmt, params)
-        if ident not in rows and cover.finding(ip, port, proto)
-    ]
+    ids = [fid for fid, ident, ip, port, proto in candidates if ident not in rows and cover.finding(ip, port, proto)]
     # In id order (first seen first), whichever plan read them: the order of the feed's resolutions.
     found = sorted(_rows(s, FindingRow, _FINDINGS_BY_ID, ids), key=_by_id)
     rows.update((r.ident, r) for r in found)
@@ -208,13 +249,17 @@ _ASSETS_BY_ID = _Lookup(_ASSET_SELECT, _ASSETS.c.id)
 
 def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
     report = ctx.report
-    named = list({ip_text(a.ip) for a in report.assets})
-    rows = {r.ip: r for r in _rows(s, AssetRow, _ASSETS_NAMED, named, site=ctx.site_id)}
+    params: dict[str, Any] = {
+        **range_params(ctx.coverage),
+        "site": ctx.site_id,
+        "agent": ctx.agent_id,
+        "before": report.started_at,
+    }
+    keys = list({ip_text(a.ip) for a in report.assets})
+    named, candidates = _site_rows(s, _ASSETS_NAMED, keys, (_ASSETS, ("id", "ip"), LIVE_ASSET), params)
+    rows = {r.ip: r for r in (loaded(AssetRow, m) for m in named)}
     cover = _Cover(ctx)
-    ranges = range_params(ctx.coverage)
-    stmt = _candidates(_ASSETS, ("id", "ip"), LIVE_ASSET, len(ranges) // 2)
-    params: dict[str, Any] = {**ranges, "site": ctx.site_id, "agent": ctx.agent_id, "before": report.started_at}
-    ids = [aid for aid, ip in s.execute(stmt, params) if ip not in rows and cover.address(ip)]
+    ids = [aid for aid, ip in candidates if ip not in rows and cover.address(ip)]
     found = sorted(_rows(s, AssetRow, _ASSETS_BY_ID, ids), key=_by_id)
     rows.update((r.ip, r) for r in found)
     return rows

@@ -218,11 +218,11 @@ def test_copy_writes_each_time_as_the_utc_column_would(pg_collector: Collector) 
 
 
 @pytest.mark.slow
-def test_a_report_of_new_findings_takes_nine_statements_on_postgresql(pg_collector: Collector) -> None:
+def test_a_report_of_new_findings_takes_seven_statements_on_postgresql(pg_collector: Collector) -> None:
     """What a report of new findings costs PostgreSQL in statements, each a round trip (~0.3 ms of CPU
     on the two sides, bench/README.md): the agent's credential read outside any transaction (no
     BEGIN and ROLLBACK around it), then in one transaction the first read, the report, the site's
-    rows (findings and assets by name and by range, obligations), and the feed's counter bumped
+    rows (findings and assets, each by name and by range in one; obligations), and the feed's counter bumped
     with the site's and the agent's marks in one statement; the rows themselves go by COPY."""
     collector = pg_collector
     agent = collector.enroll("acme", "trips")
@@ -247,10 +247,8 @@ def test_a_report_of_new_findings_takes_nine_statements_on_postgresql(pg_collect
     assert [s for s, _ in seen[1:]] == [
         "SELECT agents.last_report_id, agents.last_report_hash,",
         "INSERT INTO reports",
-        "SELECT findings.id, findings.client_id,",
-        "SELECT findings.id, findings.ident,",
-        "SELECT assets.id, assets.client_id,",
-        "SELECT assets.id, assets.ip",
+        "SELECT findings.id, findings.client_id,",  # those it names and those it may resolve, in one
+        "SELECT assets.id, assets.client_id,",  # the same
         "SELECT obligations.id, obligations.client_id,",
         "WITH site_marked AS",
     ]
