@@ -7,12 +7,12 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import JSON, Connection, Dialect, Engine, Table, UniqueConstraint, bindparam, func, select, text, update
+from sqlalchemy import Connection, Dialect, Engine, Table, UniqueConstraint, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -51,39 +51,60 @@ def copy_rows(s: Session, table: Table, names: Sequence[str], rows: Iterable[Seq
 
 
 def copy_values(table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
-    """``rows`` as ``copy_formatted`` sends them. COPY's text format takes any column as text, so the
-    values that cost the driver most go as text made here: JSON as orjson's (a ``Jsonb`` wrapper and
-    a type test per value cost twice as much CPU), and times as their ISO text, each distinct time
-    once (a report's rows share a few; the driver formatted each of them again: 0.3-0.6 ms of a
-    report of 100 new findings, bench/README.md)."""
-    json_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, JSON)]
+    """``rows`` as ``copy_formatted`` sends them: JSON as orjson's bytes (``jsonb`` with the version
+    byte its binary form starts with), made here once (a ``Jsonb`` wrapper and a type test per value
+    cost twice as much CPU); a time must be aware, as ``UTCDateTime`` requires."""
+    json_at = [(i, _pg_type(table.c[n]) == "JSONB") for i, n in enumerate(names) if _is_json(table.c[n])]
     time_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, UTCDateTime)]
-    times: dict[datetime, str] = {}
     for row in rows:
         values = list(row)
-        for i in json_at:
+        for i, jsonb in json_at:
             if (v := values[i]) is not None:
-                values[i] = _json(v)
+                values[i] = _JSONB_VERSION + orjson.dumps(v) if jsonb else orjson.dumps(v)
         for i in time_at:
-            if (t := values[i]) is not None:
-                values[i] = times.get(t) or times.setdefault(t, _utc_text(t))
+            if (t := values[i]) is not None and t.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
         yield values
 
 
 def copy_formatted(s: Session, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """PostgreSQL: rows made by ``copy_values`` (for the same columns) through COPY, in this transaction."""
+    """PostgreSQL: rows made by ``copy_values`` (for the same columns) through COPY in its binary form,
+    in this transaction: PostgreSQL reads times and numbers as they are instead of parsing their
+    text (0.2-0.3 ms of its CPU for a report's 100 new findings, bench/README.md)."""
     raw = s.connection().connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+    with raw.cursor() as cur, cur.copy(sql) as copy:
+        copy.set_types([_COPY_TYPES[_pg_type(table.c[n])] for n in names])
         for row in rows:
             copy.write_row(row)
 
 
-def _utc_text(value: datetime) -> str:
-    """As ``UTCDateTime`` binds it: aware times only, in UTC."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).isoformat()
+#: The version byte of ``jsonb``'s binary form (PostgreSQL's ``jsonb_recv``).
+_JSONB_VERSION = b"\x01"
+#: A column's PostgreSQL type → what the driver sends for it in a binary COPY: ``json`` is its text,
+#: ``jsonb`` the version byte and its text, both bytes made by ``copy_values``.
+_COPY_TYPES = {
+    "BIGINT": "int8",
+    "INTEGER": "int4",
+    "BOOLEAN": "bool",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "VARCHAR": "text",
+    "TEXT": "text",
+    "BYTEA": "bytea",
+    "JSON": "bytea",
+    "JSONB": "bytea",
+}
+_PG = PGDialect()  # type: ignore[no-untyped-call]
+
+
+def _pg_type(column: Any) -> str:
+    """The column's PostgreSQL type name, without its length (``VARCHAR(32)`` → ``VARCHAR``)."""
+    return str(column.type.compile(dialect=_PG)).split("(")[0]
+
+
+def _is_json(column: Any) -> bool:
+    return _pg_type(column) in ("JSON", "JSONB")
 
 
 def sqlite_rows(conn: Connection, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -126,10 +147,6 @@ def insert_bound(conn: Connection, table: Table, names: Sequence[str], rows: Seq
     if rows:
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         conn.exec_driver_sql(sql, rows)
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode("utf-8")
 
 
 def _insert(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...]) -> None:
