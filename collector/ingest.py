@@ -336,7 +336,16 @@ def _store(
         expected, got = mark.last_report_hash, report.previous_report_hash
         gap = expected != got
         row.update(sequence=mark.report_count + 1, chain_gap=gap)
-        conn.execute(_INSERT_REPORT, row)
+        steady = _is_steady(site, mark.last_report_id, agent, checked)
+        # No agent with internet vantage and no reachability mark as ``_MARKS`` saw the site: neither
+        # the site's internet agents nor its marks are read again (``outside.rejoin``).
+        plain = not marks.internet and not marks.marked
+        # PostgreSQL: the report's row goes with the transaction's last statement (a round trip less)
+        # when nothing reads it back before: a steady report, or a site without an outside view (a
+        # join reads the site's latest reports).
+        deferred = _stored(row) if conn.dialect.name == "postgresql" and (steady or plain) else None
+        if deferred is None:
+            conn.execute(_INSERT_REPORT, row)
         note_raw(ChangeKind.REPORT.value, report_id, {"report": _summary(row)})
         _record_tombstones(s, agent, signed, report_id, now, note)
         if marks.holds or signed.held:
@@ -361,13 +370,11 @@ def _store(
         # The agent's own report number, not a feed id: a global counter would show the client every
         # other tenant's activity in the gaps between its receipts.
         reported = {"agent": agent.id, "report": report_id, "hash": digest, "at": now, "reports": mark.report_count + 1}
-        if _is_steady(site, mark.last_report_id, agent, checked):
+        if steady:
             # The site's rows, the site's mark and the agent's row in one go (``_track_steady``).
-            _track_steady(conn, agent.site_id, site.steady_report_id, report_id, report.finished_at, reported)
+            _track_steady(conn, agent.site_id, site.steady_report_id, report_id, report.finished_at, reported, deferred)
         else:
-            # The site's agents with internet vantage, read once for the join, the rejoin and ``_settled``;
-            # none and no reachability mark as ``_MARKS`` saw the site: neither is read again.
-            plain = not marks.internet and not marks.marked
+            # The site's agents with internet vantage, read once for the join, the rejoin and ``_settled``.
             internet = frozenset() if plain else outside.internet_agents(s, agent.site_id)
             if plan is not None and plan.holds(site):
                 transitions, hostnames, seen_at = plan.write(s)
@@ -385,7 +392,7 @@ def _store(
             settled = not transitions and _settled(s, agent, report_id, internet)
             fingerprint = checked.fingerprint if settled else None
             marked = {"site": agent.site_id, "report": report_id, "seen_at": seen_at, "fingerprint": fingerprint}
-            with_bump = _mark_site_and_agent(conn, marked, reported)
+            with_bump = _mark_site_and_agent(conn, marked, reported, deferred)
         first_transition = len(pending)
         planned = plan.payloads() if plan is not None else {}
         for t in transitions:
@@ -664,18 +671,38 @@ _SITE_MARK = (
         steady_fingerprint=bindparam("fingerprint"),
     )
 )
+#: The ``reports`` row's columns (``_report_row``, with ``sequence`` and ``chain_gap``).
+_REPORT_ROW = (
+    "id", "client_id", "site_id", "agent_id", "report_hash", "raw_report", "signature", "received_at", "started_at",
+    "finished_at", "previous_report_hash", "finding_count", "sequence", "chain_gap",
+)  # fmt: skip
+#: PostgreSQL: the report's row as a data-modifying WITH clause of the transaction's last statement
+#: (parameters ``stored_<column>``: ``_stored``).
+_STORE_REPORT = _REPORTS.insert().values({c: bindparam(f"stored_{c}") for c in _REPORT_ROW}).cte("report_stored")
+
+
+def _stored(row: dict[str, Any]) -> dict[str, Any]:
+    return {f"stored_{c}": row[c] for c in _REPORT_ROW}
+
+
 #: PostgreSQL: the site's mark and the agent's last report as data-modifying WITH clauses of the
 #: feed counter's bump (``changes.record``): both rows are this transaction's already (``_MARKS``
-#: locked them), and the three take one round trip.
+#: locked them), and the three take one round trip; the same with the report's row.
 _BUMP_AND_MARK = changes.bump_with(_SITE_MARK.cte("site_marked"), _AGENT_REPORTED.cte("agent_reported"))
+_BUMP_MARK_AND_STORE = _BUMP_AND_MARK.add_cte(_STORE_REPORT)
 
 
-def _mark_site_and_agent(conn: Connection, marked: dict[str, Any], reported: dict[str, Any]) -> changes.Along | None:
+def _mark_site_and_agent(
+    conn: Connection, marked: dict[str, Any], reported: dict[str, Any], stored: dict[str, Any] | None
+) -> changes.Along | None:
     """After a report was tracked: the site's steady mark (``marked``: ``_SITE_MARK``'s parameters;
-    the report that last wrote the site's rows) and the agent's last report (``reported``). On
-    PostgreSQL returned, to be written with the feed's counter bump; on SQLite written here."""
+    the report that last wrote the site's rows) and the agent's last report (``reported``), and the
+    report's row if not stored yet (``stored``: ``_stored``). On PostgreSQL returned, to be written
+    with the feed's counter bump; on SQLite written here."""
     if conn.dialect.name == "postgresql":
-        return changes.Along(_BUMP_AND_MARK, {**marked, **reported})
+        if stored is None:
+            return changes.Along(_BUMP_AND_MARK, {**marked, **reported})
+        return changes.Along(_BUMP_MARK_AND_STORE, {**marked, **reported, **stored})
     conn.execute(_SITE_MARK, marked)
     conn.execute(_AGENT_REPORTED, reported)
     return None
@@ -691,17 +718,28 @@ def _steady_in_one() -> Any:
 
 
 _STEADY_IN_ONE = _steady_in_one()
+_STEADY_AND_STORE = _STEADY_IN_ONE.add_cte(_STORE_REPORT)
 
 
 def _track_steady(
-    conn: Connection, site_id: str, previous: str | None, report_id: str, seen_at: datetime, reported: dict[str, Any]
+    conn: Connection,
+    site_id: str,
+    previous: str | None,
+    report_id: str,
+    seen_at: datetime,
+    reported: dict[str, Any],
+    stored: dict[str, Any] | None = None,
 ) -> None:
     """What the lifecycle would write for a steady report: the rows the previous report saw are seen
     again (last seen, last report), one statement per table instead of a row each; then the site's
-    steady mark and the agent's last report (``reported``: ``_AGENT_REPORTED``'s parameters)."""
+    steady mark and the agent's last report (``reported``: ``_AGENT_REPORTED``'s parameters), and
+    the report's row if not stored yet (``stored``: ``_stored``)."""
     seen = {"site": site_id, "previous": previous, "seen_at": seen_at, "report": report_id}
     if conn.dialect.name == "postgresql":
-        conn.execute(_STEADY_IN_ONE, {**seen, **reported})
+        if stored is None:
+            conn.execute(_STEADY_IN_ONE, {**seen, **reported})
+        else:
+            conn.execute(_STEADY_AND_STORE, {**seen, **reported, **stored})
         return
     for stmt in _SEEN_AGAIN:
         conn.execute(stmt, seen)

@@ -218,12 +218,13 @@ def test_copy_writes_each_time_as_the_utc_column_would(pg_collector: Collector) 
 
 
 @pytest.mark.slow
-def test_a_report_of_new_findings_takes_seven_statements_on_postgresql(pg_collector: Collector) -> None:
+def test_a_report_of_new_findings_takes_six_statements_on_postgresql(pg_collector: Collector) -> None:
     """What a report of new findings costs PostgreSQL in statements, each a round trip (~0.3 ms of CPU
     on the two sides, bench/README.md): the agent's credential read outside any transaction (no
-    BEGIN and ROLLBACK around it), then in one transaction the first read, the report, the site's
-    rows (findings and assets, each by name and by range in one; obligations), and the feed's counter bumped
-    with the site's and the agent's marks in one statement; the rows themselves go by COPY."""
+    BEGIN and ROLLBACK around it), then in one transaction the first read, the site's rows
+    (findings and assets, each by name and by range in one; obligations), and the feed's counter
+    bumped with the report's row and the site's and the agent's marks in one statement; the rows
+    themselves go by COPY."""
     collector = pg_collector
     agent = collector.enroll("acme", "trips")
     seen: list[tuple[str, bool]] = []
@@ -246,7 +247,6 @@ def test_a_report_of_new_findings_takes_seven_statements_on_postgresql(pg_collec
     assert all(not autocommit for _, autocommit in seen[1:])
     assert [s for s, _ in seen[1:]] == [
         "SELECT agents.last_report_id, agents.last_report_hash,",
-        "INSERT INTO reports",
         "SELECT findings.id, findings.client_id,",  # those it names and those it may resolve, in one
         "SELECT assets.id, assets.client_id,",  # the same
         "SELECT obligations.id, obligations.client_id,",
@@ -254,3 +254,34 @@ def test_a_report_of_new_findings_takes_seven_statements_on_postgresql(pg_collec
     ]
     with collector.db.read() as s:
         assert s.execute(select(func.count()).select_from(Change)).scalar_one() > 40
+        assert s.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 2
+
+
+@pytest.mark.slow
+def test_a_steady_report_takes_five_statements_on_postgresql(pg_collector: Collector) -> None:
+    """The same findings again (a quiet night): the credential, the first read, then the site's rows
+    seen again, the site's and the agent's marks and the report's row in one statement, and the
+    report's one feed entry (the counter's bump, then a plain INSERT)."""
+    collector = pg_collector
+    agent = collector.enroll("acme", "steady")
+    same = [finding(f"10.9.3.{h}", e, 1000 + i) for i, e in enumerate(list(Exposure)[:5]) for h in range(1, 5)]
+    seen: list[str] = []
+
+    def spy(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()[:3]))
+
+    for night in range(4):  # new, new → open, settled (the site's fingerprint kept), steady
+        if night == 3:
+            event.listen(collector.db.engine, "before_cursor_execute", spy)
+        assert collector.post(agent, agent.chain.next(findings=same, targets=["10.9.3.0/24"])).status_code == 201
+    event.remove(collector.db.engine, "before_cursor_execute", spy)
+    assert seen == [
+        "SELECT agents.id, agents.site_id,",
+        "SELECT agents.last_report_id, agents.last_report_hash,",
+        "WITH findings_seen AS",
+        "UPDATE counters SET",
+        "INSERT INTO changes",
+    ]
+    with collector.db.read() as s:
+        assert s.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 4
+        assert s.execute(select(Agent.report_count).where(Agent.id == agent.agent_id)).scalar_one() == 4
