@@ -32,6 +32,8 @@ from duecare.wire import SignedReport
 
 log = logging.getLogger("duecare.collector")
 API_VERSION = "1"
+#: Allocations between two collections of the young generation (Python's default: 700).
+GC_YOUNG = 10_000
 
 
 def create_app(
@@ -67,6 +69,10 @@ def create_app(
         # collector's sight, so each full collection walks only what requests made (bench/README.md).
         gc.collect()
         gc.freeze()
+        # A report of 100 new findings leaves ~2,500 containers to the young generation, nearly all
+        # freed without a cycle: collected every 700 allocations (the default), that was ~3.6 young
+        # collections a report and 0.5 ms of its CPU; every 10,000, 0.04 ms (bench/README.md).
+        gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
         sweeper = None
         if settings.webhooks.sweep_interval_s > 0:
             sweeper = asyncio.create_task(state.webhooks.run_sweeper())
