@@ -3,10 +3,13 @@ executemany UPDATE per table, instead of a statement (and an ORM object) per row
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -51,17 +54,16 @@ def copy_rows(s: Session, table: Table, names: Sequence[str], rows: Iterable[Seq
 
 
 def copy_values(table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
-    """``rows`` as ``copy_formatted`` sends them: JSON as orjson's bytes (``jsonb`` with the version
+    """``rows`` as ``copy_formatted`` sends them: JSON as orjson's text (``jsonb`` after the version
     byte its binary form starts with), made here once (a ``Jsonb`` wrapper and a type test per value
     cost twice as much CPU); a time must be aware, as ``UTCDateTime`` requires."""
-    json_at = [(i, _pg_type(table.c[n]) == "JSONB") for i, n in enumerate(names) if _is_json(table.c[n])]
-    time_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, UTCDateTime)]
+    layout = _layout(table, tuple(names))
     for row in rows:
         values = list(row)
-        for i, jsonb in json_at:
+        for i, prefix in layout.json_at:
             if (v := values[i]) is not None:
-                values[i] = _JSONB_VERSION + orjson.dumps(v) if jsonb else orjson.dumps(v)
-        for i in time_at:
+                values[i] = prefix + orjson.dumps(v).decode("utf-8")
+        for i in layout.time_at:
             if (t := values[i]) is not None and t.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
         yield values
@@ -73,17 +75,42 @@ def copy_formatted(s: Session, table: Table, names: Sequence[str], rows: Iterabl
     text (0.2-0.3 ms of its CPU for a report's 100 new findings, bench/README.md)."""
     raw = s.connection().connection.driver_connection
     assert raw is not None
-    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
-    with raw.cursor() as cur, cur.copy(sql) as copy:
-        copy.set_types([_COPY_TYPES[_pg_type(table.c[n])] for n in names])
+    layout = _layout(table, tuple(names))
+    with raw.cursor() as cur, cur.copy(layout.sql) as copy:
+        copy.set_types(layout.types)
         for row in rows:
             copy.write_row(row)
 
 
-#: The version byte of ``jsonb``'s binary form (PostgreSQL's ``jsonb_recv``).
-_JSONB_VERSION = b"\x01"
+@dataclass(frozen=True)
+class _Layout:
+    """How a binary COPY of some columns of a table goes (``_layout``)."""
+
+    sql: str
+    #: What the driver sends for each column (its binary form).
+    types: list[str]
+    #: JSON columns, and what goes before their text (``jsonb``'s version byte).
+    json_at: list[tuple[int, str]]
+    #: ``UTCDateTime`` columns.
+    time_at: list[int]
+
+
+@functools.cache
+def _layout(table: Table, names: tuple[str, ...]) -> _Layout:
+    kinds = [str(table.c[n].type.compile(dialect=_PG)).split("(")[0] for n in names]
+    return _Layout(
+        f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)",
+        [_COPY_TYPES[k] for k in kinds],
+        [(i, _JSONB_VERSION if k == "JSONB" else "") for i, k in enumerate(kinds) if k in ("JSON", "JSONB")],
+        [i for i, n in enumerate(names) if isinstance(table.c[n].type, UTCDateTime)],
+    )
+
+
+#: The version byte of ``jsonb``'s binary form (PostgreSQL's ``jsonb_recv``), as text: sent as UTF-8.
+_JSONB_VERSION = "\x01"
 #: A column's PostgreSQL type → what the driver sends for it in a binary COPY: ``json`` is its text,
-#: ``jsonb`` the version byte and its text, both bytes made by ``copy_values``.
+#: ``jsonb`` the version byte and its text (both made by ``copy_values``; strings go through the
+#: driver's C encoder, bytes through a Python one).
 _COPY_TYPES = {
     "BIGINT": "int8",
     "INTEGER": "int4",
@@ -92,19 +119,10 @@ _COPY_TYPES = {
     "VARCHAR": "text",
     "TEXT": "text",
     "BYTEA": "bytea",
-    "JSON": "bytea",
-    "JSONB": "bytea",
+    "JSON": "text",
+    "JSONB": "text",
 }
 _PG = PGDialect()  # type: ignore[no-untyped-call]
-
-
-def _pg_type(column: Any) -> str:
-    """The column's PostgreSQL type name, without its length (``VARCHAR(32)`` → ``VARCHAR``)."""
-    return str(column.type.compile(dialect=_PG)).split("(")[0]
-
-
-def _is_json(column: Any) -> bool:
-    return _pg_type(column) in ("JSON", "JSONB")
 
 
 def sqlite_rows(conn: Connection, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -158,7 +176,8 @@ def _insert(s: Session, table: Table, rows: Sequence[Any], names: tuple[str, ...
         ids = _sequence_blocks(s.get_bind()).take(s, table, len(rows))
         for row, new_id in zip(rows, ids, strict=True):
             row.id = new_id
-        copy_rows(s, table, ("id", *names), ([r.id, *(getattr(r, n) for n in names)] for r in rows))
+        values = operator.attrgetter("id", *names)
+        copy_rows(s, table, ("id", *names), map(values, rows))
         # Until the statistics catch up, a site that grew since is guessed small, and the next
         # report's lookup by (site, ident) reads the whole site.
         loaded(s, table, len(rows))
