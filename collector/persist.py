@@ -262,15 +262,20 @@ class IdBlocks:
 
 
 _NEXTVALS = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
+_NEXT_BLOCK = text(
+    "SELECT nextval(pg_get_serial_sequence(:t, 'id')), seqincrement FROM pg_sequence "
+    "WHERE seqrelid = pg_get_serial_sequence(:t, 'id')::regclass"
+)
 
 
 class SequenceBlocks:
-    """PostgreSQL: ids of new rows taken from the table's sequence ``BLOCK`` at a time and handed
-    out by this process, instead of a round trip to the sequence for each report's new rows.
-    Sequence values are never given twice (whoever else takes them, the column's default
-    included) and are not returned by a rollback: ids a rolled-back report used, or left in a
-    block when the process ends, are a gap, never a clash. Ids are internal (every id a reader
-    sees is enciphered per client, ``collector/ids.py``)."""
+    """PostgreSQL: ids of new rows taken from the table's sequence a block at a time and handed out
+    by this process, instead of a round trip to the sequence for each report's new rows. The
+    sequence steps by a block (migration 0012): the block from a value ``nextval`` returned up to
+    the next step is this process's alone. Sequence values are never given twice (whoever else
+    takes them, the column's default included) and are not returned by a rollback: ids a
+    rolled-back report used, or left in a block when the process ends, are a gap, never a clash.
+    Ids are internal (every id a reader sees is enciphered per client, ``collector/ids.py``)."""
 
     BLOCK = 4096
 
@@ -281,9 +286,12 @@ class SequenceBlocks:
     def take(self, s: Session, table: Table, count: int) -> list[int]:
         with self._lock:
             free = self._free[table.name]
-            if len(free) < count:
-                more = max(count - len(free), self.BLOCK)
-                free.extend(s.execute(_NEXTVALS, {"t": table.name, "n": more}).scalars())
+            while len(free) < count:
+                first, step = s.execute(_NEXT_BLOCK, {"t": table.name}).one()
+                free.extend(range(first, first + step))
+                if step == 1:  # a sequence that does not step by blocks (set by hand): a value a call
+                    more = max(count - len(free), self.BLOCK)
+                    free.extend(s.execute(_NEXTVALS, {"t": table.name, "n": more}).scalars())
             out, self._free[table.name] = free[:count], free[count:]
             return out
 

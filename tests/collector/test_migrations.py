@@ -13,7 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from duecare.collector import persist
 from duecare.collector.db import migrate
 from duecare.collector.db.models import Base
 from duecare.collector.db.session import make_engine
@@ -353,3 +355,43 @@ def _lz4_both_ways(engine: Engine) -> None:
             assert set(c.execute(text("SELECT raw_report FROM reports")).scalars()) == {raw}
     finally:
         engine.dispose()
+
+
+def _steps(engine: Engine) -> dict[str, int]:
+    with engine.connect() as c:
+        rows = c.execute(
+            text(
+                "SELECT t, seqincrement FROM unnest(ARRAY['findings', 'assets', 'obligations']) AS t "
+                "JOIN pg_sequence ON seqrelid = pg_get_serial_sequence(t, 'id')::regclass"
+            )
+        )
+        return {t: int(step) for t, step in rows}
+
+
+def test_0012_steps_the_id_sequences_by_blocks_and_processes_never_share_an_id() -> None:
+    """After 0012 one ``nextval`` sets aside a block of 4,096 ids: two processes' blocks (two
+    ``SequenceBlocks``) and a row that takes the column's default never share an id, a report
+    larger than a block takes several, and the downgrade steps by one again."""
+    with postgres_database() as url:
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine, "0011")
+            assert _steps(engine) == {"findings": 1, "assets": 1, "obligations": 1}
+            migrate.upgrade(engine, "0012")
+            assert _steps(engine) == {"findings": 4096, "assets": 4096, "obligations": 4096}
+            _populate_0005(engine)
+            first, second = persist.SequenceBlocks(), persist.SequenceBlocks()
+            with Session(engine) as s:
+                ids = first.take(s, persist.FINDINGS, 100) + second.take(s, persist.FINDINGS, 5000)
+                ids += first.take(s, persist.FINDINGS, 4000)
+            _insert_finding(engine, "cl_a", "st_a", "10.0.0.9")  # the column's default
+            with engine.connect() as c:
+                ids.append(c.execute(text("SELECT id FROM findings WHERE ip = '10.0.0.9'")).scalar_one())
+            assert len(ids) == len(set(ids)) == 9101
+            migrate.downgrade(engine, "0011")
+            assert _steps(engine) == {"findings": 1, "assets": 1, "obligations": 1}
+            with Session(engine) as s:  # a sequence stepping by one: still a block a call
+                taken = persist.SequenceBlocks().take(s, persist.FINDINGS, 10)
+            assert len(set(taken)) == 10 and not set(taken) & set(ids)
+        finally:
+            engine.dispose()
