@@ -372,7 +372,16 @@ def _store(
         reported = {"agent": agent.id, "report": report_id, "hash": digest, "at": now, "reports": mark.report_count + 1}
         if steady:
             # The site's rows, the site's mark and the agent's row in one go (``_track_steady``).
-            _track_steady(conn, agent.site_id, site.steady_report_id, report_id, report.finished_at, reported, deferred)
+            _track_steady(
+                conn,
+                agent.site_id,
+                site.steady_report_id,
+                site.steady_fingerprint,
+                report_id,
+                report.finished_at,
+                reported,
+                deferred,
+            )
         else:
             # The site's agents with internet vantage, read once for the join, the rejoin and ``_settled``.
             internet = frozenset() if plain else outside.internet_agents(s, agent.site_id)
@@ -655,13 +664,8 @@ def _seen_again(table: Any) -> Any:
 
 
 _SEEN_AGAIN = tuple(_seen_again(t) for t in (FindingState, AssetState, ObligationState))
-_STEADY_MARK = (
-    update(_SITES)
-    .where(_SITES.c.id == bindparam("site"))
-    .values(steady_report_id=bindparam("report"), steady_seen_at=bindparam("seen_at"))
-)
-
-
+#: The site's steady mark: the report that last wrote its rows, what it saw last, and its fingerprint
+#: (null: the next identical report takes the full path).
 _SITE_MARK = (
     update(_SITES)
     .where(_SITES.c.id == bindparam("site"))
@@ -713,7 +717,7 @@ def _steady_in_one() -> Any:
     clause, all run to completion, on five different tables): one round trip instead of five,
     most of the steady night's cost on PostgreSQL after the rows themselves."""
     names = ("findings_seen", "assets_seen", "obligations_seen", "site_marked")
-    parts = [stmt.cte(name) for name, stmt in zip(names, (*_SEEN_AGAIN, _STEADY_MARK), strict=True)]
+    parts = [stmt.cte(name) for name, stmt in zip(names, (*_SEEN_AGAIN, _SITE_MARK), strict=True)]
     return _AGENT_REPORTED.add_cte(*parts)
 
 
@@ -725,6 +729,7 @@ def _track_steady(
     conn: Connection,
     site_id: str,
     previous: str | None,
+    fingerprint: str | None,
     report_id: str,
     seen_at: datetime,
     reported: dict[str, Any],
@@ -732,9 +737,10 @@ def _track_steady(
 ) -> None:
     """What the lifecycle would write for a steady report: the rows the previous report saw are seen
     again (last seen, last report), one statement per table instead of a row each; then the site's
-    steady mark and the agent's last report (``reported``: ``_AGENT_REPORTED``'s parameters), and
-    the report's row if not stored yet (``stored``: ``_stored``)."""
-    seen = {"site": site_id, "previous": previous, "seen_at": seen_at, "report": report_id}
+    steady mark (``fingerprint``: the one the report matched, kept), the agent's last report
+    (``reported``: ``_AGENT_REPORTED``'s parameters), and the report's row if not stored yet
+    (``stored``: ``_stored``)."""
+    seen = {"site": site_id, "previous": previous, "seen_at": seen_at, "report": report_id, "fingerprint": fingerprint}
     if conn.dialect.name == "postgresql":
         if stored is None:
             conn.execute(_STEADY_IN_ONE, {**seen, **reported})
@@ -743,7 +749,7 @@ def _track_steady(
         return
     for stmt in _SEEN_AGAIN:
         conn.execute(stmt, seen)
-    conn.execute(_STEADY_MARK, seen)
+    conn.execute(_SITE_MARK, seen)
     conn.execute(_AGENT_REPORTED, reported)
 
 

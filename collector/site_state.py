@@ -156,13 +156,18 @@ def _named_or_candidate(named: Any, table: Table, cols: tuple[str, ...], live: I
 
 
 def _site_rows(
-    s: Session, lookup: _Lookup, keys: list[Any], light: tuple[Table, tuple[str, ...], Iterable[str]], params: Any
+    s: Session,
+    ctx: lifecycle.ReportContext,
+    lookup: _Lookup,
+    keys: list[Any],
+    light: tuple[Table, tuple[str, ...], Iterable[str]],
 ) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
-    """The rows ``lookup`` finds by ``keys`` (column mappings, for ``rows.loaded``), and ``light``'s
-    (table, columns, live statuses) ``_candidates``, bound with ``params`` (site, agent, before and
-    ``range_params``)."""
+    """The rows of the site ``lookup`` finds by ``keys`` (column mappings, for ``rows.loaded``), and
+    ``light``'s (table, columns, live statuses) ``_candidates`` for the report of ``ctx``."""
     table, cols, live = light
-    n = sum(1 for k in params if k.startswith("lo"))
+    ranges = range_params(ctx.coverage)
+    n = len(ranges) // 2
+    params = {**ranges, "site": ctx.site_id, "agent": ctx.agent_id, "before": ctx.report.started_at}
     found: list[dict[str, Any]] = []
     if s.get_bind().dialect.name == "postgresql":
         stmt = _named_or_candidate(lookup.postgresql, table, cols, live, n)
@@ -224,15 +229,8 @@ def _rows(s: Session, cls: type[Any], lookup: _Lookup, keys: list[Any], **params
 
 
 def findings(s: Session, ctx: lifecycle.ReportContext) -> dict[str, FindingRow]:
-    report = ctx.report
-    params: dict[str, Any] = {
-        **range_params(ctx.coverage),
-        "site": ctx.site_id,
-        "agent": ctx.agent_id,
-        "before": report.started_at,
-    }
     light = (_FINDINGS, ("id", "ident", "ip", "port", "proto"), LIVE_FINDING)
-    named, candidates = _site_rows(s, _FINDINGS_NAMED, list(ctx.affected), light, params)
+    named, candidates = _site_rows(s, ctx, _FINDINGS_NAMED, list(ctx.affected), light)
     rows = {r.ident: r for r in (loaded(FindingRow, m) for m in named)}
     cover = _Cover(ctx)
     ids = [fid for fid, ident, ip, port, proto in candidates if ident not in rows and cover.finding(ip, port, proto)]
@@ -248,15 +246,8 @@ _ASSETS_BY_ID = _Lookup(_ASSET_SELECT, _ASSETS.c.id)
 
 
 def assets(s: Session, ctx: lifecycle.ReportContext) -> dict[str, AssetRow]:
-    report = ctx.report
-    params: dict[str, Any] = {
-        **range_params(ctx.coverage),
-        "site": ctx.site_id,
-        "agent": ctx.agent_id,
-        "before": report.started_at,
-    }
-    keys = list({ip_text(a.ip) for a in report.assets})
-    named, candidates = _site_rows(s, _ASSETS_NAMED, keys, (_ASSETS, ("id", "ip"), LIVE_ASSET), params)
+    keys = list({ip_text(a.ip) for a in ctx.report.assets})
+    named, candidates = _site_rows(s, ctx, _ASSETS_NAMED, keys, (_ASSETS, ("id", "ip"), LIVE_ASSET))
     rows = {r.ip: r for r in (loaded(AssetRow, m) for m in named)}
     cover = _Cover(ctx)
     ids = [aid for aid, ip in candidates if ip not in rows and cover.address(ip)]
